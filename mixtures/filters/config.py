@@ -1,0 +1,206 @@
+"""The `filters:` section of a mixture recipe.
+
+Every filter is off when omitted. Naming a filter turns it on with safe defaults, so
+`near_dedup: {}` (or `near_dedup: true`) is enough; `enabled: false` keeps the settings but
+switches it off. Unknown keys are errors with a "did you mean" hint (extra="forbid").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PII_TYPES = ("email", "ip_address", "key")
+
+DEFAULT_REFUSAL_PATTERNS = [
+    r"\bas an ai(?: language)? model\b",
+    r"\bi(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:can(?:no|')t|am unable to|won't)\b",
+    r"\bi can(?:no|')t (?:help|assist) with (?:that|this)\b",
+    r"\bi(?:'m| am) (?:not able|unable) to (?:help|assist|comply|provide)\b",
+    r"\bi must decline\b",
+]
+
+DEFAULT_DECONTAMINATION_WHITELIST = [
+    "pass",
+    "return",
+    "return result",
+    "return true",
+    "return false",
+    "return none",
+    "return 0",
+    "return ans",
+    "return res",
+    "else:",
+    "break",
+    "continue",
+    "import math",
+    '"""',
+    ">>>",
+]
+
+
+class _Filter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+
+
+class ExactDedupConfig(_Filter):
+    """Drop rows whose normalised text (case-folded, whitespace collapsed) was already seen."""
+
+    normalize: bool = True
+    keep: Literal["first", "longest"] = "first"
+
+
+class NearDedupConfig(_Filter):
+    """MinHash + LSH near-deduplication with the BigCode defaults (256 perms, word 5-grams, 0.7)."""
+
+    num_perm: int = Field(256, ge=8, le=4096)
+    ngram: int = Field(5, ge=1, le=64)
+    threshold: float = Field(0.7, gt=0.0, lt=1.0)
+    bands: int | None = Field(None, ge=1, description="computed from threshold when omitted")
+    rows: int | None = Field(None, ge=1, description="computed from threshold when omitted")
+    false_positive_weight: float = Field(0.5, ge=0.0, le=1.0)
+    false_negative_weight: float = Field(0.5, ge=0.0, le=1.0)
+    keep: Literal["first", "longest"] = "first"
+    verify: bool = False
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _check_bands(self) -> NearDedupConfig:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("set both 'bands' and 'rows', or neither (they are then computed)")
+        if self.bands is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands * rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        return self
+
+    def band_params(self) -> tuple[int, int]:
+        """(bands, rows): as given, or the pair minimising weighted FP + FN area at `threshold`."""
+        if self.bands is not None and self.rows is not None:
+            return self.bands, self.rows
+        return optimal_bands_rows(
+            self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight
+        )
+
+
+class BenchmarkFile(BaseModel):
+    """A jsonl benchmark to decontaminate against, e.g. an MBPP test split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    fields: list[str] = Field(min_length=1)
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path.stem
+
+
+class DecontaminationConfig(_Filter):
+    """Drop rows containing benchmark text: substring of normalised snippets + word n-gram overlap."""
+
+    humaneval: bool = True
+    benchmarks: list[BenchmarkFile] = Field(default_factory=list)
+    ngram: int = Field(10, ge=3, le=64)
+    substring: bool = True
+    min_substring_chars: int = Field(
+        40, ge=1, description="benchmark snippets shorter than this are matched only by n-grams"
+    )
+    whitelist: list[str] = Field(default_factory=lambda: list(DEFAULT_DECONTAMINATION_WHITELIST))
+
+
+class PIIConfig(_Filter):
+    """Redact (or drop rows with) emails, public IP addresses and secrets."""
+
+    action: Literal["redact", "drop"] = "redact"
+    types: list[Literal["email", "ip_address", "key"]] = Field(default_factory=lambda: list(PII_TYPES))
+
+
+class LengthConfig(_Filter):
+    """Length and quality bounds; every bound is off unless set."""
+
+    min_chars: int | None = Field(None, ge=0)
+    max_chars: int | None = Field(None, ge=1)
+    min_tokens: int | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=1)
+    tokenizer: str | None = Field(None, description="a Hub id or local directory, for *_tokens bounds")
+    max_turns: int | None = Field(None, ge=1, description="user + assistant messages, system excluded")
+    drop_empty_assistant: bool = False
+    drop_refusals: bool = False
+    refusal_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUSAL_PATTERNS))
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> LengthConfig:
+        if (self.min_tokens is not None or self.max_tokens is not None) and not self.tokenizer:
+            raise ValueError("min_tokens/max_tokens need 'tokenizer' (or use min_chars/max_chars)")
+        for lo, hi in (("min_chars", "max_chars"), ("min_tokens", "max_tokens")):
+            a, b = getattr(self, lo), getattr(self, hi)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{lo} ({a}) is greater than {hi} ({b})")
+        return self
+
+    @field_validator("refusal_patterns")
+    @classmethod
+    def _check_patterns(cls, value: list[str]) -> list[str]:
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return value
+
+
+class FiltersConfig(BaseModel):
+    """All filters of a mixture, applied across its sources in a fixed order:
+    length -> decontamination -> exact_dedup -> near_dedup -> pii."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    exact_dedup: ExactDedupConfig = Field(default_factory=lambda: ExactDedupConfig(enabled=False))
+    near_dedup: NearDedupConfig = Field(default_factory=lambda: NearDedupConfig(enabled=False))
+    decontamination: DecontaminationConfig = Field(
+        default_factory=lambda: DecontaminationConfig(enabled=False)
+    )
+    pii: PIIConfig = Field(default_factory=lambda: PIIConfig(enabled=False))
+    length: LengthConfig = Field(default_factory=lambda: LengthConfig(enabled=False))
+
+    @field_validator("exact_dedup", "near_dedup", "decontamination", "pii", "length", mode="before")
+    @classmethod
+    def _bool_shorthand(cls, value: Any) -> Any:
+        """`near_dedup: true` / `false` / `null` as shorthand for `{enabled: ...}`."""
+        if value is None:
+            return {"enabled": False}
+        if isinstance(value, bool):
+            return {"enabled": value}
+        return value
+
+    def any_enabled(self) -> bool:
+        return any(getattr(self, name).enabled for name in type(self).model_fields)
+
+
+@lru_cache(maxsize=64)
+def optimal_bands_rows(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
+    """Pick LSH (bands, rows) with bands*rows <= num_perm minimising the weighted areas under the
+    candidate-probability curve 1-(1-s^r)^b below the threshold (false positives) and above it
+    (false negatives), as in datasketch and BigCode's near-dedup."""
+    best, best_err = (1, 1), float("inf")
+    lo = np.linspace(0.0, threshold, 512)
+    hi = np.linspace(threshold, 1.0, 512)
+    for b in range(1, num_perm + 1):
+        max_r = num_perm // b
+        for r in range(1, max_r + 1):
+            fp = np.trapezoid(1.0 - (1.0 - lo**r) ** b, lo)
+            fn = np.trapezoid((1.0 - hi**r) ** b, hi)
+            err = fp * fp_weight + fn * fn_weight
+            if err < best_err:
+                best, best_err = (b, r), err
+    return best
