@@ -1,0 +1,111 @@
+"""Command-line plumbing every training stage shares:
+
+    mixtune <stage> RECIPE [--launch ddp|zero2|zero3|fsdp|FILE --gpus N --nodes M | --cpu --gpus N]
+                           [--dry-run] [--overwrite] [--key value ...]
+
+Launch flags may come before or after RECIPE; every other `--key value` overrides a recipe key.
+With `--launch`, the same command (minus the launch flags) runs in every process through
+`accelerate launch -m <stage>`; `--dry-run` prints what would run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mixtune.errors import MixtuneError
+from mixtune.training.launch import LAUNCH_CONFIGS, build_launch_command, run_launch, uses_deepspeed
+from mixtune.training.overrides import parse_overrides
+
+
+def _add_launch_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--launch",
+        metavar="NAME",
+        help=f"run multi-process through accelerate with accelerate_configs/NAME.yaml ({', '.join(LAUNCH_CONFIGS)}) "
+        "or an accelerate config file",
+    )
+    p.add_argument("--gpus", type=int, default=None, help="processes (GPUs) per node for --launch/--cpu")
+    p.add_argument("--nodes", type=int, default=1, help="number of nodes (multi-node runs go through SLURM)")
+    p.add_argument("--cpu", action="store_true", help="launch --gpus CPU processes (gloo) with torchrun")
+    p.add_argument(
+        "--dry-run", action="store_true", help="validate the recipe and print the command; run nothing"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in output_dir")
+
+
+def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add RECIPE, the launch flags and the free `--key value` overrides to a stage's parser."""
+    _add_launch_flags(parser)
+    parser.add_argument("recipe", help="stage recipe (YAML)")
+    parser.add_argument(
+        "overrides", nargs=argparse.REMAINDER, metavar="--key value", help="recipe keys to override"
+    )
+
+
+def split_stage_args(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str]]:
+    """Pull launch flags that came after RECIPE out of the overrides; return (flags, override tokens)."""
+    late = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    _add_launch_flags(late)
+    found, rest = late.parse_known_args(args.overrides or [])
+    for key, value in vars(found).items():
+        default = late.get_default(key)
+        if value != default:
+            setattr(args, key, value)
+    return args, rest
+
+
+def stage_argv(recipe: str, rest: list[str], overwrite: bool) -> list[str]:
+    """The arguments each launched process receives: the recipe, the overrides, and --overwrite."""
+    return [recipe, *rest, *(["--overwrite"] if overwrite else [])]
+
+
+def run_stage_command(
+    args: argparse.Namespace,
+    module: str,
+    validate: Callable[[str, dict[str, Any]], Any],
+    train: Callable[[str, dict[str, Any], bool], Path],
+) -> int:
+    """Shared handler body: validate the recipe, then either launch processes or train in this one.
+
+    validate(recipe, overrides) must raise on a bad recipe (cheap: no model or data loading);
+    train(recipe, overrides, overwrite) runs the stage and returns the output directory.
+    """
+    args, rest = split_stage_args(args)
+    overrides = parse_overrides(rest)
+    recipe = validate(args.recipe, overrides)
+    if args.launch or args.cpu:
+        if args.gpus is None:
+            raise MixtuneError("--launch/--cpu need --gpus N (processes per node)")
+        plan = build_launch_command(
+            module,
+            stage_argv(args.recipe, rest, args.overwrite),
+            args.launch or "ddp",
+            args.gpus,
+            args.nodes,
+            cpu=args.cpu,
+        )
+        if args.dry_run:
+            print(plan.shell())
+            return 0
+        if not args.cpu:
+            from mixtune.training.device import check_deepspeed, detect_capabilities
+            from mixtune.training.launch import accelerate_config_path
+
+            if args.launch and uses_deepspeed(accelerate_config_path(args.launch)):
+                check_deepspeed(detect_capabilities())
+        print(f"launching: {plan.shell()}", file=sys.stderr)
+        return run_launch(plan)
+    if args.dry_run:
+        print(shlex.join([sys.executable, "-m", module, *stage_argv(args.recipe, rest, args.overwrite)]))
+        notes = getattr(recipe, "notes", None)
+        if notes:
+            print("recipe translations: " + "; ".join(notes))
+        return 0
+    out = train(args.recipe, overrides, args.overwrite)
+    print(out)
+    return 0

@@ -1,0 +1,247 @@
+"""A stage recipe's data, resolved into `train`/`test` datasets plus the lineage the run record keeps.
+
+Three ways to name data, in order of preference:
+- `mixture:` a built mixture directory, or a mixtune mixture recipe (built on the fly by
+  `mixtures.build_mixture`, cached by content hash);
+- `dataset_mixture:` the alignment-handbook form (`datasets: [{id, config, split, columns, weight}]`),
+  where `id` is a Hub dataset, a local data file, a `save_to_disk` directory or a built mixture;
+- (translated into `dataset_mixture` by `recipe.translate`) handbook v0.3 `dataset_mixer` and TRL's
+  `dataset_name`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mixtune.errors import DataError, RecipeError
+from mixtune.hashing import hash_obj
+from mixtune.training.recipe import DatasetEntry, DatasetMixture, MixtuneOptions, resolve_recipe_path
+from mixtune.training.run_record import MixtureLineage
+
+log = logging.getLogger(__name__)
+
+# Columns a stage can train on, per data kind ("sft" rows or "preference" rows). Everything else is
+# dropped before datasets are concatenated, so sources with different extra columns still mix.
+SFT_COLUMN_SETS = (("messages",), ("conversations",), ("prompt", "completion"), ("text",))
+PREFERENCE_COLUMN_SETS = (("prompt", "chosen", "rejected"), ("chosen", "rejected"))
+DATA_FILE_BUILDERS = {
+    ".jsonl": "json",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".csv": "csv",
+    ".arrow": "arrow",
+}
+
+
+@dataclass
+class TrainingData:
+    """Datasets ready for a TRL trainer, and where they came from."""
+
+    train: Any  # datasets.Dataset
+    test: Any | None  # datasets.Dataset or None
+    mixtures: list[MixtureLineage] = field(default_factory=list)
+
+    def composition(self) -> dict[str, int]:
+        return source_counts(self.train)
+
+
+def source_counts(dataset: Any) -> dict[str, int]:
+    """Training rows per `source` (one bucket, 'unknown', when the rows carry no source)."""
+    if dataset is None:
+        return {}
+    if "source" not in dataset.column_names:
+        return {"unknown": len(dataset)}
+    counts: dict[str, int] = {}
+    for value in dataset["source"]:
+        counts[str(value)] = counts.get(str(value), 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _usable_columns(column_names: list[str], kind: str, where: str) -> list[str]:
+    sets = SFT_COLUMN_SETS if kind == "sft" else PREFERENCE_COLUMN_SETS
+    for cols in sets:
+        if all(c in column_names for c in cols):
+            extra = [c for c in ("source", "id") if c in column_names]
+            return [*cols, *extra]
+    wanted = " | ".join("+".join(s) for s in sets)
+    raise DataError(f"{where}: no trainable columns for {kind} data (need {wanted}); it has {column_names}")
+
+
+def _is_built_mixture(path: Path) -> bool:
+    return path.is_dir() and (path / "manifest.json").is_file()
+
+
+def _load_built_mixture(path: Path, kind: str, stage: str) -> tuple[Any, Any | None, MixtureLineage]:
+    import mixtures
+
+    manifest = mixtures.read_manifest(path)
+    if manifest.get("kind") and manifest["kind"] != kind:
+        raise DataError(f"{path}: is a '{manifest['kind']}' mixture; the {stage} stage needs '{kind}' rows")
+    dd = mixtures.load_mixture(path)
+    if "train" not in dd:
+        raise DataError(f"{path}: built mixture has no train split")
+    train = dd["train"]
+    test = dd["test"] if "test" in dd and len(dd["test"]) > 0 else None
+    lineage = MixtureLineage(
+        stage=stage,
+        name=str(manifest.get("name", path.name)),
+        hash=str(manifest.get("hash", "")),
+        path=str(path.resolve()),
+        composition=source_counts(train),
+    )
+    return train, test, lineage
+
+
+def load_mixtune_mixture(value: str, recipe_path: Path | None, kind: str, stage: str) -> TrainingData:
+    """`mixture:` a built mixture dir, or a mixture recipe built (and cached) here."""
+    path = resolve_recipe_path(value, recipe_path)
+    if _is_built_mixture(path):
+        built = path
+    elif path.is_file() and path.suffix in (".yaml", ".yml"):
+        import mixtures
+
+        log.info("building mixture %s (cached by content hash)", path)
+        built = Path(mixtures.build_mixture(path))
+    else:
+        raise RecipeError(
+            f"mixture: '{value}' is neither a built mixture directory (with manifest.json) nor a mixture recipe (.yaml)"
+        )
+    train, test, lineage = _load_built_mixture(built, kind, stage)
+    return TrainingData(train, test, [lineage])
+
+
+def load_dataset_entry(entry: DatasetEntry, recipe_path: Path | None, kind: str) -> Any:
+    """One `dataset_mixture` entry as a `datasets.Dataset` (columns trimmed to what training reads)."""
+    import datasets
+
+    where = f"dataset_mixture: {entry.id}"
+    local = resolve_recipe_path(entry.id, recipe_path)
+    try:
+        if _is_built_mixture(local):
+            import mixtures
+
+            ds = mixtures.load_mixture(local)[entry.split]
+        elif local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
+            loaded = datasets.load_from_disk(str(local))
+            ds = loaded[entry.split] if isinstance(loaded, datasets.DatasetDict) else loaded
+        elif local.is_file() and local.suffix in DATA_FILE_BUILDERS:
+            ds = datasets.load_dataset(DATA_FILE_BUILDERS[local.suffix], data_files=str(local), split="train")
+        else:
+            ds = datasets.load_dataset(
+                entry.id,
+                entry.config,
+                split=entry.split,
+                data_files=entry.data_files,
+                data_dir=entry.data_dir,
+                revision=entry.revision,
+            )
+    except KeyError:
+        raise DataError(f"{where}: has no split '{entry.split}'") from None
+    except (FileNotFoundError, ValueError, ConnectionError) as exc:
+        raise DataError(f"{where}: cannot load ({type(exc).__name__}: {exc})") from None
+    if entry.columns:
+        missing = [c for c in entry.columns if c not in ds.column_names]
+        if missing:
+            raise DataError(f"{where}: columns {missing} not found; it has {ds.column_names}")
+        ds = ds.select_columns(entry.columns)
+    ds = ds.select_columns(_usable_columns(ds.column_names, kind, where))
+    if "source" not in ds.column_names:
+        ds = ds.add_column("source", [entry.id] * len(ds))
+    return ds
+
+
+def _take_weight(ds: Any, weight: float | None, seed: int) -> Any:
+    """Handbook semantics: `weight` is the fraction of this dataset's rows kept (>1 repeats rows)."""
+    if weight is None or weight == 1.0:
+        return ds
+    import datasets
+
+    whole, frac = int(weight), weight - int(weight)
+    parts = [ds] * whole
+    n = int(len(ds) * frac)
+    if n:
+        parts.append(ds.shuffle(seed=seed).select(range(n)))
+    if not parts:
+        return ds.select([])
+    return datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+
+
+def _concat(parts: list[Any], what: str) -> Any:
+    import datasets
+
+    try:
+        return datasets.concatenate_datasets(parts)
+    except ValueError as exc:
+        raise DataError(f"dataset_mixture: the {what} datasets have incompatible columns ({exc})") from None
+
+
+def load_handbook_mixture(
+    mixture: DatasetMixture, recipe_path: Path | None, kind: str, stage: str, source: str
+) -> TrainingData:
+    """alignment-handbook `dataset_mixture`: weighted, concatenated, shuffled, then split."""
+    train_parts = []
+    for entry in mixture.datasets:
+        ds = load_dataset_entry(entry, recipe_path, kind)
+        train_parts.append(_take_weight(ds, entry.weight, mixture.seed))
+    train = _concat(train_parts, "train").shuffle(seed=mixture.seed)
+    test = None
+    if mixture.test_datasets:
+        test = _concat([load_dataset_entry(e, recipe_path, kind) for e in mixture.test_datasets], "test")
+    elif mixture.test_split_size:
+        split = train.train_test_split(test_size=mixture.test_split_size, seed=mixture.seed)
+        train, test = split["train"], split["test"]
+    fingerprints = [p._fingerprint for p in train_parts]
+    lineage = MixtureLineage(
+        stage=stage,
+        name=Path(source).stem if source else "dataset_mixture",
+        hash=hash_obj({"mixture": mixture.model_dump(), "data": fingerprints}),
+        path=str(recipe_path.resolve()) if recipe_path else "",
+        composition=source_counts(train),
+    )
+    return TrainingData(train, test, [lineage])
+
+
+def _insert_empty_system(row: dict[str, Any]) -> dict[str, Any]:
+    messages = row["messages"]
+    if messages and messages[0]["role"] != "system":
+        messages = [{"role": "system", "content": ""}, *messages]
+    return {"messages": messages}
+
+
+def load_training_data(
+    options: MixtuneOptions,
+    kind: str,
+    stage: str,
+    recipe_path: Path | None = None,
+    source: str = "",
+) -> TrainingData:
+    """Resolve the recipe's data source into train/test datasets of `kind` rows ("sft" or "preference").
+
+    In a distributed run the main process builds (and caches) first; the others then read the cache.
+    """
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():
+        if options.mixture:
+            data = load_mixtune_mixture(options.mixture, recipe_path, kind, stage)
+        elif options.dataset_mixture:
+            data = load_handbook_mixture(options.dataset_mixture, recipe_path, kind, stage, source)
+        else:
+            raise RecipeError(f"{source}: no training data: set 'mixture' (mixtune) or 'dataset_mixture'")
+    if len(data.train) == 0:
+        raise DataError(f"{source}: the training data is empty")
+    if options.max_train_samples is not None and options.max_train_samples < len(data.train):
+        data.train = data.train.select(range(options.max_train_samples))
+    if data.test is not None and options.max_eval_samples is not None:
+        n = min(options.max_eval_samples, len(data.test))
+        data.test = data.test.select(range(n)) if n else None
+    if options.auto_insert_empty_system_msg and "messages" in data.train.column_names:
+        data.train = data.train.map(_insert_empty_system, desc="inserting empty system turns")
+        if data.test is not None:
+            data.test = data.test.map(_insert_empty_system, desc="inserting empty system turns")
+    for lineage in data.mixtures:
+        lineage.composition = source_counts(data.train)
+    return data

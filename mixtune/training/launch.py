@@ -1,0 +1,175 @@
+"""Multi-process launch: turn `--launch zero3 --gpus 8 --nodes 2` into the `accelerate launch` command
+that runs the same stage module (`python -m sft RECIPE`) in every process.
+
+mixtune writes no distributed machinery of its own: accelerate (with DeepSpeed or FSDP from the
+configs in `accelerate_configs/`) does the work; multi-node jobs go through SLURM
+(`accelerate_configs/slurm_launch.sh`). `--cpu` launches N gloo processes with torchrun, which is how
+a CPU-only machine stands in for several GPUs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mixtune.errors import MixtuneError
+from mixtune.paths import REPO_ROOT
+
+CONFIG_DIR = REPO_ROOT / "accelerate_configs"
+LAUNCH_CONFIGS = ("ddp", "zero2", "zero3", "fsdp")
+SLURM_SCRIPT = CONFIG_DIR / "slurm_launch.sh"
+DEEPSPEED_CONFIGS = ("zero2", "zero3")
+
+
+def accelerate_config_path(name: str) -> Path:
+    """The accelerate config for a launch name (ddp, zero2, zero3, fsdp) or a path to a config file."""
+    if name in LAUNCH_CONFIGS:
+        return CONFIG_DIR / f"{name}.yaml"
+    path = Path(name)
+    if path.is_file():
+        return path
+    raise MixtuneError(
+        f"--launch '{name}': choose one of {', '.join(LAUNCH_CONFIGS)} or give an accelerate config file"
+    )
+
+
+def uses_deepspeed(config: str | Path) -> bool:
+    """Whether an accelerate config file runs DeepSpeed (read from the file, so custom configs count)."""
+    import yaml
+
+    data = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+    return str(data.get("distributed_type", "")).upper() == "DEEPSPEED"
+
+
+@dataclass
+class LaunchPlan:
+    """The command(s) that start a multi-process run, and the environment they need."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    per_node: bool = False  # run argv once on every node (machine_rank differs per node)
+    notes: list[str] = field(default_factory=list)
+
+    def shell(self) -> str:
+        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+        return (prefix + " " if prefix else "") + shell_join(self.argv)
+
+
+def shell_join(argv: list[str]) -> str:
+    """shlex.join, except that `$VAR` tokens stay expandable (double-quoted) for the node's shell."""
+    return " ".join(f'"{a}"' if re.fullmatch(r"\$[A-Z_][A-Z0-9_]*", a) else shlex.quote(a) for a in argv)
+
+
+def build_launch_command(
+    module: str,
+    stage_args: list[str],
+    launch: str,
+    gpus: int,
+    nodes: int = 1,
+    cpu: bool = False,
+    machine_rank: str | int | None = None,
+    main_process_ip: str | None = None,
+    main_process_port: int = 29500,
+) -> LaunchPlan:
+    """Build the launch command for `python -m <module> <stage_args>` over `gpus` devices per node.
+
+    `gpus` counts processes per node; `nodes` > 1 adds accelerate's machine flags (rank and main
+    address default to SLURM's variables, expanded by the shell on each node).
+    With `cpu`, the processes are CPU gloo processes started by torchrun (`launch` is ignored).
+    """
+    if gpus < 1:
+        raise MixtuneError(f"--gpus must be at least 1, got {gpus}")
+    if nodes < 1:
+        raise MixtuneError(f"--nodes must be at least 1, got {nodes}")
+    if cpu:
+        argv = ["torchrun", "--nproc_per_node", str(gpus), "--nnodes", str(nodes)]
+        if nodes > 1:
+            argv += [
+                "--node_rank",
+                str(machine_rank if machine_rank is not None else "$SLURM_NODEID"),
+                "--master_addr",
+                main_process_ip or "$MASTER_ADDR",
+                "--master_port",
+                str(main_process_port),
+            ]
+        else:
+            argv += ["--master_port", str(main_process_port)]
+        return LaunchPlan(argv + ["-m", module, *stage_args], per_node=nodes > 1)
+    config = accelerate_config_path(launch)
+    try:
+        config_arg = str(config.relative_to(Path.cwd()))
+    except ValueError:
+        config_arg = str(config)
+    argv = [
+        "accelerate",
+        "launch",
+        "--config_file",
+        config_arg,
+        "--num_processes",
+        str(gpus * nodes),
+        "--num_machines",
+        str(nodes),
+    ]
+    if nodes > 1:
+        argv += [
+            "--machine_rank",
+            str(machine_rank if machine_rank is not None else "$SLURM_NODEID"),
+            "--main_process_ip",
+            main_process_ip or "$MASTER_ADDR",
+            "--main_process_port",
+            str(main_process_port),
+        ]
+    elif gpus == 1 and launch == "ddp":
+        # one process needs no DDP wrapper; accelerate refuses --multi_gpu with one process
+        argv = ["accelerate", "launch", "--num_processes", "1", "--num_machines", "1"]
+    argv += ["-m", module, *stage_args]
+    return LaunchPlan(argv, per_node=nodes > 1)
+
+
+def _resolve_executable(argv: list[str]) -> list[str]:
+    """Run `accelerate`/`torchrun` from this interpreter when their scripts are not on PATH."""
+    head = argv[0]
+    if shutil.which(head):
+        return argv
+    if head == "accelerate" and argv[1:2] == ["launch"]:
+        return [sys.executable, "-m", "accelerate.commands.launch", *argv[2:]]
+    if head == "torchrun":
+        return [sys.executable, "-m", "torch.distributed.run", *argv[1:]]
+    return argv
+
+
+def run_launch(plan: LaunchPlan) -> int:
+    """Run a launch plan in the foreground and return its exit code.
+
+    A multi-node plan runs through `srun` inside a SLURM allocation; outside one it is an error
+    that points at the SLURM launcher script.
+    """
+    env = {**os.environ, **plan.env}
+    argv = _resolve_executable(plan.argv)
+    if plan.per_node:
+        if "SLURM_JOB_ID" not in os.environ:
+            raise MixtuneError(
+                "multi-node runs start one launcher per node: submit them with "
+                f"`sbatch --nodes N {SLURM_SCRIPT.relative_to(REPO_ROOT)} <stage> <recipe> <launch>` "
+                "(or run the printed --dry-run command on every node with its machine rank)"
+            )
+        env.setdefault("MASTER_ADDR", _slurm_master_addr())
+        argv = ["srun", "--ntasks-per-node=1", "bash", "-c", shell_join(argv)]
+    return subprocess.call(argv, env=env)
+
+
+def _slurm_master_addr() -> str:
+    nodes = os.environ.get("SLURM_JOB_NODELIST", "")
+    try:
+        out = subprocess.run(
+            ["scontrol", "show", "hostnames", nodes], capture_output=True, text=True, check=True
+        )
+        return out.stdout.split()[0]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        raise MixtuneError("could not find the SLURM master node (scontrol show hostnames failed)") from None

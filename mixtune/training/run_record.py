@@ -1,0 +1,101 @@
+"""The run record `mixtune_run.json`: a trained model directory's lineage and numbers.
+
+Evals and the playground read it to say which base model, which mixtures (by hash) and which
+hyper-parameters produced a model. It is written last, so its presence also marks a finished run.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mixtune.hashing import canonical_json
+from mixtune.training.output_dir import RUN_RECORD
+
+
+@dataclass
+class MixtureLineage:
+    """One mixture a model was trained on: enough to find it again and to compare runs by mixture."""
+
+    stage: str  # "sft" | "dpo"
+    name: str
+    hash: str
+    path: str
+    composition: dict[str, int]  # source -> training rows
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunRecord:
+    """The contract of `mixtune_run.json` (see DESIGN.md)."""
+
+    stage: str
+    parent_model: str
+    base_model: str
+    mixtures: list[dict[str, Any]]
+    hyperparameters: dict[str, Any]
+    metrics: dict[str, Any]
+    versions: dict[str, str]
+    recipe: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        extra = data.pop("extra")
+        return {**data, **extra}
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of everything that changes training results."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("mixtune", "torch", "transformers", "trl", "datasets", "accelerate", "peft", "deepspeed"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    return out
+
+
+def read_run_record(model_dir: str | Path) -> dict[str, Any] | None:
+    """The run record of a model directory (a dict), or None for a model mixtune did not train."""
+    path = Path(model_dir) / RUN_RECORD
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def base_model_of(model_name_or_path: str) -> str:
+    """The base model at the root of a model's lineage: its run record's base_model, else itself."""
+    record = read_run_record(model_name_or_path) if Path(model_name_or_path).is_dir() else None
+    if record and record.get("base_model"):
+        return str(record["base_model"])
+    return model_name_or_path
+
+
+def parent_mixtures(model_name_or_path: str) -> list[dict[str, Any]]:
+    """The mixtures earlier stages trained a parent model on (so a DPO record lists SFT's mixture too)."""
+    record = read_run_record(model_name_or_path) if Path(model_name_or_path).is_dir() else None
+    return list(record.get("mixtures", [])) if record else []
+
+
+def json_safe(obj: Any) -> Any:
+    """Round-trip through mixtune's canonical JSON (enums, paths and dtypes become strings)."""
+    return json.loads(canonical_json(obj))
+
+
+def write_run_record(output_dir: str | Path, record: RunRecord) -> Path:
+    """Write `mixtune_run.json` atomically (temp file + rename), last of all outputs."""
+    path = Path(output_dir) / RUN_RECORD
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(
+        json.dumps(json_safe(record.as_dict()), indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
+    tmp.replace(path)
+    return path
