@@ -1,0 +1,285 @@
+"""Build a mixture: recipe -> normalised, filtered, weighted, split rows + manifest + rejects + report.
+
+Stages (each over Arrow datasets, never Python lists of all rows):
+1. resolve every source to an identity (file hashes, folder tree hash, Hub commit) and
+   hash them with the resolved recipe: that hash names the mixture; an output that
+   already carries it is returned untouched;
+2. read and normalise each source (`Dataset.map`, `num_proc`); rows that fit no format
+   raise (naming file and line) or, with `on_error: skip`, become counted rejects;
+3. run the recipe's filters over the normalised pool of all sources (so dedup sees
+   every source and upsampled repeats are never "duplicates");
+4. per source: hold out test rows (unless the source has its own test split), then apply
+   weight/count to what is left;
+5. concatenate, shuffle (seeded), write `train`/`test` with `save_to_disk`, `rejects/`,
+   `manifest.json`, `report.md` and `composition.png`, atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixtune.errors import DataError, MixtuneError, RecipeError
+from mixtune.hashing import hash_obj
+from mixtune.paths import cache_dir
+from mixtures.recipe import (
+    MixtureRecipe,
+    SourceSpec,
+    check_offline,
+    load_mixture_recipe,
+    recipe_dict,
+    resolve_path,
+)
+from mixtures.sources import ResolvedInput, resolve_source, resolve_test_source
+
+log = logging.getLogger(__name__)
+
+BUILD_VERSION = "1"
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class SideResult:
+    """One side (train pool or own test split) of one source after normalisation and filters."""
+
+    rows_in: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    normalised: Any = None
+    pool: Any = None
+    formats: dict[str, int] = field(default_factory=dict)
+    bad_indices: np.ndarray | None = None
+
+    @property
+    def kept(self) -> int:
+        return 0 if self.pool is None else len(self.pool)
+
+    def drop(self, reason: str, n: int) -> None:
+        if n:
+            self.dropped[reason] = self.dropped.get(reason, 0) + int(n)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+            "formats": dict(sorted(self.formats.items())),
+        }
+
+
+def mixture_hash(recipe: MixtureRecipe, fingerprints: dict[str, dict[str, str | None]]) -> str:
+    """Content hash naming the mixture: the resolved recipe (minus where it is written) and the
+    fingerprint of every input."""
+    data = recipe_dict(recipe)
+    data.pop("output", None)
+    return hash_obj({"builder": BUILD_VERSION, "recipe": data, "inputs": fingerprints})
+
+
+def default_output(recipe: MixtureRecipe, digest: str) -> Path:
+    return cache_dir("mixtures") / f"{recipe.name}-{digest}"
+
+
+def is_built(out: Path, digest: str) -> bool:
+    manifest = out / MANIFEST
+    if not manifest.is_file() or not (out / "dataset_dict.json").is_file():
+        return False
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("hash") == digest
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def arrow_column(ds: Any, name: str) -> Any:
+    """One column as a pyarrow ChunkedArray, honouring any indices mapping (select/shuffle)."""
+    return ds.with_format("arrow")[name]
+
+
+def _first_bad_error(src: SourceSpec, side: str, normalised: Any, bad: np.ndarray) -> DataError:
+    row = normalised[int(bad[0])]
+    where = row["_file"] or src.name
+    line = f":{row['_line']}" if row["_line"] and row["_line"] > 0 else f" (row {row['_index']})"
+    more = f" ({len(bad) - 1} more bad row(s) in this source)" if len(bad) > 1 else ""
+    hint = "; set on_error: skip to count such rows as rejects instead"
+    return DataError(
+        f"{where}{line}: {row['_reason']}: {row['_detail']} [source '{src.name}', {side}]{more}{hint}"
+    )
+
+
+def normalise_side(
+    recipe: MixtureRecipe, src: SourceSpec, inp: ResolvedInput, side: str, work: Path, num_proc: int | None
+) -> SideResult:
+    from datasets import concatenate_datasets
+
+    from mixtures.normalise import canonical_columns, normalise_part
+
+    spec = src.model_dump()
+    parts = inp.parts(work)
+    normalised_parts = [
+        normalise_part(
+            part,
+            kind=recipe.kind,
+            spec=spec,
+            source=src.name,
+            work=work,
+            tag=f"{src.name}-{side}-{i}",
+            num_proc=num_proc,
+        )
+        for i, part in enumerate(parts)
+    ]
+    normalised = normalised_parts[0] if len(normalised_parts) == 1 else concatenate_datasets(normalised_parts)
+    result = SideResult(rows_in=len(normalised), normalised=normalised)
+    if result.rows_in == 0:
+        if recipe.on_error_for(src) == "raise":
+            raise DataError(
+                f"source '{src.name}' ({side}): no rows in {inp.identity.get('path') or inp.identity.get('hub')}"
+            )
+        log.warning("source '%s' (%s) has no rows", src.name, side)
+    ok = arrow_column(normalised, "_ok").to_numpy().astype(bool) if result.rows_in else np.zeros(0, bool)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        if recipe.on_error_for(src) == "raise":
+            raise _first_bad_error(src, side, normalised, bad)
+        reasons = arrow_column(normalised, "_reason").take(bad).value_counts()
+        for item in reasons.to_pylist():
+            result.drop(item["values"], item["counts"])
+    result.bad_indices = bad
+    formats = arrow_column(normalised, "_format").filter(ok).value_counts().to_pylist() if ok.any() else []
+    result.formats = {item["values"]: int(item["counts"]) for item in formats}
+    keep = canonical_columns(recipe.kind) + ("source", "id")
+    result.pool = normalised.select(np.flatnonzero(ok)).select_columns(list(keep))
+    return result
+
+
+def _apply_filters_function() -> Any:
+    try:
+        from mixtures.filters import apply_filters
+    except ImportError:
+        return None
+    return apply_filters
+
+
+def run_filters(
+    recipe: MixtureRecipe, recipe_path: Path, sides: dict[str, SideResult], num_proc: int | None
+) -> tuple[Any, dict[str, Any]]:
+    """Apply the recipe's filters to the pooled rows of all sources; returns (rejected rows, filter stats)
+    and replaces each side's pool with its surviving rows."""
+    from datasets import concatenate_datasets
+
+    enabled = getattr(recipe.filters, "any_enabled", lambda: False)()
+    pools = [s.pool for s in sides.values() if s.pool is not None and len(s.pool)]
+    if not enabled or not pools:
+        return None, {}
+    apply_filters = _apply_filters_function()
+    if apply_filters is None:
+        raise RecipeError(
+            f"{recipe_path}: filters: this installation has no filters package (mixtures.filters)"
+        )
+    config = recipe.filters.resolved(recipe_path.resolve().parent)
+    pooled = pools[0] if len(pools) == 1 else concatenate_datasets(pools)
+    result = apply_filters(pooled, config, recipe.kind, num_proc)
+    kept = result.kept
+    names = arrow_column(kept, "source").to_numpy() if len(kept) else np.array([])
+    for name, side in sides.items():
+        side.pool = kept.select(np.flatnonzero(names == name))
+        for reason, n in (result.dropped.get(name) or {}).items():
+            side.drop(reason, n)
+    return result.rejected, dict(result.stats or {})
+
+
+@dataclass
+class SourcePlan:
+    spec: SourceSpec
+    train_in: ResolvedInput
+    test_in: ResolvedInput | None
+
+
+def plan_sources(recipe: MixtureRecipe, recipe_path: Path) -> list[SourcePlan]:
+    return [
+        SourcePlan(src, resolve_source(src, recipe_path, i), resolve_test_source(src, recipe_path, i))
+        for i, src in enumerate(recipe.sources)
+    ]
+
+
+def resolve_output(recipe: MixtureRecipe, recipe_path: Path, out: str | Path | None, digest: str) -> Path:
+    if out is not None:
+        return Path(out).expanduser().resolve()
+    if recipe.output is not None:
+        return resolve_path(recipe_path, recipe.output)
+    return default_output(recipe, digest)
+
+
+def _replace_output(tmp: Path, out: Path) -> None:
+    """Move a finished build into place; an existing `out` is replaced only if it is a mixture."""
+    if out.exists():
+        if out.is_file() or (any(out.iterdir()) and not (out / MANIFEST).is_file()):
+            raise MixtuneError(f"{out}: exists and is not a built mixture; refusing to overwrite it")
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp.rename(out)
+
+
+def build_mixture(
+    recipe_path: str | Path, out: str | Path | None = None, num_proc: int | None = None
+) -> Path:
+    """Build (or find already built) the mixture a recipe describes; returns its directory."""
+    from mixtures.writer import write_mixture
+
+    recipe_path = Path(recipe_path)
+    recipe = load_mixture_recipe(recipe_path)
+    for note in check_offline(recipe, recipe_path):
+        log.info("%s: %s", recipe_path, note)
+    plans = plan_sources(recipe, recipe_path)
+    work = Path(tempfile.mkdtemp(prefix=f"{recipe.name}-", dir=cache_dir("work")))
+    try:
+        fingerprints = {
+            p.spec.name: {
+                "train": p.train_in.content_fingerprint(work),
+                "test": p.test_in.content_fingerprint(work) if p.test_in else None,
+            }
+            for p in plans
+        }
+        digest = mixture_hash(recipe, fingerprints)
+        target = resolve_output(recipe, recipe_path, out, digest)
+        if is_built(target, digest):
+            log.info("mixture %s is up to date: %s", digest, target)
+            return target
+        log.info("building mixture '%s' (%s) -> %s", recipe.name, digest, target)
+        train_sides: dict[str, SideResult] = {}
+        test_sides: dict[str, SideResult] = {}
+        for p in plans:
+            assert p.spec.name is not None
+            train_sides[p.spec.name] = normalise_side(recipe, p.spec, p.train_in, "train", work, num_proc)
+            if p.test_in is not None:
+                test_sides[p.spec.name] = normalise_side(recipe, p.spec, p.test_in, "test", work, num_proc)
+        train_rejected, train_filter_stats = run_filters(recipe, recipe_path, train_sides, num_proc)
+        test_rejected, test_filter_stats = run_filters(recipe, recipe_path, test_sides, num_proc)
+        tmp = target.parent / f".{target.name}.tmp-{digest}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        try:
+            write_mixture(
+                tmp,
+                recipe=recipe,
+                recipe_path=recipe_path,
+                digest=digest,
+                plans=plans,
+                train_sides=train_sides,
+                test_sides=test_sides,
+                filter_rejects={"train": train_rejected, "test": test_rejected},
+                filter_stats={"train": train_filter_stats, "test": test_filter_stats},
+                num_proc=num_proc,
+            )
+            _replace_output(tmp, target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return target
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,279 @@
+"""The mixture recipe: which data goes in, in what proportion, how it is split and checked.
+
+Validated with pydantic (unknown keys rejected with the closest valid key suggested) so a
+typo or an impossible value fails at load time, naming the file and the key, before any
+data is read. `check_offline` adds the checks that need the filesystem but no network.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mixtune.errors import RecipeError
+from mixtune.recipe_io import load_yaml, suggest, validate
+
+try:  # the filters package embeds its own validated config into the recipe
+    from mixtures.filters.config import FiltersConfig
+except ImportError:  # pragma: no cover - only while the filters package is absent
+
+    class FiltersConfig(BaseModel):  # type: ignore[no-redef]
+        """No filters are available in this installation; any filter key is rejected."""
+
+        model_config = ConfigDict(extra="forbid")
+
+
+Kind = Literal["sft", "preference"]
+OnError = Literal["raise", "skip"]
+
+SFT_FORMATS = (
+    "messages",
+    "sharegpt",
+    "alpaca",
+    "prompt_completion",
+    "problem_solution",
+    "instruction_response",
+    "question_answer",
+)
+PREFERENCE_FORMATS = ("preference_conversations", "preference_strings")
+FORMATS = ("auto", *SFT_FORMATS, *PREFERENCE_FORMATS)
+FormatName = Literal[
+    "auto",
+    "messages",
+    "sharegpt",
+    "alpaca",
+    "prompt_completion",
+    "problem_solution",
+    "instruction_response",
+    "question_answer",
+    "preference_conversations",
+    "preference_strings",
+]
+
+# Field names the formats read; `columns` maps these to a source's own column names.
+CANONICAL_FIELDS = (
+    "messages",
+    "conversations",
+    "system",
+    "instruction",
+    "input",
+    "output",
+    "prompt",
+    "completion",
+    "problem",
+    "solution",
+    "response",
+    "question",
+    "answer",
+    "chosen",
+    "rejected",
+)
+
+LOCAL_FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv", ".arrow")
+CODE_TASKS = ("complete_file", "complete_function", "docstring_to_code")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+class CodeRepoSpec(BaseModel):
+    """A local code repository turned into instruction rows (fine-tuning on one's own code)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    include: list[str] = Field(default_factory=lambda: ["**/*.py"], min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+    tasks: list[Literal["complete_file", "complete_function", "docstring_to_code"]] = Field(
+        default_factory=lambda: ["complete_file", "docstring_to_code"], min_length=1
+    )
+    max_file_chars: int = Field(default=12000, gt=0)
+    min_body_lines: int = Field(default=2, ge=1)
+
+
+class SourceSpec(BaseModel):
+    """One input dataset: where it is, how to read it, how much of it goes in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    hub: str | None = None
+    path: str | None = None
+    code_repo: CodeRepoSpec | None = None
+    config: str | None = None
+    split: str = "train"
+    revision: str | None = None
+    field: str | None = None
+    test_split: str | None = None
+    test_path: str | None = None
+    format: FormatName = "auto"
+    columns: dict[str, str] = Field(default_factory=dict)
+    weight: float | None = Field(default=None, gt=0)
+    count: int | None = Field(default=None, ge=1)
+    system_prompt: str | None = None
+    system_prompt_mode: Literal["if_missing", "replace"] = "if_missing"
+    on_error: OnError | None = None
+
+    @model_validator(mode="after")
+    def _one_location_one_amount(self) -> SourceSpec:
+        where = [k for k in ("hub", "path", "code_repo") if getattr(self, k) is not None]
+        if len(where) != 1:
+            raise ValueError(f"give exactly one of 'hub', 'path' or 'code_repo' (got {where or 'none'})")
+        if self.weight is not None and self.count is not None:
+            raise ValueError("give either 'weight' or 'count', not both")
+        if self.test_split is not None and self.test_path is not None:
+            raise ValueError("give either 'test_split' or 'test_path', not both")
+        if self.code_repo is not None and (self.test_split or self.test_path):
+            raise ValueError("a code_repo source has no test split; use the mixture's test.holdout")
+        if self.hub is not None and not HUB_ID_PATTERN.match(self.hub):
+            raise ValueError(f"'{self.hub}' is not a Hub dataset id like 'owner/name'")
+        return self
+
+    @field_validator("columns")
+    @classmethod
+    def _known_targets(cls, value: dict[str, str]) -> dict[str, str]:
+        for target in value:
+            if target not in CANONICAL_FIELDS:
+                raise ValueError(
+                    f"columns: '{target}' is not a field any format reads{suggest(target, set(CANONICAL_FIELDS))}; "
+                    f"map one of {list(CANONICAL_FIELDS)} to your column name"
+                )
+        return value
+
+    @property
+    def amount(self) -> dict[str, float | int]:
+        if self.count is not None:
+            return {"count": self.count}
+        return {"weight": 1.0 if self.weight is None else self.weight}
+
+    def default_name(self) -> str:
+        if self.hub:
+            base = self.hub.split("/")[-1]
+        elif self.path:
+            base = Path(self.path.rstrip("/")).name.split("*")[0] or "data"
+            for suffix in LOCAL_FILE_SUFFIXES:
+                base = base.removesuffix(suffix)
+        else:
+            assert self.code_repo is not None
+            base = Path(self.code_repo.path).resolve().name or "code"
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-._") or "source"
+        return base
+
+
+class TestPolicy(BaseModel):
+    """How the test split is formed: a source's own test split, else a seeded holdout of its rows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    holdout: float = Field(default=0.0, ge=0)
+    max_rows_per_source: int | None = Field(default=None, ge=0)
+
+    @field_validator("holdout")
+    @classmethod
+    def _fraction_or_count(cls, value: float) -> float:
+        if value >= 1 and value != int(value):
+            raise ValueError("holdout is a fraction below 1 or a whole number of rows")
+        return value
+
+
+class MixtureRecipe(BaseModel):
+    """A whole mixture recipe (see mixtures/recipes/*.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: Kind
+    description: str = ""
+    seed: int = 42
+    sources: list[SourceSpec] = Field(min_length=1)
+    filters: FiltersConfig = Field(default_factory=FiltersConfig)
+    test: TestPolicy = Field(default_factory=TestPolicy)
+    on_error: OnError = "raise"
+    shuffle: bool = True
+    tokenizer: str | None = None
+    output: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_names_and_formats(self) -> MixtureRecipe:
+        seen: set[str] = set()
+        for i, src in enumerate(self.sources):
+            if src.name is None:
+                src.name = src.default_name()
+            if src.name in seen:
+                raise ValueError(f"sources.{i}: source name '{src.name}' is used twice; give each a 'name'")
+            seen.add(src.name)
+            allowed = SFT_FORMATS if self.kind == "sft" else PREFERENCE_FORMATS
+            if src.format != "auto" and src.format not in allowed:
+                raise ValueError(
+                    f"sources.{i}: format '{src.format}' does not make {self.kind} rows; use one of {list(allowed)}"
+                )
+            if src.code_repo is not None and self.kind != "sft":
+                raise ValueError(f"sources.{i}: a code_repo source makes sft rows, not preference pairs")
+        return self
+
+    def on_error_for(self, src: SourceSpec) -> OnError:
+        return src.on_error or self.on_error
+
+
+def load_mixture_recipe(path: str | Path) -> MixtureRecipe:
+    """Load and validate a recipe file (keys, types, values); no file or network access beyond it."""
+    return validate(MixtureRecipe, load_yaml(path), path)
+
+
+def resolve_path(recipe_path: str | Path, value: str) -> Path:
+    """A recipe's relative paths are relative to the recipe file; `~` and env vars expand."""
+    import os
+
+    p = Path(os.path.expandvars(os.path.expanduser(value)))
+    return p if p.is_absolute() else (Path(recipe_path).resolve().parent / p)
+
+
+def local_matches(path: Path) -> list[Path]:
+    """Files a local `path` names: one file, a glob, or a directory (returned as itself)."""
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        return sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    return [path] if path.exists() else []
+
+
+def check_offline(recipe: MixtureRecipe, recipe_path: str | Path) -> list[str]:
+    """Checks that need the filesystem but no data loading: every local path exists and has a
+    readable suffix. Returns human notes (e.g. Hub sources whose revision is not pinned)."""
+    notes: list[str] = []
+    for i, src in enumerate(recipe.sources):
+        key = f"sources.{i}"
+        for field in ("path", "test_path"):
+            value = getattr(src, field)
+            if value is None:
+                continue
+            full = resolve_path(recipe_path, value)
+            matches = local_matches(full)
+            if not matches:
+                raise RecipeError(f"{recipe_path}: {key}.{field}: no such file or folder: {full}")
+            for m in matches:
+                if m.is_file() and m.suffix not in LOCAL_FILE_SUFFIXES:
+                    raise RecipeError(
+                        f"{recipe_path}: {key}.{field}: cannot read '{m.name}'; "
+                        f"supported files end in {', '.join(LOCAL_FILE_SUFFIXES)}"
+                    )
+        if src.code_repo is not None:
+            root = resolve_path(recipe_path, src.code_repo.path)
+            if not root.is_dir():
+                raise RecipeError(f"{recipe_path}: {key}.code_repo.path: not a folder: {root}")
+        if src.hub is not None and src.revision is None:
+            notes.append(
+                f"{key} ({src.name}): Hub revision not pinned; the build records the resolved commit"
+            )
+    if recipe.tokenizer is not None:
+        tok = resolve_path(recipe_path, recipe.tokenizer)
+        if recipe.tokenizer.startswith((".", "/", "~")) and not tok.exists():
+            raise RecipeError(f"{recipe_path}: tokenizer: no such folder: {tok}")
+    return notes
+
+
+def recipe_dict(recipe: MixtureRecipe) -> dict[str, Any]:
+    """The resolved recipe (defaults filled in) as plain JSON-able data."""
+    return recipe.model_dump(mode="json")

@@ -1,0 +1,82 @@
+"""Weight / count semantics and test holdouts, as index arrays (the rows themselves stay in Arrow).
+
+- `weight: w` asks for round(w × n) rows of a source with n rows (halves round up).
+  Below 1 that is a seeded subsample without replacement; above 1 every row appears
+  floor(w) times plus a seeded sample of the remainder ("full repeats + seeded extras").
+- `count: c` asks for exactly c rows, by the same rule (c > n upsamples).
+- A holdout takes a seeded sample of a source's rows for the test split *before* any
+  upsampling, so a test row never appears in train.
+Every random choice draws from a generator seeded by (recipe seed, source name, purpose),
+so adding or reordering a source never changes another source's rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixtune.hashing import hash_obj
+
+
+def rng_for(seed: int, *purpose: str) -> np.random.Generator:
+    return np.random.default_rng(int(hash_obj([seed, *purpose]), 16))
+
+
+def round_half_up(x: float) -> int:
+    return math.floor(x + 0.5 + 1e-9)
+
+
+@dataclass(frozen=True)
+class Selection:
+    indices: np.ndarray
+    pool: int
+    target: int
+    repeats: int
+    extras: int
+
+    @property
+    def upsampled(self) -> bool:
+        return self.target > self.pool
+
+
+def target_rows(n: int, weight: float | None = None, count: int | None = None) -> int:
+    if count is not None:
+        return count if n > 0 else 0
+    return round_half_up((1.0 if weight is None else weight) * n)
+
+
+def select_rows(
+    n: int, rng: np.random.Generator, weight: float | None = None, count: int | None = None
+) -> Selection:
+    """Indices into a pool of n rows realising the weight/count; repeats in pool order, then the
+    seeded extras in pool order."""
+    target = target_rows(n, weight, count)
+    if n == 0 or target == 0:
+        return Selection(np.zeros(0, dtype=np.int64), n, target, 0, 0)
+    repeats, extras = divmod(target, n)
+    extra_idx = np.sort(rng.choice(n, size=extras, replace=False)) if extras else np.zeros(0, dtype=np.int64)
+    indices = np.concatenate([np.tile(np.arange(n, dtype=np.int64), repeats), extra_idx.astype(np.int64)])
+    return Selection(indices, n, target, repeats, extras)
+
+
+def holdout_rows(
+    n: int, holdout: float, cap: int | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, test indices), both sorted: a fraction (< 1) or a count of the n rows."""
+    k = round_half_up(holdout * n) if holdout < 1 else int(holdout)
+    k = min(k, n)
+    if cap is not None:
+        k = min(k, cap)
+    if k == 0:
+        return np.arange(n, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    perm = rng.permutation(n)
+    return np.sort(perm[k:]).astype(np.int64), np.sort(perm[:k]).astype(np.int64)
+
+
+def cap_rows(n: int, cap: int | None, rng: np.random.Generator) -> np.ndarray:
+    """All n rows, or a seeded sample of `cap` of them (in pool order)."""
+    if cap is None or cap >= n:
+        return np.arange(n, dtype=np.int64)
+    return np.sort(rng.choice(n, size=cap, replace=False)).astype(np.int64)

@@ -1,0 +1,250 @@
+"""Write a built mixture's directory: splits, rejects, manifest, report.
+
+Everything written is a function of the recipe and the inputs only (no timestamps, no
+absolute temp paths in the rows), so a rebuild is byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from mixtune import __version__
+from mixtune.errors import DataError
+from mixtures.recipe import MixtureRecipe, recipe_dict
+from mixtures.sampling import cap_rows, holdout_rows, rng_for, select_rows
+
+log = logging.getLogger(__name__)
+
+REJECTS_DIR = "rejects"
+REJECT_BATCH = 1000
+
+
+def _empty_split(kind: str) -> Any:
+    from datasets import Dataset
+
+    from mixtures.normalise import canonical_columns, canonical_features
+
+    return Dataset.from_dict(
+        {c: [] for c in (*canonical_columns(kind), "source", "id")}, features=canonical_features(kind)
+    )
+
+
+def _concat(parts: list[Any], kind: str) -> Any:
+    from datasets import concatenate_datasets
+
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty_split(kind)
+    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+
+
+def select_splits(
+    recipe: MixtureRecipe, plans: list[Any], train_sides: dict, test_sides: dict
+) -> tuple[Any, Any, dict]:
+    """Per source: the test rows (own split, else holdout) and the weighted train rows."""
+    seed = recipe.seed
+    cap = recipe.test.max_rows_per_source
+    train_parts, test_parts, entries = [], [], {}
+    for p in plans:
+        name = p.spec.name
+        side = train_sides[name]
+        pool = side.pool
+        entry: dict[str, Any] = {"identity": p.train_in.identity, "amount": p.spec.amount, **side.summary()}
+        if p.test_in is not None:
+            tside = test_sides[name]
+            tidx = cap_rows(len(tside.pool), cap, rng_for(seed, name, "test"))
+            test_parts.append(tside.pool.select(tidx))
+            test_entry = {
+                "from": "own split",
+                "identity": p.test_in.identity,
+                **tside.summary(),
+                "rows": int(tidx.size),
+            }
+            train_pool, held = pool, 0
+        elif recipe.test.holdout > 0:
+            tr, te = holdout_rows(len(pool), recipe.test.holdout, cap, rng_for(seed, name, "holdout"))
+            test_parts.append(pool.select(te))
+            train_pool, held = pool.select(tr), int(te.size)
+            test_entry = {"from": "holdout", "rows": held}
+        else:
+            train_pool, held = pool, 0
+            test_entry = {"from": "none", "rows": 0}
+        sel = select_rows(
+            len(train_pool), rng_for(seed, name, "weight"), weight=p.spec.weight, count=p.spec.count
+        )
+        train_parts.append(train_pool.select(sel.indices))
+        entry.update(
+            held_out=held,
+            train_pool=len(train_pool),
+            train_rows=int(sel.indices.size),
+            repeats=sel.repeats,
+            extra_rows=sel.extras,
+            upsampled=sel.upsampled,
+            test=test_entry,
+        )
+        entries[name] = entry
+    train = _concat(train_parts, recipe.kind)
+    if len(train) == 0:
+        detail = "; ".join(
+            f"{n}: {e['rows_in']} in, {e['kept']} kept, dropped {e['dropped']}" for n, e in entries.items()
+        )
+        raise DataError(f"mixture '{recipe.name}': empty result: no training rows ({detail})")
+    if recipe.shuffle:
+        train = train.select(rng_for(seed, "shuffle").permutation(len(train)))
+    return train, _concat(test_parts, recipe.kind), entries
+
+
+def _reject_lines(ds: Any, split: str, kind: str) -> Any:
+    """Normalisation rejects: original text with file/line."""
+    for batch in ds.iter(batch_size=REJECT_BATCH):
+        for i in range(len(batch["id"])):
+            yield {
+                "source": batch["source"][i],
+                "split": split,
+                "id": batch["id"][i],
+                "reason": batch["_reason"][i],
+                "detail": batch["_detail"][i],
+                "file": batch["_file"][i],
+                "line": batch["_line"][i] if batch["_line"][i] > 0 else None,
+                "row_index": batch["_index"][i],
+                "row": batch["_raw"][i],
+            }
+
+
+def _filter_reject_lines(rejected: Any, split: str, kind: str, normalised: dict[str, Any]) -> Any:
+    """Filter rejects: the canonical row, with file/line looked up from the row's index."""
+    from mixtures.normalise import canonical_columns
+
+    canon = canonical_columns(kind)
+    for batch in rejected.iter(batch_size=REJECT_BATCH):
+        indices = [int(row_id.rsplit("/", 1)[1]) for row_id in batch["id"]]
+        origins: dict[str, tuple[list, list]] = {}
+        for source in set(batch["source"]):
+            if source in normalised:
+                table = normalised[source].with_format("arrow")
+                mine = [ix if s == source else 0 for ix, s in zip(indices, batch["source"], strict=True)]
+                origins[source] = (
+                    table["_file"].take(mine).to_pylist(),
+                    table["_line"].take(mine).to_pylist(),
+                )
+        for i, (source, row_id) in enumerate(zip(batch["source"], batch["id"], strict=True)):
+            files, lines = origins.get(source, ([None] * len(indices), [None] * len(indices)))
+            line = lines[i]
+            yield {
+                "source": source,
+                "split": split,
+                "id": row_id,
+                "reason": batch["reject_reason"][i],
+                "detail": batch["reject_detail"][i],
+                "file": files[i],
+                "line": line if line is not None and line > 0 else None,
+                "row_index": indices[i],
+                "row": json.dumps({c: batch[c][i] for c in canon}, ensure_ascii=False),
+            }
+
+
+def write_rejects(
+    out: Path, kind: str, train_sides: dict, test_sides: dict, filter_rejects: dict[str, Any]
+) -> dict[str, int]:
+    """rejects/<source>.jsonl: every dropped row with its reason, source, file and line."""
+    directory = out / REJECTS_DIR
+    directory.mkdir()
+    handles: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+
+    def emit(record: dict[str, Any]) -> None:
+        name = record["source"]
+        if name not in handles:
+            handles[name] = open(directory / f"{name}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+            counts[name] = 0
+        handles[name].write(json.dumps(record, ensure_ascii=False) + "\n")
+        counts[name] += 1
+
+    try:
+        for split, sides in (("train", train_sides), ("test", test_sides)):
+            for side in sides.values():
+                if side.bad_indices is not None and side.bad_indices.size:
+                    for record in _reject_lines(side.normalised.select(side.bad_indices), split, kind):
+                        emit(record)
+            rejected = filter_rejects.get(split)
+            if rejected is not None and len(rejected):
+                normalised = {name: side.normalised for name, side in sides.items()}
+                for record in _filter_reject_lines(rejected, split, kind, normalised):
+                    emit(record)
+    finally:
+        for fh in handles.values():
+            fh.close()
+    return counts
+
+
+def _versions() -> dict[str, str]:
+    import datasets
+    import pyarrow
+
+    return {"mixtune": __version__, "datasets": datasets.__version__, "pyarrow": pyarrow.__version__}
+
+
+def write_mixture(
+    out: Path,
+    *,
+    recipe: MixtureRecipe,
+    recipe_path: Path,
+    digest: str,
+    plans: list[Any],
+    train_sides: dict,
+    test_sides: dict,
+    filter_rejects: dict[str, Any],
+    filter_stats: dict[str, Any],
+    num_proc: int | None,
+) -> None:
+    from datasets import DatasetDict, load_from_disk
+
+    from mixtures.build import BUILD_VERSION, MANIFEST
+    from mixtures.lengths import load_tokenizer, split_lengths
+    from mixtures.normalise import canonical_columns
+    from mixtures.report import write_report
+
+    train, test, entries = select_splits(recipe, plans, train_sides, test_sides)
+    procs = num_proc if num_proc and num_proc > 1 and len(train) >= 50_000 else None
+    log.info("writing %d train / %d test rows", len(train), len(test))
+    DatasetDict({"train": train, "test": test}).save_to_disk(str(out), num_proc=procs)
+    reject_counts = write_rejects(out, recipe.kind, train_sides, test_sides, filter_rejects)
+
+    saved = load_from_disk(str(out))
+    tokenizer = None
+    if recipe.tokenizer:
+        from mixtures.recipe import resolve_path
+
+        local = resolve_path(recipe_path, recipe.tokenizer)
+        tokenizer = load_tokenizer(str(local) if local.exists() else recipe.tokenizer)
+    order = [p.spec.name for p in plans]
+    stats = {split: split_lengths(saved[split], recipe.kind, order, tokenizer) for split in ("train", "test")}
+    for entry in entries.values():
+        entry["share_of_train"] = round(entry["train_rows"] / len(train), 6)
+
+    manifest = {
+        "name": recipe.name,
+        "kind": recipe.kind,
+        "hash": digest,
+        "description": recipe.description,
+        "seed": recipe.seed,
+        "columns": [*canonical_columns(recipe.kind), "source", "id"],
+        "splits": {"train": len(train), "test": len(test)},
+        "sources": entries,
+        "filters": {
+            "applied": bool(filter_stats.get("train") or filter_stats.get("test")),
+            "stats": filter_stats,
+        },
+        "stats": stats,
+        "tokenizer": recipe.tokenizer,
+        "rejects": {"total": sum(reject_counts.values()), "by_source": reject_counts, "dir": "rejects"},
+        "recipe": recipe_dict(recipe),
+        "recipe_file": recipe_path.name,
+        "builder": {"version": BUILD_VERSION, **_versions()},
+        "files": {"report": "report.md", "plot": "composition.png"},
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_report(out, manifest, saved)
