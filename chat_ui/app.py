@@ -1,0 +1,663 @@
+"""The Gradio playground: a StarChat-style chat tab and an arena tab that turns votes into DPO data.
+
+Every button is also a named API endpoint (`/send`, `/stop`, `/retry`, `/undo`, `/edit`,
+`/rate`, `/arena_send`, `/vote_a`, ...), so scripts and tests drive the same code the page does
+with `gradio_client`. Conversations live in per-session `gr.State`; the backends are shared.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from chat_ui.arena import SIDES, ArenaRound, draw_pair, stream_both
+from chat_ui.backend import ChatBackend, SamplingSettings, trim_to_context
+from chat_ui.conversation import (
+    drop_last_reply,
+    edit_user_turn,
+    escape_markup,
+    export_json,
+    export_markdown,
+    to_display,
+    to_messages,
+    undo,
+    unescape_markup,
+)
+from chat_ui.feedback import FeedbackLog
+from chat_ui.lineage import describe
+from chat_ui.prompts import CODING_EXAMPLES, DEFAULT_SYSTEM_PROMPT, SYSTEM_PRESETS
+from chat_ui.sessions import CancelRegistry
+from mixtune.errors import MixtuneError
+
+CSS = """
+.mixtune-notice {font-size: 0.9em; opacity: 0.85}
+#raw-prompt textarea {font-family: var(--font-mono); font-size: 0.85em}
+"""
+
+
+def settings_from(
+    temperature: float,
+    top_k: float,
+    top_p: float,
+    max_new_tokens: float,
+    repetition_penalty: float,
+    seed: Any,
+) -> SamplingSettings:
+    """The sliders as SamplingSettings; a negative or empty seed means a fresh random seed."""
+    seed_value = None if seed is None or seed == "" or int(seed) < 0 else int(seed)
+    try:
+        return SamplingSettings(
+            temperature=float(temperature),
+            top_k=int(top_k),
+            top_p=float(top_p),
+            max_new_tokens=int(max_new_tokens),
+            repetition_penalty=float(repetition_penalty),
+            seed=seed_value,
+        ).validate()
+    except MixtuneError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def storage_notice(feedback: FeedbackLog | None) -> str:
+    if feedback is None:
+        return (
+            "Nothing you do here is stored: votes and ratings are not kept "
+            "(the operator can opt in with `--feedback-log PATH`)."
+        )
+    return (
+        f"**Votes and ratings are stored** in `{feedback.path.name}` (with the prompt and both answers) "
+        "and may be used to train models. Do not enter private information."
+    )
+
+
+class Playground:
+    """The handlers behind the page; build the Blocks with `blocks()`."""
+
+    def __init__(
+        self,
+        backends: dict[str, ChatBackend],
+        feedback: FeedbackLog | None = None,
+        stream_interval: float = 0.05,
+        title: str = "mixtune playground",
+    ) -> None:
+        if not backends:
+            raise MixtuneError("the playground needs at least one model (--model or --openai-base-url)")
+        self.backends = backends
+        self.feedback = feedback
+        self.stream_interval = stream_interval
+        self.title = title
+        self.cancels = CancelRegistry()
+        self._info: dict[str, dict[str, Any]] = {}
+
+    # ---- shared -----------------------------------------------------------------------------
+
+    def info(self, name: str) -> dict[str, Any]:
+        if name not in self._info:
+            self._info[name] = {**self.backends[name].info(), "name": name}
+        return self._info[name]
+
+    def backend(self, name: str) -> ChatBackend:
+
+        if name not in self.backends:
+            raise gr.Error(f"unknown model {name!r}; choose one of {sorted(self.backends)}")
+        return self.backends[name]
+
+    def _status(self, turn: dict[str, Any], prompt_tokens: int, limit: int | None, dropped: int) -> str:
+        reply_tokens = turn.get("completion_tokens")
+        parts = [f"prompt **{prompt_tokens}** tokens"]
+        if reply_tokens is not None:
+            parts.append(f"reply **{reply_tokens}**")
+        if limit:
+            parts.append(f"context window **{limit}**")
+        parts.append(f"seed `{turn['settings']['seed']}`")
+        if turn.get("finish_reason"):
+            parts.append(f"finished: {turn['finish_reason']}")
+        text = " · ".join(parts)
+        if dropped:
+            text += (
+                f"\n\n**Note:** the {dropped} oldest exchange{'s were' if dropped > 1 else ' was'} left out "
+                f"so that the conversation fits the {limit}-token context window."
+            )
+        return text
+
+    # ---- chat ---------------------------------------------------------------------------------
+
+    def respond(
+        self,
+        history: list[dict[str, Any]],
+        model: str,
+        system: str,
+        settings: SamplingSettings,
+        session: str,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream a reply to the last user turn: yields (chatbot, history, textbox, status, raw prompt)."""
+
+        backend = self.backend(model)
+        messages = to_messages(history, system)
+        try:
+            trim = trim_to_context(backend, messages, settings.max_new_tokens)
+            raw_prompt = backend.render_prompt(trim.messages)
+            cancel = self.cancels.start(session, "chat")
+            reply = backend.stream(trim.messages, settings, cancel)
+        except MixtuneError as exc:
+            raise gr.Error(str(exc)) from None
+        turn: dict[str, Any] = {
+            "role": "assistant",
+            "content": "",
+            "model": model,
+            "settings": {**settings.to_dict(), "seed": reply.seed},
+        }
+        history = [*history, turn]
+        limit = backend.context_limit
+        yield (
+            to_display(history),
+            history,
+            "",
+            self._status(turn, trim.prompt_tokens, limit, trim.dropped_turns),
+            raw_prompt,
+        )
+        last = time.monotonic()
+        try:
+            for piece in reply:
+                turn["content"] += piece
+                now = time.monotonic()
+                if now - last >= self.stream_interval:
+                    last = now
+                    yield to_display(history), history, gr.skip(), gr.skip(), gr.skip()
+        except MixtuneError as exc:
+            raise gr.Error(str(exc)) from None
+        finally:
+            reply.close()
+            self.cancels.finish(session, "chat", cancel)
+        turn["finish_reason"] = reply.finish_reason
+        turn["completion_tokens"] = reply.completion_tokens
+        status = self._status(turn, reply.prompt_tokens or trim.prompt_tokens, limit, trim.dropped_turns)
+        yield to_display(history), history, "", status, gr.skip()
+
+    def send(
+        self,
+        message: str,
+        history: list[dict[str, Any]],
+        model: str,
+        system: str,
+        temperature: float,
+        top_k: float,
+        top_p: float,
+        max_new_tokens: float,
+        repetition_penalty: float,
+        seed: Any,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+
+        if not (message or "").strip():
+            gr.Warning("Type a message first.")
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        history = [*(history or []), {"role": "user", "content": message}]
+        yield from self.respond(
+            history,
+            model,
+            system,
+            settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed),
+            request.session_hash,
+        )
+
+    def retry(
+        self,
+        history: list[dict[str, Any]],
+        model: str,
+        system: str,
+        temperature: float,
+        top_k: float,
+        top_p: float,
+        max_new_tokens: float,
+        repetition_penalty: float,
+        seed: Any,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Answer the last message again with a fresh random seed."""
+
+        try:
+            history = drop_last_reply(history or [])
+        except MixtuneError as exc:
+            raise gr.Error(str(exc)) from None
+        settings = settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed)
+        settings.seed = None
+        yield from self.respond(history, model, system, settings, request.session_hash)
+
+    def edit(
+        self,
+        index: Any,
+        text: str,
+        history: list[dict[str, Any]],
+        model: str,
+        system: str,
+        temperature: float,
+        top_k: float,
+        top_p: float,
+        max_new_tokens: float,
+        repetition_penalty: float,
+        seed: Any,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Replace user message `index` and answer it again; later turns are dropped."""
+
+        try:
+            history = edit_user_turn(history or [], int(index), text)
+        except (MixtuneError, TypeError, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+        yield from self.respond(
+            history,
+            model,
+            system,
+            settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed),
+            request.session_hash,
+        )
+
+    def edit_from_chatbot(
+        self,
+        history: list[dict[str, Any]],
+        model: str,
+        system: str,
+        temperature: float,
+        top_k: float,
+        top_p: float,
+        max_new_tokens: float,
+        repetition_penalty: float,
+        seed: Any,
+        evt: gr.EditData,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        value = evt.value.get("content", "") if isinstance(evt.value, dict) else evt.value
+        if isinstance(value, list):  # multimodal parts: keep the text
+            value = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value)
+        yield from self.edit(
+            evt.index,
+            unescape_markup(str(value)),
+            history,
+            model,
+            system,
+            temperature,
+            top_k,
+            top_p,
+            max_new_tokens,
+            repetition_penalty,
+            seed,
+            request=request,
+        )
+
+    def undo(self, history: list[dict[str, Any]]) -> tuple[Any, ...]:
+        history, user_text = undo(history or [])
+        return to_display(history), history, user_text, ""
+
+    def clear(self, request: gr.Request) -> tuple[Any, ...]:
+        self.cancels.cancel(request.session_hash, "chat")
+        return [], [], "", "", ""
+
+    def stop(self, request: gr.Request) -> str:
+        running = self.cancels.cancel(request.session_hash)
+        return "Stopped." if running else "Nothing was running."
+
+    def rate(self, index: Any, liked: Any, history: list[dict[str, Any]], system: str) -> str:
+        """Log a like/dislike on assistant message `index` (when storage is on)."""
+
+        history = history or []
+        try:
+            index = int(index)
+        except (TypeError, ValueError):
+            raise gr.Error(f"bad message index {index!r}") from None
+        if not 0 <= index < len(history) or history[index]["role"] != "assistant":
+            raise gr.Error("only the model's answers can be rated")
+        is_like = liked is True or (isinstance(liked, str) and liked.lower() in ("like", "true", "1"))
+        if self.feedback is None:
+            return "Rating noted, but not stored (storage is off)."
+        turn = history[index]
+        model = {
+            "name": turn.get("model"),
+            **{k: v for k, v in self.info(turn["model"]).items() if k != "name"},
+        }
+        self.feedback.record_rating(
+            to_messages(history[:index], system), turn["content"], is_like, model, turn.get("settings") or {}
+        )
+        return f"{'Like' if is_like else 'Dislike'} saved to `{self.feedback.ratings.name}`."
+
+    def rate_from_chatbot(self, history: list[dict[str, Any]], system: str, evt: gr.LikeData) -> str:
+        index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        return self.rate(index, evt.liked, history, system)
+
+    def _export(self, history: list[dict[str, Any]], system: str, model: str, kind: str) -> str:
+
+        if not history:
+            raise gr.Error("There is nothing to export yet.")
+        meta = {"model": model, "models_used": sorted({t["model"] for t in history if t.get("model")})}
+        text = (
+            export_json(history, system, meta) if kind == "json" else export_markdown(history, system, meta)
+        )
+        path = Path(tempfile.mkdtemp(prefix="mixtune-export-")) / f"conversation.{kind}"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    def export_json(self, history: list[dict[str, Any]], system: str, model: str) -> str:
+        return self._export(history, system, model, "json")
+
+    def export_markdown(self, history: list[dict[str, Any]], system: str, model: str) -> str:
+        return self._export(history, system, model, "md")
+
+    # ---- arena --------------------------------------------------------------------------------
+
+    def _arena_display(self, rnd: ArenaRound, side: str) -> list[dict[str, str]]:
+        user = rnd.prompt[-1]["content"]
+        shown = [{"role": "user", "content": escape_markup(user)}]
+        if rnd.answers[side] or rnd.finish[side]:
+            shown.append({"role": "assistant", "content": escape_markup(rnd.answers[side])})
+        return shown
+
+    def arena_send(
+        self,
+        message: str,
+        system: str,
+        temperature: float,
+        top_k: float,
+        top_p: float,
+        max_new_tokens: float,
+        repetition_penalty: float,
+        seed: Any,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        """A new round: two anonymous models answer; yields (A, B, round, textbox, reveal, 4 vote buttons)."""
+
+        if not (message or "").strip():
+            gr.Warning("Type a message first.")
+            yield (gr.skip(),) * 9
+            return
+        settings = settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed)
+        rnd = ArenaRound(
+            prompt=to_messages([{"role": "user", "content": message}], system),
+            models=draw_pair(sorted(self.backends)),
+            settings=settings.to_dict(),
+        )
+        locked = [gr.update(interactive=False)] * 4
+        hidden = "Both answers are anonymous until you vote."
+        cancel = self.cancels.start(request.session_hash, "arena")
+        yield [], [], rnd.to_state(), "", hidden, *locked
+        last = time.monotonic()
+        try:
+            for _side in stream_both(self.backends, rnd, settings, cancel):
+                now = time.monotonic()
+                if now - last >= self.stream_interval:
+                    last = now
+                    yield (
+                        self._arena_display(rnd, "A"),
+                        self._arena_display(rnd, "B"),
+                        rnd.to_state(),
+                        gr.skip(),
+                        gr.skip(),
+                        *locked,
+                    )
+        except MixtuneError as exc:
+            raise gr.Error(str(exc)) from None
+        finally:
+            self.cancels.finish(request.session_hash, "arena", cancel)
+        can_vote = rnd.complete and "error" not in rnd.finish.values()
+        note = "Which answer is better? Vote to reveal the models." if can_vote else hidden
+        yield (
+            self._arena_display(rnd, "A"),
+            self._arena_display(rnd, "B"),
+            rnd.to_state(),
+            "",
+            note,
+            *[gr.update(interactive=can_vote)] * 4,
+        )
+
+    def arena_stop(self, request: gr.Request) -> None:
+        self.cancels.cancel(request.session_hash, "arena")
+
+    def vote(self, choice: str, state: dict[str, Any] | None) -> tuple[Any, ...]:
+        """Record a vote (A, B, tie, both-bad) and reveal who was who; yields (round, reveal, buttons)."""
+
+        rnd = ArenaRound.from_state(state)
+        if rnd is None or not rnd.complete:
+            raise gr.Error("Wait until both models have answered.")
+        if rnd.voted:
+            raise gr.Error("You already voted in this round; send a new prompt for the next one.")
+        models = {
+            side: {
+                "name": rnd.models[side],
+                "seed": rnd.seeds[side],
+                "finish_reason": rnd.finish[side],
+                **{k: v for k, v in self.info(rnd.models[side]).items() if k not in ("name",)},
+            }
+            for side in SIDES
+        }
+        saved = ""
+        if self.feedback is not None:
+            rows = self.feedback.record_vote(rnd.prompt, rnd.answers, models, rnd.settings, choice)
+            target = self.feedback.path if choice in ("A", "B") else self.feedback.ratings
+            saved = f" Saved {len(rows)} row{'s' if len(rows) > 1 else ''} to `{target.name}`."
+        rnd.voted = choice
+        verdict = {"A": "A is better", "B": "B is better", "tie": "tie", "both-bad": "both are bad"}[choice]
+        reveal = (
+            f"Your vote: **{verdict}**.{saved}\n\n"
+            f"- A was {describe(self.info(rnd.models['A']))} (seed {rnd.seeds['A']})\n"
+            f"- B was {describe(self.info(rnd.models['B']))} (seed {rnd.seeds['B']})"
+        )
+        return rnd.to_state(), reveal, *[gr.update(interactive=False)] * 4
+
+    # ---- layout -------------------------------------------------------------------------------
+
+    def blocks(self) -> Any:
+
+        names = sorted(self.backends)
+        with gr.Blocks(title=self.title, analytics_enabled=False) as demo:
+            gr.Markdown(f"# {self.title}")
+            gr.Markdown(storage_notice(self.feedback), elem_classes="mixtune-notice")
+            with gr.Tab("Chat"):
+                self._chat_tab(names)
+            with gr.Tab("Arena"):
+                self._arena_tab(names)
+        return demo
+
+    def _sampling_controls(self) -> list[Any]:
+        with gr.Accordion("Parameters", open=False):
+            with gr.Row():
+                temperature = gr.Slider(0.0, 2.0, value=0.2, step=0.05, label="Temperature (0 = greedy)")
+                top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k (0 = off)")
+                top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.01, label="Top-p")
+            with gr.Row():
+                max_new = gr.Slider(1, 4096, value=512, step=1, label="Max new tokens")
+                repetition = gr.Slider(0.5, 2.0, value=1.0, step=0.01, label="Repetition penalty")
+                seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random each reply)")
+        return [temperature, top_k, top_p, max_new, repetition, seed]
+
+    def _chat_tab(self, names: list[str]) -> None:
+        history = gr.State([])
+        with gr.Row():
+            model = gr.Dropdown(names, value=names[0], label="Model", scale=1)
+            preset = gr.Dropdown(
+                list(SYSTEM_PRESETS), value=next(iter(SYSTEM_PRESETS)), label="System preset"
+            )
+        model_info = gr.Markdown(describe(self.info(names[0])), elem_classes="mixtune-notice")
+        system = gr.Textbox(DEFAULT_SYSTEM_PROMPT, lines=2, max_lines=8, label="System prompt")
+        chatbot = gr.Chatbot(
+            label="Chat",
+            height=480,
+            editable="user",
+            sanitize_html=True,
+            render_markdown=True,
+            allow_tags=False,
+            latex_delimiters=[],
+            buttons=[],
+            feedback_options=("Like", "Dislike"),
+            placeholder="Ask a coding question, or pick an example below.",
+            elem_id="chatbot",
+        )
+        with gr.Row():
+            message = gr.Textbox(
+                placeholder="Message (Enter to send, Shift+Enter for a new line)",
+                show_label=False,
+                scale=6,
+                elem_id="message",
+            )
+            send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+            stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
+        with gr.Row():
+            retry = gr.Button("Retry (new seed)", size="sm")
+            undo_btn = gr.Button("Undo", size="sm")
+            clear = gr.Button("Clear", size="sm")
+            export_json_btn = gr.Button("Export JSON", size="sm")
+            export_md_btn = gr.Button("Export Markdown", size="sm")
+        status = gr.Markdown("", elem_id="status", elem_classes="mixtune-notice")
+        notice = gr.Markdown("", elem_classes="mixtune-notice")
+        exported = gr.File(label="Export", visible=True, interactive=False, height=60)
+        gr.Examples(CODING_EXAMPLES, inputs=[message], label="Coding examples")
+        params = self._sampling_controls()
+        with gr.Accordion("Raw prompt (the exact text the model receives)", open=False):
+            raw = gr.Textbox(
+                lines=10, max_lines=40, show_label=False, interactive=False, elem_id="raw-prompt"
+            )
+        # hidden inputs for the API-only endpoints (the page uses the chatbot's own edit/like events)
+        with gr.Row(visible=False):
+            index = gr.Number(precision=0, label="index")
+            text = gr.Textbox(label="text")
+            liked = gr.Checkbox(label="liked")
+            edit_api = gr.Button("edit")
+            rate_api = gr.Button("rate")
+
+        outputs = [chatbot, history, message, status, raw]
+        inputs = [model, system, *params]
+        progress = {"show_progress": "minimal", "concurrency_limit": None}
+        send_event = send.click(self.send, [message, history, *inputs], outputs, api_name="send", **progress)
+        submit_event = message.submit(
+            self.send, [message, history, *inputs], outputs, api_visibility="private", **progress
+        )
+        retry_event = retry.click(self.retry, [history, *inputs], outputs, api_name="retry", **progress)
+        edit_event = edit_api.click(
+            self.edit, [index, text, history, *inputs], outputs, api_name="edit", **progress
+        )
+        chatbot_edit_event = chatbot.edit(
+            self.edit_from_chatbot, [history, *inputs], outputs, api_visibility="private", **progress
+        )
+        stop.click(
+            self.stop,
+            None,
+            [notice],
+            cancels=[send_event, submit_event, retry_event, edit_event, chatbot_edit_event],
+            queue=False,
+            api_name="stop",
+        )
+        undo_btn.click(
+            self.undo, [history], [chatbot, history, message, status], api_name="undo", queue=False
+        )
+        clear.click(self.clear, None, outputs, api_name="clear", queue=False)
+        rate_api.click(self.rate, [index, liked, history, system], [notice], api_name="rate")
+        chatbot.like(self.rate_from_chatbot, [history, system], [notice], api_visibility="private")
+        export_json_btn.click(self.export_json, [history, system, model], [exported], api_name="export_json")
+        export_md_btn.click(
+            self.export_markdown, [history, system, model], [exported], api_name="export_markdown"
+        )
+        preset.change(lambda p: SYSTEM_PRESETS[p], [preset], [system], api_visibility="private", queue=False)
+        model.change(
+            lambda m: describe(self.info(m)), [model], [model_info], api_visibility="private", queue=False
+        )
+
+    def _arena_tab(self, names: list[str]) -> None:
+        state = gr.State(None)
+        if len(names) < 2:
+            gr.Markdown(
+                "Only one model is loaded: both sides are that model with different seeds.",
+                elem_classes="mixtune-notice",
+            )
+        system = gr.Textbox(DEFAULT_SYSTEM_PROMPT, lines=2, max_lines=8, label="System prompt (both models)")
+        chat_options = {
+            "height": 420,
+            "sanitize_html": True,
+            "render_markdown": True,
+            "allow_tags": False,
+            "latex_delimiters": [],
+            "buttons": [],
+            "feedback_options": None,
+        }
+        with gr.Row():
+            chat_a = gr.Chatbot(label="Model A", elem_id="arena-a", **chat_options)
+            chat_b = gr.Chatbot(label="Model B", elem_id="arena-b", **chat_options)
+        with gr.Row():
+            message = gr.Textbox(placeholder="One prompt, two anonymous answers", show_label=False, scale=6)
+            send = gr.Button("Send", variant="primary", scale=1)
+            stop = gr.Button("Stop", variant="stop", scale=1)
+        with gr.Row():
+            vote_buttons = [
+                gr.Button("A is better", interactive=False),
+                gr.Button("B is better", interactive=False),
+                gr.Button("Tie", interactive=False),
+                gr.Button("Both are bad", interactive=False),
+            ]
+        reveal = gr.Markdown("Both answers are anonymous until you vote.", elem_id="reveal")
+        gr.Examples(CODING_EXAMPLES, inputs=[message], label="Coding examples")
+        params = self._sampling_controls()
+
+        outputs = [chat_a, chat_b, state, message, reveal, *vote_buttons]
+        progress = {"show_progress": "minimal", "concurrency_limit": None}
+        send_event = send.click(
+            self.arena_send, [message, system, *params], outputs, api_name="arena_send", **progress
+        )
+        submit_event = message.submit(
+            self.arena_send, [message, system, *params], outputs, api_visibility="private", **progress
+        )
+        stop.click(
+            self.arena_stop,
+            None,
+            None,
+            cancels=[send_event, submit_event],
+            queue=False,
+            api_name="arena_stop",
+        )
+        for button, choice in zip(vote_buttons, ("A", "B", "tie", "both-bad"), strict=True):
+            button.click(
+                lambda s, choice=choice: self.vote(choice, s),
+                [state],
+                [state, reveal, *vote_buttons],
+                api_name=f"vote_{choice.replace('-', '_').lower()}",
+            )
+
+
+def build_app(
+    backends: dict[str, ChatBackend],
+    feedback_log: str | Path | None = None,
+    stream_interval: float = 0.05,
+    title: str = "mixtune playground",
+) -> Any:
+    """The playground as a `gr.Blocks`, ready to `.queue().launch()`."""
+    feedback = FeedbackLog(feedback_log) if feedback_log else None
+    return Playground(backends, feedback, stream_interval, title).blocks()
+
+
+def launch(
+    demo: Any,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    share: bool = False,
+    auth: tuple[str, str] | None = None,
+    block: bool = True,
+    quiet: bool = False,
+) -> Any:
+    """Serve the playground; loopback only unless a host or share is asked for."""
+
+    demo.queue(default_concurrency_limit=8)
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        auth=auth,
+        prevent_thread_lock=not block,
+        quiet=quiet,
+        show_error=True,
+        ssr_mode=False,
+        theme=gr.themes.Soft(),
+        css=CSS,
+        footer_links=["api"],
+    )

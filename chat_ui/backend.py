@@ -1,0 +1,170 @@
+"""What every chat backend offers the playground, the arena and the OpenAI-compatible server.
+
+A backend turns a conversation (canonical messages) into a streamed reply. The playground
+needs more than text: the exact prompt the model sees, its token count against the context
+window, and why generation ended, so those are part of the interface too.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from mixtune.errors import MixtuneError
+
+Message = dict[str, str]
+
+
+@dataclass
+class SamplingSettings:
+    """Every knob that changes a reply; all of them are sent to the backend.
+
+    temperature 0 means greedy decoding. top_k 0 disables top-k. seed None draws a fresh seed,
+    which the reply reports, so any answer can be reproduced.
+    """
+
+    temperature: float = 0.2
+    top_k: int = 50
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+
+    def validate(self) -> SamplingSettings:
+        problems = []
+        if not 0 <= self.temperature <= 5:
+            problems.append(f"temperature must be in [0, 5], got {self.temperature}")
+        if self.top_k < 0:
+            problems.append(f"top_k must be >= 0, got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            problems.append(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.repetition_penalty <= 0:
+            problems.append(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+        if self.seed is not None and not 0 <= self.seed < 2**32:
+            problems.append(f"seed must be in [0, 2**32), got {self.seed}")
+        if problems:
+            raise MixtuneError("invalid sampling settings: " + "; ".join(problems))
+        return self
+
+    def with_seed(self) -> SamplingSettings:
+        """A copy whose seed is fixed (drawn now if it was None), so the reply can be reproduced."""
+        seed = self.seed if self.seed is not None else random.SystemRandom().randrange(2**31)
+        return SamplingSettings(**{**asdict(self), "seed": seed})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ReplyStream:
+    """An iterator of text pieces; after it is exhausted, usage and finish_reason are filled in.
+
+    finish_reason is "stop" (end-of-turn token), "length" (max_new_tokens), or "cancelled".
+    """
+
+    pieces: Iterator[str]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    seed: int | None = None
+    text: str = ""
+    _on_close: list[Any] = field(default_factory=list, repr=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        piece = next(self.pieces)
+        self.text += piece
+        return piece
+
+    def close(self) -> None:
+        """Stop generating now and release the connection or thread behind the stream."""
+        for fn in self._on_close:
+            fn()
+        close = getattr(self.pieces, "close", None)
+        if close is not None:
+            close()
+
+
+class ChatBackend(Protocol):
+    """A model that can chat. Implementations: TransformersBackend, OpenAIBackend."""
+
+    name: str
+
+    @property
+    def context_limit(self) -> int | None:
+        """Tokens the model can attend to (prompt + reply), or None when unknown."""
+
+    def info(self) -> dict[str, Any]:
+        """What the model is: name, path or URL, and lineage from mixtune_run.json when present."""
+
+    def render_prompt(self, messages: list[Message]) -> str:
+        """The exact text the model receives for this conversation (chat template applied)."""
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        """Prompt tokens for this conversation, generation prompt included."""
+
+    def stream(
+        self, messages: list[Message], settings: SamplingSettings, cancel: threading.Event | None = None
+    ) -> ReplyStream:
+        """Start a reply; setting `cancel` stops generation within one token."""
+
+
+@dataclass
+class TrimResult:
+    messages: list[Message]
+    dropped_turns: int
+    prompt_tokens: int
+
+
+def trim_to_context(
+    backend: ChatBackend, messages: list[Message], max_new_tokens: int, limit: int | None = None
+) -> TrimResult:
+    """Drop the oldest user/assistant exchanges until prompt + reply fit the context window.
+
+    The system prompt and the latest user turn are always kept; when even those do not fit,
+    the error says by how much.
+    """
+    limit = backend.context_limit if limit is None else limit
+    system = [m for m in messages[:1] if m["role"] == "system"]
+    turns = messages[len(system) :]
+    dropped = 0
+    while True:
+        candidate = system + turns
+        count = backend.count_tokens(candidate)
+        if limit is None or count + max_new_tokens <= limit:
+            return TrimResult(candidate, dropped, count)
+        if len(turns) <= 1:
+            raise MixtuneError(
+                f"the prompt needs {count} tokens and the reply up to {max_new_tokens}, but the model's "
+                f"context window is {limit}: shorten the message or the system prompt, or lower max new tokens"
+            )
+        # drop one exchange: the oldest user turn and the assistant reply that follows it
+        cut = 2 if len(turns) > 2 and turns[1]["role"] == "assistant" else 1
+        turns = turns[cut:]
+        dropped += 1
+
+
+def check_messages(messages: Any, where: str = "messages") -> list[Message]:
+    """Validate a conversation: a list of {role, content} with known roles and string content."""
+    if not isinstance(messages, list) or not messages:
+        raise MixtuneError(f"{where}: expected a non-empty list of messages")
+    out: list[Message] = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise MixtuneError(f"{where}.{i}: a message needs 'role' and 'content'")
+        if m["role"] not in ("system", "user", "assistant"):
+            raise MixtuneError(f"{where}.{i}.role: unknown role {m['role']!r}")
+        content = m["content"]
+        if isinstance(content, list):  # OpenAI content parts: keep the text parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if not isinstance(content, str):
+            raise MixtuneError(f"{where}.{i}.content: expected text")
+        out.append({"role": m["role"], "content": content})
+    return out

@@ -1,0 +1,182 @@
+"""`mixtune chat` (the playground) and `mixtune serve` (an OpenAI-compatible server for a model)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from mixtune.errors import MixtuneError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    chat = subparsers.add_parser(
+        "chat",
+        help="the chat playground and arena (Gradio) for one or more models",
+        description="Chat with models in the browser; compare two anonymously in the arena; optionally "
+        "log votes as preference data. Binds 127.0.0.1 unless --host or --share is given.",
+    )
+    chat.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="[NAME=]DIR_OR_ID",
+        help="a chat model directory or Hub id, loaded in-process (repeat for several)",
+    )
+    chat.add_argument("--openai-base-url", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    chat.add_argument(
+        "--openai-model",
+        action="append",
+        default=[],
+        help="model name(s) on that server (default: every model it lists)",
+    )
+    chat.add_argument("--openai-api-key", help="API key for that server (default: $OPENAI_API_KEY)")
+    chat.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
+    chat.add_argument("--port", type=int, default=7860)
+    chat.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    chat.add_argument(
+        "--auth", metavar="USER:PASS", help="require this login (default: $MIXTUNE_CHAT_AUTH when set)"
+    )
+    chat.add_argument(
+        "--feedback-log",
+        metavar="PATH",
+        help="store arena votes here as preference rows (JSONL) and ratings beside it; off by default",
+    )
+    chat.add_argument("--device", help="device for in-process models (default: cuda when present, else cpu)")
+    chat.add_argument(
+        "--stream-interval",
+        type=float,
+        default=0.05,
+        help="seconds between screen updates while streaming (default 0.05)",
+    )
+    chat.add_argument("--title", default="mixtune playground")
+    chat.set_defaults(func=run_chat)
+
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve a model over an OpenAI-compatible API (vLLM on a GPU, else transformers)",
+        description="`vllm serve` with the model's chat template and generation config when vLLM and a "
+        "CUDA GPU are present; otherwise a small transformers-backed server with /v1/models, "
+        "/v1/chat/completions (streaming or not) and /tokenize.",
+    )
+    serve.add_argument("model", help="a chat model directory or Hub id")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--engine",
+        choices=["auto", "vllm", "transformers"],
+        default="auto",
+        help="default: vllm when possible",
+    )
+    serve.add_argument(
+        "--served-model-name", help="the model's name in the API (default: the directory name)"
+    )
+    serve.add_argument(
+        "--max-tokens",
+        type=int,
+        default=512,
+        help="reply length when a request sets none (transformers engine)",
+    )
+    serve.add_argument(
+        "--vllm-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument passed to `vllm serve` (repeat), e.g. --vllm-arg=--tensor-parallel-size=2",
+    )
+    serve.set_defaults(func=run_serve)
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    value = value if value is not None else os.environ.get("MIXTUNE_CHAT_AUTH")
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise MixtuneError("--auth: expected USER:PASS with a non-empty user and password")
+    return user, password
+
+
+def model_names(specs: list[str]) -> list[tuple[str, str]]:
+    """(name, path) for each --model; NAME=PATH names it, else the directory name (made unique)."""
+    pairs = []
+    for spec in specs:
+        name, sep, ref = spec.partition("=")
+        if not sep or not name or "/" in name:
+            name, ref = "", spec
+        pairs.append([name, ref])
+    for pair in pairs:
+        if not pair[0]:
+            parts = Path(pair[1].rstrip("/")).parts
+            pair[0] = parts[-1] if parts else pair[1]
+    counts: dict[str, int] = {}
+    for name, _ in pairs:
+        counts[name] = counts.get(name, 0) + 1
+    out = []
+    for name, ref in pairs:
+        if counts[name] > 1:
+            name = "/".join(Path(ref.rstrip("/")).parts[-2:])
+        out.append((name, ref))
+    if len({n for n, _ in out}) != len(out):
+        raise MixtuneError("two --model entries have the same name; name them with --model NAME=PATH")
+    return out
+
+
+def load_backends(args: argparse.Namespace) -> dict:
+    from chat_ui.backend import ChatBackend
+
+    backends: dict[str, ChatBackend] = {}
+    if args.model:
+        from chat_ui.transformers_backend import TransformersBackend
+
+        for name, ref in model_names(args.model):
+            log.info("loading %s from %s", name, ref)
+            backends[name] = TransformersBackend(ref, name=name, device=args.device)
+    if args.openai_base_url:
+        from chat_ui.openai_backend import OpenAIBackend, list_models
+
+        key = args.openai_api_key or os.environ.get("OPENAI_API_KEY")
+        names = args.openai_model or [m["id"] for m in list_models(args.openai_base_url, key)]
+        if not names:
+            raise MixtuneError(f"{args.openai_base_url} lists no models; name one with --openai-model")
+        for name in names:
+            shown = name if name not in backends else f"{name} (server)"
+            backends[shown] = OpenAIBackend(args.openai_base_url, name, api_key=key, name=shown)
+    elif args.openai_model:
+        raise MixtuneError("--openai-model needs --openai-base-url")
+    if not backends:
+        raise MixtuneError("name at least one model: --model DIR_OR_ID or --openai-base-url URL")
+    return backends
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    auth = parse_auth(args.auth)
+    backends = load_backends(args)
+    from chat_ui.app import build_app, launch
+
+    if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and auth is None:
+        log.warning(
+            "the playground is reachable from other machines without a login; consider --auth USER:PASS"
+        )
+    demo = build_app(backends, args.feedback_log, stream_interval=args.stream_interval, title=args.title)
+    launch(demo, host=args.host, port=args.port, share=args.share, auth=auth, block=True)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from chat_ui.serve import serve
+
+    return serve(
+        args.model,
+        host=args.host,
+        port=args.port,
+        engine=args.engine,
+        served_model_name=args.served_model_name,
+        default_max_tokens=args.max_tokens,
+        vllm_args=args.vllm_arg,
+    )

@@ -1,0 +1,143 @@
+"""Conversation operations behind the playground's buttons, and how a conversation is shown and exported.
+
+A history is a list of turns {"role": "user"|"assistant", "content": str, ...}; assistant turns
+also carry "model", "settings" and "finish_reason" so a rating or an export knows what made
+them. The system prompt is not part of the history: it is read from its box on every reply.
+
+Model output is Markdown, and code models write `<div>` and `List<T>` all the time. Outside
+code blocks such text would be taken as HTML (swallowed, or worse, run), so `escape_markup`
+turns tag starts into entities before display: the text shows verbatim and no model output is
+ever HTML. Code blocks and inline code are left alone; the Markdown renderer escapes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from chat_ui.backend import Message
+from mixtune.errors import MixtuneError
+
+Turn = dict[str, Any]
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*(?:\n|\Z).*?(?:^ {0,3}\1[`~]*[ \t]*$|\Z)", re.M | re.S)
+_INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_ESCAPED = re.compile(r"&(lt|amp);")
+
+
+def _outside_code(text: str, fn: Any) -> str:
+    """Apply fn to the parts of Markdown text that are not fenced code blocks or inline code."""
+    out: list[str] = []
+    pos = 0
+    for fence in _FENCE.finditer(text):
+        out.append(_outside_inline_code(text[pos : fence.start()], fn))
+        out.append(fence.group(0))
+        pos = fence.end()
+    out.append(_outside_inline_code(text[pos:], fn))
+    return "".join(out)
+
+
+def _outside_inline_code(text: str, fn: Any) -> str:
+    out: list[str] = []
+    pos = 0
+    for code in _INLINE_CODE.finditer(text):
+        out.append(fn(text[pos : code.start()]))
+        out.append(code.group(0))
+        pos = code.end()
+    out.append(fn(text[pos:]))
+    return "".join(out)
+
+
+def escape_markup(text: str) -> str:
+    """Markdown whose HTML-looking parts (outside code) display as the characters they are."""
+    return _outside_code(text, lambda s: _TAG_START.sub("&lt;", _ENTITY.sub("&amp;", s)))
+
+
+def unescape_markup(text: str) -> str:
+    """The inverse of escape_markup, for text a user edited in the chat window."""
+    return _outside_code(text, lambda s: _ESCAPED.sub(lambda m: "<" if m.group(1) == "lt" else "&", s))
+
+
+def to_display(history: list[Turn]) -> list[dict[str, str]]:
+    """What the Chatbot shows: one message per turn (indices match the history), escaped."""
+    return [{"role": t["role"], "content": escape_markup(t["content"])} for t in history]
+
+
+def to_messages(history: list[Turn], system_prompt: str = "") -> list[Message]:
+    """The conversation as the model gets it: optional system prompt, then role/content turns."""
+    messages: list[Message] = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
+    return messages + [{"role": t["role"], "content": t["content"]} for t in history]
+
+
+def undo(history: list[Turn]) -> tuple[list[Turn], str]:
+    """Remove the last exchange; returns the new history and the removed user text (to edit and resend)."""
+    history = list(history)
+    if history and history[-1]["role"] == "assistant":
+        history.pop()
+    user_text = history.pop()["content"] if history and history[-1]["role"] == "user" else ""
+    return history, user_text
+
+
+def drop_last_reply(history: list[Turn]) -> list[Turn]:
+    """The history up to and including the last user turn (what a retry answers again)."""
+    history = list(history)
+    while history and history[-1]["role"] == "assistant":
+        history.pop()
+    if not history:
+        raise MixtuneError("there is no message to retry yet")
+    return history
+
+
+def edit_user_turn(history: list[Turn], index: int, text: str) -> list[Turn]:
+    """Replace user turn `index` with `text` and forget everything after it (it gets a new reply)."""
+    if not 0 <= index < len(history):
+        raise MixtuneError(f"there is no message {index} to edit (the conversation has {len(history)})")
+    if history[index]["role"] != "user":
+        raise MixtuneError("only your own messages can be edited")
+    if not text.strip():
+        raise MixtuneError("an edited message cannot be empty")
+    return [*history[:index], {"role": "user", "content": text}]
+
+
+def export_json(history: list[Turn], system_prompt: str, meta: dict[str, Any]) -> str:
+    """The conversation as a canonical SFT row (messages, source, id) plus what produced each reply."""
+    from mixtune.hashing import hash_obj
+
+    messages = to_messages(history, system_prompt)
+    row = {
+        "messages": messages,
+        "source": "mixtune-playground",
+        "id": f"chat-{hash_obj(messages)[:16]}",
+        "turns": history,
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **meta,
+    }
+    return json.dumps(row, indent=2, ensure_ascii=False) + "\n"
+
+
+def export_markdown(history: list[Turn], system_prompt: str, meta: dict[str, Any]) -> str:
+    """The conversation as a readable Markdown document."""
+    lines = ["# Conversation", ""]
+    for key, value in meta.items():
+        lines.append(f"- {key}: {value}")
+    lines.append(f"- exported: {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+    lines.append("")
+    if system_prompt.strip():
+        lines += ["## System", "", system_prompt, ""]
+    for turn in history:
+        if turn["role"] == "user":
+            lines += ["## User", "", turn["content"], ""]
+        else:
+            extra = []
+            if turn.get("model"):
+                extra.append(str(turn["model"]))
+            seed = (turn.get("settings") or {}).get("seed")
+            if seed is not None:
+                extra.append(f"seed {seed}")
+            suffix = f" ({', '.join(extra)})" if extra else ""
+            lines += [f"## Assistant{suffix}", "", turn["content"], ""]
+    return "\n".join(lines)

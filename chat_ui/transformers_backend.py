@@ -1,0 +1,202 @@
+"""The in-process backend: a transformers model generating in a thread, streamed with a text streamer.
+
+Generation stops at the end-of-turn token (`mixtune.chat_format.stop_token_ids`), at
+max_new_tokens, or within one token when the caller's cancel event is set (a StoppingCriteria
+reads it), which is what makes the playground's stop button real.
+
+Sampling draws from torch's global random generator, so replies are generated one at a time
+under a process-wide lock: that is what makes "same seed, same answer" hold while several
+people chat. For many concurrent users, serve the model with vLLM (`mixtune serve`) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from chat_ui.backend import Message, ReplyStream, SamplingSettings
+from chat_ui.lineage import read_lineage
+from mixtune.errors import MixtuneError
+
+log = logging.getLogger(__name__)
+
+GENERATION_LOCK = threading.Lock()
+
+
+def _pick_device(device: str | None) -> str:
+    import torch
+
+    if device:
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def _pick_dtype(device: str) -> Any:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+class TransformersBackend:
+    """Chat with a local model directory or a Hub id through transformers' `generate`."""
+
+    def __init__(self, model: str | Path, name: str | None = None, device: str | None = None) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from mixtune.chat_format import stop_token_ids
+
+        self.model_ref = str(model)
+        self.name = name or Path(self.model_ref.rstrip("/")).name
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
+        except (OSError, ValueError) as exc:
+            raise MixtuneError(f"cannot load a tokenizer from {self.model_ref}: {exc}") from None
+        if not self.tokenizer.chat_template:
+            raise MixtuneError(
+                f"{self.model_ref}: the tokenizer has no chat template, so this is not a chat model "
+                "(train it with `mixtune sft`, which sets one up)"
+            )
+        self.device = _pick_device(device)
+        try:
+            self.model = AutoModelForCausalLM.from_pretrained(self.model_ref, dtype=_pick_dtype(self.device))
+        except (OSError, ValueError) as exc:
+            raise MixtuneError(f"cannot load a model from {self.model_ref}: {exc}") from None
+        self.model.to(self.device).eval()
+        self.stop_ids = stop_token_ids(self.tokenizer)
+        self._lineage = read_lineage(self.model_ref)
+
+    @property
+    def context_limit(self) -> int | None:
+        limits = [getattr(self.model.config, "max_position_embeddings", None)]
+        tok_max = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(tok_max, int) and tok_max < 10**8:
+            limits.append(tok_max)
+        limits = [x for x in limits if isinstance(x, int) and x > 0]
+        return min(limits) if limits else None
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "backend": "transformers",
+            "model": self.model_ref,
+            "context_limit": self.context_limit,
+            "lineage": self._lineage,
+        }
+
+    def render_prompt(self, messages: list[Message]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _encode(self, prompt: str) -> list[int]:
+        return self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        return len(self._encode(self.render_prompt(messages)))
+
+    def generation_kwargs(self, settings: SamplingSettings) -> dict[str, Any]:
+        """The `generate` arguments for these settings: every slider lands here."""
+        from transformers import GenerationConfig
+
+        sample = settings.temperature > 0
+        config = GenerationConfig(
+            max_new_tokens=settings.max_new_tokens,
+            do_sample=sample,
+            temperature=settings.temperature if sample else None,
+            top_k=settings.top_k if sample else None,
+            top_p=settings.top_p if sample else None,
+            repetition_penalty=settings.repetition_penalty,
+            eos_token_id=self.stop_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        return {"generation_config": config}
+
+    def stream(
+        self, messages: list[Message], settings: SamplingSettings, cancel: threading.Event | None = None
+    ) -> ReplyStream:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        settings = settings.validate().with_seed()
+        prompt_ids = self._encode(self.render_prompt(messages))
+        limit = self.context_limit
+        if limit is not None:
+            room = limit - len(prompt_ids)
+            if room < 1:
+                raise MixtuneError(
+                    f"the prompt has {len(prompt_ids)} tokens, more than {self.name}'s context window of {limit}"
+                )
+            if settings.max_new_tokens > room:
+                settings = SamplingSettings(**{**settings.to_dict(), "max_new_tokens": room})
+        stop = threading.Event()
+
+        class CancelCriteria(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                halt = stop.is_set() or (cancel is not None and cancel.is_set())
+                return torch.full((input_ids.shape[0],), halt, dtype=torch.bool, device=input_ids.device)
+
+        class CountingStreamer(TextIteratorStreamer):
+            generated = 0
+            last_token: int | None = None
+
+            def put(self, value: Any) -> None:
+                if not (self.skip_prompt and self.next_tokens_are_prompt):
+                    flat = value.reshape(-1)
+                    self.generated += int(flat.numel())
+                    self.last_token = int(flat[-1])
+                super().put(value)
+
+        streamer = CountingStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        input_ids = torch.tensor([prompt_ids], device=self.model.device)
+        kwargs = {
+            "input_ids": input_ids,
+            "attention_mask": torch.ones_like(input_ids),
+            "streamer": streamer,
+            "stopping_criteria": StoppingCriteriaList([CancelCriteria()]),
+            **self.generation_kwargs(settings),
+        }
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with GENERATION_LOCK:
+                    if stop.is_set() or (cancel is not None and cancel.is_set()):
+                        streamer.end()
+                        return
+                    torch.manual_seed(settings.seed)
+                    with torch.inference_mode():
+                        self.model.generate(**kwargs)
+            except BaseException as exc:  # surfaced to the reader below
+                failure.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=run, name=f"generate-{self.name}", daemon=True)
+        reply = ReplyStream(iter(()), prompt_tokens=len(prompt_ids), seed=settings.seed)
+
+        def pieces():
+            thread.start()
+            try:
+                for text in streamer:
+                    if text:
+                        yield text
+            finally:
+                if thread.is_alive():
+                    stop.set()
+                thread.join(timeout=30)
+            if failure:
+                raise MixtuneError(f"generation with {self.name} failed: {failure[0]}") from failure[0]
+            reply.completion_tokens = streamer.generated
+            if streamer.last_token in self.stop_ids:
+                reply.finish_reason = "stop"
+            elif streamer.generated >= settings.max_new_tokens:
+                reply.finish_reason = "length"
+            else:
+                reply.finish_reason = "cancelled"
+
+        reply.pieces = pieces()
+        reply._on_close.append(stop.set)
+        return reply
