@@ -250,7 +250,7 @@ def read_code_repo(root: Path, shown_root: str, spec: dict[str, Any], cache: Pat
             "root": str(root),
             "files": [str(f) for f in files],
             "shown_root": shown_root,
-            "tasks": list(spec["tasks"]),
+            "tasks": tuple(spec["tasks"]),
             "max_file_chars": spec["max_file_chars"],
             "min_body_lines": spec["min_body_lines"],
             "fingerprint": fingerprint,

@@ -36,7 +36,7 @@ def _render_messages(messages: list[dict[str, str]]) -> str:
     lines = []
     for m in messages:
         text = m["content"] if len(m["content"]) <= SAMPLE_CHARS else m["content"][:SAMPLE_CHARS] + " …"
-        lines.append(f"**{m['role']}**: {text}")
+        lines.append(f"**{m['role']}**:\n\n{text}")
     return "\n\n".join(lines)
 
 
@@ -103,7 +103,21 @@ def plot_composition(manifest: dict[str, Any], path: Path) -> None:
             ax2.plot([s["p50"], s["p95"]], [yi, yi], color="#55A868", lw=6, solid_capstyle="butt")
             ax2.plot([s["max"]], [yi], "|", color="#C44E52", ms=14)
             ax2.plot([s["mean"]], [yi], "o", color="black", ms=4)
-    ax2.set_xscale("symlog")
+    ax1.set_xlim(0, 1.18 * max([u + r + t for u, r, t in zip(unique, repeats, tests, strict=True)] + [1]))
+    lows = [by_source[n][field]["p50"] for n in names if n in by_source and by_source[n][field]["max"]]
+    highs = [by_source[n][field]["max"] for n in names if n in by_source and by_source[n][field]["max"]]
+    if lows:
+        from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+        ax2.set_xscale("log")
+        ax2.set_xlim(
+            max(1, 0.6 * min(lows + [by_source[n][field]["mean"] for n in names if n in by_source])),
+            1.6 * max(highs),
+        )
+        ax2.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax2.xaxis.set_major_formatter(ScalarFormatter())
+        ax2.xaxis.set_minor_formatter(NullFormatter())
+        ax2.grid(axis="x", alpha=0.3)
     ax2.set_xlabel(f"{field.replace('_', ' ')} per train row (bar p50–p95, dot mean, tick max)")
     ax2.set_title("length per source")
     fig.tight_layout()
