@@ -7,6 +7,7 @@ switches it off. Unknown keys are errors with a "did you mean" hint (extra="forb
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -183,6 +184,19 @@ class FiltersConfig(BaseModel):
 
     def any_enabled(self) -> bool:
         return any(getattr(self, name).enabled for name in type(self).model_fields)
+
+    def resolved(self, base_dir: str | Path) -> FiltersConfig:
+        """A copy whose relative paths (benchmark files; a tokenizer given as a relative path that
+        exists there) are taken relative to `base_dir`, the recipe's folder."""
+        base = Path(base_dir)
+        out = self.model_copy(deep=True)
+        for bench in out.decontamination.benchmarks:
+            path = Path(os.path.expandvars(os.path.expanduser(str(bench.path))))
+            bench.path = path if path.is_absolute() else base / path
+        tok = out.length.tokenizer
+        if tok and not Path(tok).is_absolute() and (base / tok).exists():
+            out.length.tokenizer = str(base / tok)
+        return out
 
 
 @lru_cache(maxsize=64)

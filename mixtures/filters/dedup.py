@@ -1,0 +1,170 @@
+"""Exact and near deduplication stages across all sources of a mixture.
+
+Which copy survives is deterministic: the first row in mixture order (sources in recipe
+order) or the longest, ties broken by order."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from mixtures.filters import minhash
+from mixtures.filters.config import ExactDedupConfig, NearDedupConfig
+from mixtures.filters.stage import StageResult, column_numpy, map_columns
+from mixtures.filters.text import batch_rows, batch_texts, iter_turns, normalize
+
+EXACT_DUPLICATE, NEAR_DUPLICATE = "exact_duplicate", "near_duplicate"
+VERIFY_BUCKET_CAP = 64
+
+
+class ExactKeyer:
+    """A 128-bit key of each row's (role, content) turns, normalised or raw, and its length."""
+
+    def __init__(self, kind: str, do_normalize: bool) -> None:
+        self.kind = kind
+        self.normalize = do_normalize
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[int]]:
+        hi, lo, lengths = [], [], []
+        for row in batch_rows(batch):
+            parts, n = [], 0
+            for column, message in iter_turns(row, self.kind):
+                content = message.get("content") or ""
+                n += len(content)
+                parts.append(
+                    f"{column}\x01{message.get('role')}\x01{normalize(content) if self.normalize else content}"
+                )
+            digest = hashlib.blake2b(
+                "\x00".join(parts).encode("utf-8", "surrogatepass"), digest_size=16
+            ).digest()
+            hi.append(int.from_bytes(digest[:8], "little"))
+            lo.append(int.from_bytes(digest[8:], "little"))
+            lengths.append(n)
+        return {
+            "__hi": np.array(hi, dtype=np.uint64),
+            "__lo": np.array(lo, dtype=np.uint64),
+            "__len": lengths,
+        }
+
+
+def survivors(groups: np.ndarray, lengths: np.ndarray, keep: str) -> np.ndarray:
+    """For rows labelled by group, the index of the row each group keeps (one per row)."""
+    n = len(groups)
+    index = np.arange(n)
+    if keep == "longest":
+        order = np.lexsort((index, -lengths.astype(np.int64), groups))
+    else:
+        order = np.lexsort((index, groups))
+    sorted_groups = groups[order]
+    first = np.concatenate(([True], sorted_groups[1:] != sorted_groups[:-1]))
+    head = order[np.maximum.accumulate(np.where(first, np.arange(n), 0))]
+    rep = np.empty(n, dtype=np.int64)
+    rep[order] = head
+    return rep
+
+
+def run_exact(ds: Any, cfg: ExactDedupConfig, kind: str, num_proc: int | None) -> StageResult:
+    out = map_columns(ds, ExactKeyer(kind, cfg.normalize), num_proc, "exact dedup")
+    keys = np.stack((column_numpy(out, "__hi"), column_numpy(out, "__lo")), axis=1)
+    _, groups = np.unique(keys, axis=0, return_inverse=True)
+    rep = survivors(groups.reshape(-1), column_numpy(out, "__len"), cfg.keep)
+    ids = ds["id"][:] if len(ds) else []
+    reasons = ["" if r == i else EXACT_DUPLICATE for i, r in enumerate(rep)]
+    details = ["" if r == i else f"exact duplicate of {ids[r]}" for i, r in enumerate(rep)]
+    return StageResult(
+        reasons, details, {"exact_dedup": {"duplicates": int((rep != np.arange(len(rep))).sum())}}
+    )
+
+
+class BandHasher:
+    """LSH band hashes of each row's MinHash signature (for `datasets.map`, picklable)."""
+
+    def __init__(self, kind: str, cfg: NearDedupConfig) -> None:
+        self.kind = kind
+        self.ngram = cfg.ngram
+        self.perms = minhash.permutations(cfg.num_perm, cfg.seed)
+        self.bands, self.rows = cfg.band_params()
+
+    def signatures(self, texts: list[str]) -> np.ndarray:
+        return minhash.signatures(texts, self.ngram, self.perms)
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, Any]:
+        texts = batch_texts(batch, self.kind)
+        sig = self.signatures(texts)
+        return {
+            "__bands": minhash.band_hashes(sig, self.bands, self.rows),
+            "__empty": minhash.empty_rows(sig),
+            "__len": [len(t) for t in texts],
+        }
+
+
+def _texts(ds: Any, rows: np.ndarray, kind: str) -> dict[int, str]:
+    unique = np.unique(rows)
+    sub = ds.select(unique.tolist())
+    return {int(i): t for i, t in zip(unique, batch_texts(sub[:], kind), strict=True)}
+
+
+def _exact_jaccards(ds: Any, pairs: np.ndarray, kind: str, ngram: int) -> np.ndarray:
+    """Exact Jaccard of the shingle sets of each pair, computed in chunks of rows."""
+    out = np.empty(len(pairs), dtype=np.float64)
+    if not len(pairs):
+        return out
+    shingles: dict[int, np.ndarray] = {}
+    rows = np.unique(pairs)
+    for lo in range(0, len(rows), 2000):
+        chunk = rows[lo : lo + 2000]
+        texts = _texts(ds, chunk, kind)
+        values, doc = minhash.shingle_hashes([texts[int(i)] for i in chunk], ngram)
+        bounds = np.searchsorted(doc, np.arange(len(chunk) + 1))
+        for k, i in enumerate(chunk):
+            shingles[int(i)] = np.unique(values[bounds[k] : bounds[k + 1]])
+    for k, (u, v) in enumerate(pairs):
+        out[k] = minhash.exact_jaccard(shingles[int(u)], shingles[int(v)])
+    return out
+
+
+def run_near(ds: Any, cfg: NearDedupConfig, kind: str, num_proc: int | None) -> StageResult:
+    hasher = BandHasher(kind, cfg)
+    n = len(ds)
+    stats: dict[str, Any] = {"bands": hasher.bands, "rows": hasher.rows, "num_perm": cfg.num_perm}
+    if n == 0:
+        return StageResult([], [], {"near_dedup": {**stats, "candidate_pairs": 0, "clusters": 0}})
+    out = map_columns(ds, hasher, num_proc, "near dedup: minhash")
+    bands = column_numpy(out, "__bands").astype(np.uint64)
+    empty = column_numpy(out, "__empty").astype(bool)
+    lengths = column_numpy(out, "__len")
+    if cfg.verify:
+        edges = minhash.all_bucket_pairs(bands, skip=empty, cap=VERIFY_BUCKET_CAP)
+        stats["candidate_pairs"] = len(edges)
+        jaccard = _exact_jaccards(ds, edges, kind, cfg.ngram)
+        edges = edges[jaccard >= cfg.threshold]
+        stats["verified_pairs"] = len(edges)
+    else:
+        edges = minhash.bucket_edges(bands, skip=empty)
+        stats["candidate_pairs"] = len(edges)
+    labels = minhash.connected_components(n, edges)
+    rep = survivors(labels, lengths, cfg.keep)
+    dropped = np.flatnonzero(rep != np.arange(n))
+    stats["clusters"] = int(len(np.unique(labels[dropped])))
+    stats["duplicates"] = len(dropped)
+
+    reasons, details = [""] * n, [""] * n
+    if len(dropped):
+        pairs = np.stack((dropped, rep[dropped]), axis=1)
+        if cfg.verify:
+            scores, label = _exact_jaccards(ds, pairs, kind, cfg.ngram), "jaccard"
+        else:
+            texts = _texts(ds, pairs.reshape(-1), kind)
+            order = sorted(texts)
+            sig = hasher.signatures([texts[i] for i in order])
+            pos = {i: k for k, i in enumerate(order)}
+            u = np.array([pos[int(i)] for i in pairs[:, 0]])
+            v = np.array([pos[int(i)] for i in pairs[:, 1]])
+            scores, label = minhash.estimated_jaccard(sig, u, v), "estimated jaccard"
+        ids = ds.select(pairs[:, 1].tolist())["id"][:]
+        for (row, _), rep_id, score in zip(pairs, ids, scores, strict=True):
+            reasons[row] = NEAR_DUPLICATE
+            details[row] = f"near-duplicate of {rep_id} ({label} {score:.2f})"
+    return StageResult(reasons, details, {"near_dedup": stats})

@@ -1,0 +1,249 @@
+"""Vectorised MinHash + LSH for near-deduplication.
+
+A batch of documents is processed with a few numpy passes instead of a Python loop per
+shingle: documents are split into word tokens on `[^A-Za-z_0-9]` (BigCode's tokenisation,
+case-folded), each distinct token is hashed once, word n-gram shingles are combined from
+token hashes with array arithmetic, and the permutations are the affine family
+`a * x + b mod 2^32` over avalanche-mixed shingle hashes (datasketch's "affine32" scheme),
+which needs no modulo by a prime. LSH bands are hashed to one uint64 each; rows sharing a
+band value are candidates, and clusters are the connected components of the candidate
+graph, found by vectorised min-label propagation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_U64 = np.uint64
+_MAX32 = np.uint32(0xFFFFFFFF)
+_WORD_RE = re.compile(r"[A-Za-z_0-9]+")
+_TOKEN_CACHE: dict[str, int] = {}
+_TOKEN_CACHE_MAX = 2_000_000
+_Q = np.uint64(0x9E3779B97F4A7C15)
+_SHINGLE_CHUNK = 1 << 15  # shingles per permutation pass: 32k x 256 x 4 B = 32 MiB peak
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser: spreads every input bit over every output bit."""
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> _U64(33))
+
+
+def _hash_token(token: str) -> int:
+    value = int.from_bytes(hashlib.blake2b(token.lower().encode("ascii"), digest_size=8).digest(), "little")
+    if len(_TOKEN_CACHE) >= _TOKEN_CACHE_MAX:
+        _TOKEN_CACHE.clear()
+    _TOKEN_CACHE[token] = value
+    return value
+
+
+def tokens(text: str) -> list[str]:
+    """BigCode's word tokens: runs of `[A-Za-z_0-9]` (case is folded when hashing)."""
+    return _WORD_RE.findall(text)
+
+
+def token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(hash per word token, document index per token), tokens in document order.
+
+    Each distinct token string is hashed once (blake2b of its case-folded bytes, stable across
+    processes and runs) and remembered, so the per-token cost is one dict lookup."""
+    get = _TOKEN_CACHE.get
+    values: list[int] = []
+    counts = np.zeros(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        toks = _WORD_RE.findall(text)
+        counts[i] = len(toks)
+        values.extend([get(t) or _hash_token(t) for t in toks])
+    tok = np.array(values, dtype=np.uint64)
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+    return tok, doc
+
+
+def shingle_hashes(
+    texts: Sequence[str], ngram: int, short_docs: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """(hash per word n-gram shingle, document index per shingle), grouped by document.
+
+    With `short_docs`, a document with fewer than `ngram` tokens (but at least one) gets one
+    shingle of all its tokens, so short texts still deduplicate; a document without tokens gets
+    none."""
+    tok, doc = token_hashes(texts)
+    t = len(tok)
+    if t == 0:
+        return tok, doc
+    m = max(t - ngram + 1, 0)
+    full = np.empty(0, np.uint64)
+    full_doc = np.empty(0, np.int64)
+    if m:
+        valid = doc[:m] == doc[ngram - 1 : ngram - 1 + m]
+        h = tok[:m].copy()
+        for j in range(1, ngram):
+            h = h * _Q + tok[j : j + m]
+        full, full_doc = _fmix64(h[valid]), doc[:m][valid]
+    counts = np.bincount(doc, minlength=len(texts))
+    short = np.flatnonzero((counts > 0) & (counts < ngram)) if short_docs else np.empty(0, np.int64)
+    if len(short):
+        first = np.searchsorted(doc, short, side="left")
+        lens = counts[short]
+        h = tok[first].copy()
+        for j in range(1, ngram - 1):
+            more = lens > j
+            h[more] = h[more] * _Q + tok[first[more] + j]
+        full = np.concatenate((full, _fmix64(h)))
+        full_doc = np.concatenate((full_doc, short))
+        order = np.argsort(full_doc, kind="stable")
+        full, full_doc = full[order], full_doc[order]
+    return full, full_doc
+
+
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random (a, b) for the affine family `a * x + b mod 2^32` (as datasketch's affine32); `a` odd."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32) | np.uint32(1)
+    b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32)
+    return a, b
+
+
+def signatures_from_shingles(
+    shingles: np.ndarray, shingle_doc: np.ndarray, n_docs: int, perms: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """MinHash signatures (n_docs, num_perm) uint32; a document without shingles is all 0xFFFFFFFF.
+
+    Values are laid out permutation-major, (num_perm, shingles), so the per-document minimum is a
+    contiguous `reduceat` along the last axis."""
+    a, b = perms
+    sig = np.full((len(a), n_docs), _MAX32, dtype=np.uint32)
+    x = (shingles >> _U64(32)).astype(np.uint32)
+    for lo in range(0, len(x), _SHINGLE_CHUNK):
+        hi = min(lo + _SHINGLE_CHUNK, len(x))
+        values = np.multiply(a[:, None], x[None, lo:hi])
+        np.add(values, b[:, None], out=values)
+        docs = shingle_doc[lo:hi]
+        seg = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
+        mins = np.minimum.reduceat(values, seg, axis=1)
+        owners = docs[seg]
+        sig[:, owners] = np.minimum(sig[:, owners], mins)
+    return np.ascontiguousarray(sig.T)
+
+
+def signatures(texts: Sequence[str], ngram: int, perms: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    shingles, doc = shingle_hashes(texts, ngram)
+    return signatures_from_shingles(shingles, doc, len(texts), perms)
+
+
+def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One uint64 per (document, band); documents without shingles get distinct-per-row values
+    derived from nothing shared, so they never collide with each other by emptiness."""
+    n = sig.shape[0]
+    block = sig[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
+    h = np.broadcast_to(np.arange(1, bands + 1, dtype=np.uint64) * _Q, (n, bands)).copy()
+    for j in range(rows):
+        h = _fmix64(h ^ block[:, :, j])
+    return h
+
+
+def empty_rows(sig: np.ndarray) -> np.ndarray:
+    return (sig == np.uint32(0xFFFFFFFF)).all(axis=1)
+
+
+@dataclass
+class LSHResult:
+    """Candidate edges (star edges from each bucket's first member) and cluster labels."""
+
+    edges: np.ndarray  # (E, 2) int64, unique, u < v
+    labels: np.ndarray  # (n,) int64: the smallest row index of each row's cluster
+
+
+def bucket_edges(band_values: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
+    """Unique (u, v) pairs, u < v, linking each bucket member to the bucket's first member, over all
+    bands. Rows in `skip` (e.g. empty documents) take part in no bucket."""
+    n, n_bands = band_values.shape
+    ids = np.arange(n, dtype=np.int64)
+    if skip is not None and skip.any():
+        ids = ids[~skip]
+    parts = []
+    for j in range(n_bands):
+        col = band_values[ids, j]
+        order = np.argsort(col, kind="stable")
+        sorted_vals = col[order]
+        new_group = np.concatenate(([True], sorted_vals[1:] != sorted_vals[:-1]))
+        group_first = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
+        members = ~new_group
+        if members.any():
+            parts.append(np.stack((ids[order[group_first[members]]], ids[order[members]]), axis=1))
+    if not parts:
+        return np.empty((0, 2), dtype=np.int64)
+    edges = np.concatenate(parts)
+    edges.sort(axis=1)
+    return np.unique(edges, axis=0)
+
+
+def connected_components(n: int, edges: np.ndarray) -> np.ndarray:
+    """Label each node with the smallest node index in its component (min-label propagation with
+    pointer jumping; a few vectorised passes even for long chains)."""
+    labels = np.arange(n, dtype=np.int64)
+    if len(edges) == 0:
+        return labels
+    u, v = edges[:, 0], edges[:, 1]
+    while True:
+        lu, lv = labels[u], labels[v]
+        low = np.minimum(lu, lv)
+        before = labels.copy()
+        np.minimum.at(labels, lu, low)
+        np.minimum.at(labels, lv, low)
+        while True:  # pointer jumping: follow labels to their roots
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+        if np.array_equal(labels, before):
+            return labels
+
+
+def all_bucket_pairs(band_values: np.ndarray, skip: np.ndarray | None = None, cap: int = 64) -> np.ndarray:
+    """Every unique pair sharing a bucket (buckets larger than `cap` contribute star edges only):
+    the candidate pairs a classic LSH index reports."""
+    n, n_bands = band_values.shape
+    ids = np.arange(n, dtype=np.int64)
+    if skip is not None and skip.any():
+        ids = ids[~skip]
+    parts = []
+    for j in range(n_bands):
+        col = band_values[ids, j]
+        order = np.argsort(col, kind="stable")
+        sorted_vals = col[order]
+        bounds = np.flatnonzero(np.concatenate(([True], sorted_vals[1:] != sorted_vals[:-1], [True])))
+        sizes = np.diff(bounds)
+        for start, size in zip(bounds[:-1][sizes > 1], sizes[sizes > 1], strict=True):
+            members = ids[order[start : start + size]]
+            if size <= cap:
+                iu, iv = np.triu_indices(size, k=1)
+                parts.append(np.stack((members[iu], members[iv]), axis=1))
+            else:
+                parts.append(np.stack((np.full(size - 1, members[0]), members[1:]), axis=1))
+    if not parts:
+        return np.empty((0, 2), dtype=np.int64)
+    pairs = np.concatenate(parts)
+    pairs.sort(axis=1)
+    return np.unique(pairs, axis=0)
+
+
+def estimated_jaccard(sig: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return (sig[u] == sig[v]).mean(axis=1)
+
+
+def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard of two shingle-hash sets (arrays, duplicates allowed)."""
+    a, b = np.unique(a), np.unique(b)
+    if len(a) == 0 and len(b) == 0:
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
