@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chat_ui.backend import ChatBackend, ReplyStream, SamplingSettings, check_messages
@@ -76,7 +77,7 @@ def _apply_stop(text: str, stops: list[str]) -> tuple[str, bool]:
 def create_app(backends: dict[str, ChatBackend], default_max_tokens: int = 512) -> Any:
     """The FastAPI application serving these backends under their names."""
     import anyio
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.responses import JSONResponse, StreamingResponse
 
     app = FastAPI(title="mixtune OpenAI-compatible server")

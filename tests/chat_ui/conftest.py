@@ -1,0 +1,186 @@
+"""Fixtures for the playground tests: the real tiny chat model, a scripted backend for pure UI
+tests, and a launched playground on loopback that gradio_client drives."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+SAMPLING = {"temperature": 1.0, "top_k": 50, "top_p": 0.95, "max_new_tokens": 24, "repetition_penalty": 1.0}
+
+
+def sampling_args(seed: int = 0, **overrides: Any) -> list[Any]:
+    """The six slider values of the chat tab, in endpoint order."""
+    s = {**SAMPLING, **overrides}
+    return [s["temperature"], s["top_k"], s["top_p"], s["max_new_tokens"], s["repetition_penalty"], seed]
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """A Chatbot message's text as gradio_client returns it (a string or a list of text parts)."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+class ScriptedBackend:
+    """A backend that streams a fixed answer word by word, for tests about the UI, not the model.
+
+    It honours the cancel event between words, counts one token per word, and records what it
+    was asked (messages and settings), so tests can check what the UI sent.
+    """
+
+    def __init__(
+        self, name: str, answer: str, delay: float = 0.005, context_limit: int | None = 4096, words: int = 0
+    ) -> None:
+        self.name = name
+        self.answer = answer
+        self.delay = delay
+        self._limit = context_limit
+        self.words = words  # > 0: stream this many numbered words instead of the answer
+        self.calls: list[dict[str, Any]] = []
+
+    @property
+    def context_limit(self) -> int | None:
+        return self._limit
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.name, "backend": "scripted", "context_limit": self._limit, "lineage": {}}
+
+    def render_prompt(self, messages: list[dict[str, str]]) -> str:
+        return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + (
+            "<|im_start|>assistant\n"
+        )
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int:
+        return len(self.render_prompt(messages).split())
+
+    def stream(
+        self, messages: list[dict[str, str]], settings: Any, cancel: threading.Event | None = None
+    ) -> Any:
+        from chat_ui.backend import ReplyStream
+
+        settings = settings.with_seed()
+        self.calls.append({"messages": messages, "settings": settings.to_dict()})
+        words = [f"w{i} " for i in range(self.words)] if self.words else self.answer.split(" ")
+        reply = ReplyStream(iter(()), prompt_tokens=self.count_tokens(messages), seed=settings.seed)
+
+        def pieces() -> Iterator[str]:
+            for i, word in enumerate(words):
+                if cancel is not None and cancel.is_set():
+                    reply.finish_reason = "cancelled"
+                    return
+                time.sleep(self.delay)
+                reply.completion_tokens += 1
+                yield word if (self.words or i == len(words) - 1) else word + " "
+            reply.finish_reason = "stop"
+
+        reply.pieces = pieces()
+        return reply
+
+
+CODE_AND_HTML_ANSWER = (
+    "Here is a function:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\n"
+    "In Java, `List<T>` is generic. A <div> holds blocks. "
+    '<img src=x onerror="window.__pwned = 1"> <script>window.__pwned = 2</script> done.'
+)
+
+
+@pytest.fixture(scope="session")
+def chat_backend(tiny_chat_dir: Path) -> Any:
+    from chat_ui.transformers_backend import TransformersBackend
+
+    return TransformersBackend(tiny_chat_dir, name="tiny-chat")
+
+
+@pytest.fixture(scope="session")
+def scripted() -> ScriptedBackend:
+    return ScriptedBackend("scripted", CODE_AND_HTML_ANSWER)
+
+
+@pytest.fixture(scope="session")
+def long_scripted() -> ScriptedBackend:
+    """Streams 100000 words slowly: only a stop ends it."""
+    return ScriptedBackend("long", "", delay=0.002, words=100_000)
+
+
+@pytest.fixture(scope="session")
+def playground(
+    tmp_path_factory: pytest.TempPathFactory, chat_backend: Any, scripted: Any, long_scripted: Any
+) -> Iterator[dict[str, Any]]:
+    """One launched playground (tiny model + scripted backends) with a feedback log, on loopback."""
+    from chat_ui.app import Playground, launch
+    from chat_ui.feedback import FeedbackLog
+
+    log_path = tmp_path_factory.mktemp("feedback") / "votes.jsonl"
+    backends = {"tiny-chat": chat_backend, "scripted": scripted, "long": long_scripted}
+    pg = Playground(backends, FeedbackLog(log_path), stream_interval=0.0)
+    demo = pg.blocks()
+    _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
+    try:
+        yield {"url": url, "log": log_path, "playground": pg, "demo": demo}
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def client(playground: dict[str, Any]) -> Any:
+    """A fresh gradio_client session (its own history) against the launched playground."""
+    from gradio_client import Client
+
+    return Client(playground["url"], verbose=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def served(tiny_chat_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`mixtune serve` (transformers engine) running in its own process on loopback; yields its /v1 URL."""
+    import httpx
+
+    port = free_port()
+    log_file = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "MIXTUNE_CACHE": os.environ.get("MIXTUNE_CACHE", "")}
+    with open(log_file, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mixtune", "serve", str(tiny_chat_dir), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"mixtune serve exited early:\n{log_file.read_text()}")
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mixtune serve did not start:\n{log_file.read_text()}")
+            time.sleep(0.2)
+        yield f"{base}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
