@@ -1,4 +1,4 @@
-"""`mixtune mix build | validate | show`."""
+"""`mixtune mix build | validate | show | stats | compare`."""
 
 from __future__ import annotations
 
@@ -31,6 +31,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--rows", type=int, default=2, help="sample rows to render (default 2)")
     show.add_argument("--split", default="train", choices=["train", "test"])
     show.set_defaults(func=run_show)
+
+    stats = sub.add_parser(
+        "stats",
+        help="rows, tokens, shares, turns, lengths, code languages and filter drops of a built mixture",
+    )
+    stats.add_argument("dir", help="built mixture directory")
+    stats.add_argument("--out", help="also write report.md, stats.json, composition.png and lengths.png here")
+    stats.add_argument(
+        "--tokenizer", help="count tokens with this tokenizer (Hub id or folder); default characters"
+    )
+    stats.add_argument("--json", action="store_true", help="print the statistics as JSON instead of markdown")
+    stats.add_argument("--num-proc", type=int, default=None, help="processes for measuring rows")
+    stats.set_defaults(func=run_stats)
+
+    compare = sub.add_parser("compare", help="compare built mixtures side by side (report + plots)")
+    compare.add_argument("dirs", nargs="+", metavar="DIR", help="two or more built mixture directories")
+    compare.add_argument("--out", default="mixture-compare", help="output folder (default ./mixture-compare)")
+    compare.add_argument(
+        "--tokenizer", help="count tokens with this tokenizer (Hub id or folder); default characters"
+    )
+    compare.add_argument("--num-proc", type=int, default=None, help="processes for measuring rows")
+    compare.set_defaults(func=run_compare)
     mix.set_defaults(func=lambda args: mix.print_help() or 2)
 
 
@@ -102,4 +124,31 @@ def run_show(args: argparse.Namespace) -> int:
         row = ds[i]
         console.rule(f"{args.split}[{i}] {row['id']}")
         console.print(Markdown(render_row(row, manifest["kind"])))
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    import json
+
+    from mixtures.stats import mixture_stats, stats_markdown, write_stats
+
+    stats = mixture_stats(args.dir, tokenizer=args.tokenizer, num_proc=args.num_proc)
+    if args.out:
+        write_stats(stats, args.out)
+    print(json.dumps(stats, indent=2) if args.json else stats_markdown(stats, images=False))
+    if args.out:
+        print(f"wrote {args.out}/report.md, stats.json, composition.png, lengths.png")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from mixtures.compare import compare_mixtures
+
+    if len(args.dirs) < 2:
+        from mixtune.errors import MixtuneError
+
+        raise MixtuneError("mix compare needs at least two built mixture directories")
+    out = compare_mixtures(args.dirs, args.out, tokenizer=args.tokenizer, num_proc=args.num_proc)
+    print((out / "report.md").read_text(encoding="utf-8"))
+    print(f"wrote {out}/report.md, stats.json, composition.png, lengths.png")
     return 0
