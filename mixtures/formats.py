@@ -50,6 +50,8 @@ def _text(value: Any, field: str) -> str:
                 raise RowError("bad_content", f"{field}: only text content parts are supported")
             parts.append(part["text"])
         return "".join(parts)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # CSV and spreadsheet exports turn answers like "42" into numbers
     if value is None:
         raise RowError("empty_content", f"{field} is missing")
     raise RowError("bad_type", f"{field} should be text, got {type(value).__name__}")

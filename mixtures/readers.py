@@ -178,6 +178,7 @@ def read_hub_layout(
     """A Hub dataset id or a local folder laid out like a Hub dataset repo: the same
     `datasets.load_dataset` call either way."""
     from datasets import load_dataset
+    from datasets.exceptions import DatasetNotFoundError
 
     try:
         return load_dataset(
@@ -187,13 +188,6 @@ def read_hub_layout(
             revision=revision,
             cache_dir=str(cache) if cache is not None else None,
         )
-    except ValueError as exc:
-        if "Unknown split" in str(exc) or "split" in str(exc).lower():
-            raise DataError(f"{path_or_id}: {exc}") from None
-        raise DataError(f"{path_or_id}: cannot load: {exc}") from None
-    except FileNotFoundError as exc:
-        raise DataError(f"{path_or_id}: not found ({exc})") from None
-    except Exception as exc:  # network, auth, missing config: name the dataset
-        if type(exc).__name__ in ("DatasetNotFoundError", "ConnectionError", "OfflineModeIsEnabled"):
-            raise DataError(f"{path_or_id}: cannot load: {exc}") from None
-        raise
+    except (ValueError, FileNotFoundError, DatasetNotFoundError, ConnectionError) as exc:
+        # unknown split or config, missing repo, no network: name the dataset and what was asked
+        raise DataError(f"{path_or_id} (config {config!r}, split {split!r}): cannot load: {exc}") from None

@@ -210,7 +210,8 @@ def write_mixture(
     train, test, entries = select_splits(recipe, plans, train_sides, test_sides)
     procs = num_proc if num_proc and num_proc > 1 and len(train) >= 50_000 else None
     log.info("writing %d train / %d test rows", len(train), len(test))
-    DatasetDict({"train": train, "test": test}).save_to_disk(str(out), num_proc=procs)
+    shards = {name: 1 for name, split in (("train", train), ("test", test)) if len(split) == 0}
+    DatasetDict({"train": train, "test": test}).save_to_disk(str(out), num_proc=procs, num_shards=shards)
     reject_counts = write_rejects(out, recipe.kind, train_sides, test_sides, filter_rejects)
 
     saved = load_from_disk(str(out))
