@@ -30,14 +30,14 @@ class DPOOptions(MixtuneOptions):
         "the adapter alone is kept in adapter/",
     )
 
-    @field_validator("chat_template")
+    @field_validator("chat_template", check_fields=False)
     @classmethod
     def _keep_parent_template(cls, value: str | None) -> str | None:
         if value not in (None, "tokenizer"):
             raise ValueError(_KEEP_TEMPLATE)
         return value
 
-    @field_validator("overwrite_chat_template")
+    @field_validator("overwrite_chat_template", check_fields=False)
     @classmethod
     def _never_overwrite(cls, value: bool) -> bool:
         if value:

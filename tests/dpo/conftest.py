@@ -48,7 +48,10 @@ def greedy_answer(model: Any, tokenizer: Any, question: str, max_new_tokens: int
     import torch
 
     enc = tokenizer.apply_chat_template(
-        [{"role": "user", "content": question}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        [{"role": "user", "content": question}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
     )
     model.eval()
     with torch.no_grad():
@@ -120,3 +123,14 @@ def preference_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def heldout_pairs() -> list[dict[str, Any]]:
     """Pairs the training never saw (different seed, so mostly new function names)."""
     return make_pairs(24, seed=99, source="heldout")
+
+
+@pytest.fixture(scope="session")
+def heldout_jsonl(heldout_pairs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("heldout") / "test.jsonl", heldout_pairs)
+
+
+@pytest.fixture(scope="session")
+def greedy():
+    """greedy_answer(model, tokenizer, question) -> the model's chat answer, decoded."""
+    return greedy_answer

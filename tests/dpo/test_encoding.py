@@ -28,7 +28,9 @@ def test_prompt_ids_are_the_inference_rendering(tokenizer, pairs) -> None:
     encoded, stats = encode_preferences(_dataset(rows), tokenizer, max_length=None, max_prompt_length=None)
     assert stats.kept == 4 and stats.dropped == {}
     for row, enc in zip(rows, encoded, strict=True):
-        at_inference = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, return_dict=True)
+        at_inference = tokenizer.apply_chat_template(
+            row["prompt"], add_generation_prompt=True, return_dict=True
+        )
         assert enc["prompt_ids"] == list(at_inference["input_ids"])
         text = tokenizer.decode(enc["chosen_ids"])
         assert text.startswith("```python") and text.rstrip().endswith("<|im_end|>")
@@ -79,7 +81,9 @@ def test_long_prompts_keep_their_end_and_completions_their_start(tokenizer, pair
     assert stats.truncated_prompts == 1 and stats.kept == 2
     first = encoded[0]
     assert len(first["prompt_ids"]) == 32
-    assert tokenizer.decode(first["prompt_ids"]).endswith("last_one that returns x.<|im_end|>\n<|im_start|>assistant\n")
+    assert tokenizer.decode(first["prompt_ids"]).endswith(
+        "last_one that returns x.<|im_end|>\n<|im_start|>assistant\n"
+    )
     for side in ("chosen_ids", "rejected_ids"):
         assert len(first["prompt_ids"]) + len(first[side]) <= 48
     assert tokenizer.decode(first["chosen_ids"]).startswith("```")

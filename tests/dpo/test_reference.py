@@ -1,0 +1,102 @@
+"""Reference strategies: LoRA uses the adapter-disabled base (no second model in memory), and
+precomputed reference log-probs keep no reference model either."""
+
+from __future__ import annotations
+
+import gc
+import json
+from typing import Any
+
+from transformers import TrainerCallback
+
+from dpo.recipe import build_dpo_recipe
+from dpo.train import run_dpo
+
+QUICK = {
+    "beta": 0.1,
+    "per_device_train_batch_size": 8,
+    "gradient_checkpointing": False,
+    "logging_steps": 1,
+    "save_strategy": "no",
+    "report_to": "none",
+    "max_length": 128,
+    "seed": 0,
+    "disable_tqdm": True,
+}
+
+
+class ModelCounter(TrainerCallback):
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        from transformers import GenerationMixin
+
+        gc.collect()
+        self.counts.append(sum(isinstance(o, GenerationMixin) for o in gc.get_objects()))
+
+
+def _run(parent, train_jsonl, out, **extra):
+    recipe = build_dpo_recipe(
+        {
+            "model_name_or_path": str(parent),
+            "dataset_mixture": {"datasets": [{"id": str(train_jsonl)}]},
+            "output_dir": str(out),
+            **QUICK,
+            **extra,
+        },
+        source="ref-test.yaml",
+    )
+    counter = ModelCounter()
+    return run_dpo(recipe, callbacks=[counter]), counter
+
+
+def test_lora_dpo_trains_against_the_adapter_disabled_base(
+    sft_parent_dir, preference_jsonl, tmp_path
+) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    out, counter = _run(
+        sft_parent_dir,
+        preference_jsonl,
+        tmp_path / "lora",
+        use_peft=True,
+        lora_r=8,
+        lora_alpha=16,
+        lora_target_modules=["q_proj", "v_proj", "up_proj", "down_proj"],
+        learning_rate=5.0e-3,
+        max_steps=6,
+    )
+    assert counter.counts and set(counter.counts) == {1}, counter.counts  # no reference model, ever
+    record = json.loads((out / "mixtune_run.json").read_text())
+    assert record["reference"]["kind"] == "adapter_disabled"
+    assert record["hyperparameters"]["use_peft"] is True
+    assert record["metrics"]["final_train_rewards/margins"] > 0
+    assert (out / "adapter" / "adapter_config.json").is_file()
+    merged = AutoModelForCausalLM.from_pretrained(out)  # merged weights: a plain model directory
+    parent = AutoModelForCausalLM.from_pretrained(sft_parent_dir)
+    changed = [
+        n
+        for (n, a), (_, b) in zip(merged.named_parameters(), parent.named_parameters(), strict=True)
+        if not torch.equal(a, b)
+    ]
+    assert changed and all("q_proj" in n or "v_proj" in n or "mlp" in n for n in changed)
+    assert "base weights with the LoRA adapter disabled" in (out / "README.md").read_text()
+
+
+def test_precomputed_reference_log_probs_keep_no_reference_model(
+    sft_parent_dir, preference_jsonl, tmp_path
+) -> None:
+    out, counter = _run(
+        sft_parent_dir,
+        preference_jsonl,
+        tmp_path / "pre",
+        precompute_ref_log_probs=True,
+        learning_rate=5.0e-4,
+        max_steps=4,
+    )
+    assert counter.counts and set(counter.counts) == {1}, counter.counts
+    record = json.loads((out / "mixtune_run.json").read_text())
+    assert record["reference"]["kind"] == "precomputed"
+    assert record["metrics"]["final_train_rewards/margins"] > 0
