@@ -234,19 +234,16 @@ def generate_repo_rows(
 
 def read_code_repo(root: Path, shown_root: str, spec: dict[str, Any], cache: Path) -> tuple[Any, str]:
     """A code repository -> (Dataset of raw rows, fingerprint of the files and settings)."""
-    from datasets import Dataset
-
-    from mixtures.readers import READER_VERSION, raw_features
+    from mixtures.readers import READER_VERSION, dataset_from_generator
 
     files = repo_files(root, spec["include"], spec["exclude"])
     fingerprint = repo_fingerprint(root, files, spec)
     if not files:
         return None, fingerprint
-    ds = Dataset.from_generator(
+    ds = dataset_from_generator(
         generate_repo_rows,
-        features=raw_features(),
-        cache_dir=str(cache),
-        gen_kwargs={
+        cache,
+        {
             "root": str(root),
             "files": [str(f) for f in files],
             "shown_root": shown_root,
@@ -255,6 +252,6 @@ def read_code_repo(root: Path, shown_root: str, spec: dict[str, Any], cache: Pat
             "min_body_lines": spec["min_body_lines"],
             "fingerprint": fingerprint,
         },
-        fingerprint=f"repo-{READER_VERSION}-{fingerprint}",
+        f"repo-{READER_VERSION}-{fingerprint}",
     )
     return ds, fingerprint

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mixtune.errors import DataError
+from mixtune.errors import DataError, MixtuneError
 
 RAW_COLUMNS = ("_raw", "_file", "_line", "_error")
 READER_VERSION = "1"
@@ -127,20 +127,37 @@ def read_json_text(
     files: list[Path], shown: list[str], field: str | None, fingerprint: str, cache: Path
 ) -> Any:
     """jsonl / json files -> a Dataset of raw rows (`_raw`, `_file`, `_line`, `_error`)."""
-    from datasets import Dataset
-
-    return Dataset.from_generator(
+    return dataset_from_generator(
         generate_raw_rows,
-        features=raw_features(),
-        cache_dir=str(cache),
-        gen_kwargs={
-            "files": [str(f) for f in files],
-            "shown": shown,
-            "field": field,
-            "fingerprint": fingerprint,
-        },
-        fingerprint=f"raw-{READER_VERSION}-{fingerprint}",
+        cache,
+        {"files": [str(f) for f in files], "shown": shown, "field": field, "fingerprint": fingerprint},
+        f"raw-{READER_VERSION}-{fingerprint}",
     )
+
+
+def dataset_from_generator(generator: Any, cache: Path, gen_kwargs: dict[str, Any], fingerprint: str) -> Any:
+    """`Dataset.from_generator` (rows streamed to Arrow on disk), re-raising our own errors from
+    inside the generator as themselves rather than as a generic generation error."""
+    from datasets import Dataset
+    from datasets.exceptions import DatasetGenerationError
+
+    try:
+        return Dataset.from_generator(
+            generator,
+            features=raw_features(),
+            cache_dir=str(cache),
+            gen_kwargs=gen_kwargs,
+            fingerprint=fingerprint,
+        )
+    except DatasetGenerationError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, MixtuneError):
+            raise cause from None
+        raise
+    except ValueError as exc:
+        if "corresponds to no data" not in str(exc):
+            raise
+        return Dataset.from_dict({c: [] for c in RAW_COLUMNS}, features=raw_features())  # a file with no rows
 
 
 def read_typed_file(path: Path, cache: Path) -> Any:
