@@ -154,13 +154,9 @@ class Playground:
         }
         history = [*history, turn]
         limit = backend.context_limit
-        yield (
-            to_display(history),
-            history,
-            "",
-            self._status(turn, trim.prompt_tokens, limit, trim.dropped_turns),
-            raw_prompt,
-        )
+        status = self._status(turn, trim.prompt_tokens, limit, trim.dropped_turns)
+        # full values on every update: Gradio sends only the difference, and API clients see whole outputs
+        yield to_display(history), history, "", status, raw_prompt
         last = time.monotonic()
         try:
             for piece in reply:
@@ -168,7 +164,7 @@ class Playground:
                 now = time.monotonic()
                 if now - last >= self.stream_interval:
                     last = now
-                    yield to_display(history), history, gr.skip(), gr.skip(), gr.skip()
+                    yield to_display(history), history, "", status, raw_prompt
         except MixtuneError as exc:
             raise gr.Error(str(exc)) from None
         finally:
@@ -177,7 +173,7 @@ class Playground:
         turn["finish_reason"] = reply.finish_reason
         turn["completion_tokens"] = reply.completion_tokens
         status = self._status(turn, reply.prompt_tokens or trim.prompt_tokens, limit, trim.dropped_turns)
-        yield to_display(history), history, "", status, gr.skip()
+        yield to_display(history), history, "", status, raw_prompt
 
     def send(
         self,
@@ -403,8 +399,11 @@ class Playground:
             raise gr.Error(str(exc)) from None
         finally:
             self.cancels.finish(request.session_hash, "arena", cancel)
-        can_vote = rnd.complete and "error" not in rnd.finish.values()
-        note = "Which answer is better? Vote to reveal the models." if can_vote else hidden
+        can_vote = rnd.complete and all(f in ("stop", "length") for f in rnd.finish.values())
+        if can_vote:
+            note = "Which answer is better? Vote to reveal the models."
+        else:
+            note = "This round was stopped, so it cannot be voted on: send a new prompt."
         yield (
             self._arena_display(rnd, "A"),
             self._arena_display(rnd, "B"),
@@ -554,8 +553,10 @@ class Playground:
             self.undo, [history], [chatbot, history, message, status], api_name="undo", queue=False
         )
         clear.click(self.clear, None, outputs, api_name="clear", queue=False)
-        rate_api.click(self.rate, [index, liked, history, system], [notice], api_name="rate")
-        chatbot.like(self.rate_from_chatbot, [history, system], [notice], api_visibility="private")
+        rate_api.click(self.rate, [index, liked, history, system], [notice], api_name="rate", queue=False)
+        chatbot.like(
+            self.rate_from_chatbot, [history, system], [notice], api_visibility="private", queue=False
+        )
         export_json_btn.click(self.export_json, [history, system, model], [exported], api_name="export_json")
         export_md_btn.click(
             self.export_markdown, [history, system, model], [exported], api_name="export_markdown"

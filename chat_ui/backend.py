@@ -129,9 +129,12 @@ def trim_to_context(
     """Drop the oldest user/assistant exchanges until prompt + reply fit the context window.
 
     The system prompt and the latest user turn are always kept; when even those do not fit,
-    the error says by how much.
+    the error says by how much. A reply budget above half the window counts as half (the reply
+    is then cut at the window's end), so a generous max_new_tokens does not erase the conversation.
     """
     limit = backend.context_limit if limit is None else limit
+    if limit is not None:
+        max_new_tokens = min(max_new_tokens, limit // 2)
     system = [m for m in messages[:1] if m["role"] == "system"]
     turns = messages[len(system) :]
     dropped = 0

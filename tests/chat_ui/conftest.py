@@ -17,22 +17,6 @@ import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-SAMPLING = {"temperature": 1.0, "top_k": 50, "top_p": 0.95, "max_new_tokens": 24, "repetition_penalty": 1.0}
-
-
-def sampling_args(seed: int = 0, **overrides: Any) -> list[Any]:
-    """The six slider values of the chat tab, in endpoint order."""
-    s = {**SAMPLING, **overrides}
-    return [s["temperature"], s["top_k"], s["top_p"], s["max_new_tokens"], s["repetition_penalty"], seed]
-
-
-def text_of(message: dict[str, Any]) -> str:
-    """A Chatbot message's text as gradio_client returns it (a string or a list of text parts)."""
-    content = message["content"]
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-
 
 class ScriptedBackend:
     """A backend that streams a fixed answer word by word, for tests about the UI, not the model.
@@ -110,21 +94,22 @@ def scripted() -> ScriptedBackend:
 
 
 @pytest.fixture(scope="session")
-def long_scripted() -> ScriptedBackend:
-    """Streams 100000 words slowly: only a stop ends it."""
-    return ScriptedBackend("long", "", delay=0.002, words=100_000)
+def small_context() -> ScriptedBackend:
+    """A 30-token context window: a few exchanges overflow it."""
+    return ScriptedBackend("small-context", "short answer here", context_limit=30)
 
 
 @pytest.fixture(scope="session")
 def playground(
-    tmp_path_factory: pytest.TempPathFactory, chat_backend: Any, scripted: Any, long_scripted: Any
+    tmp_path_factory: pytest.TempPathFactory, chat_backend: Any, scripted: Any, small_context: Any
 ) -> Iterator[dict[str, Any]]:
-    """One launched playground (tiny model + scripted backends) with a feedback log, on loopback."""
+    """One launched playground (the real tiny model and scripted backends) with a feedback log,
+    on loopback."""
     from chat_ui.app import Playground, launch
     from chat_ui.feedback import FeedbackLog
 
     log_path = tmp_path_factory.mktemp("feedback") / "votes.jsonl"
-    backends = {"tiny-chat": chat_backend, "scripted": scripted, "long": long_scripted}
+    backends = {"tiny-chat": chat_backend, "scripted": scripted, "small-context": small_context}
     pg = Playground(backends, FeedbackLog(log_path), stream_interval=0.0)
     demo = pg.blocks()
     _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
