@@ -252,13 +252,13 @@ class StageRecipe:
 
         return ModelConfig(**self.model)
 
-    def training_config(self, config_cls: type, **forced: Any) -> Any:
-        """Build the stage's TRL config; `forced` values (decided by mixtune) win over the recipe.
+    def training_config(self, config_cls: type, defaults: dict[str, Any] | None = None, **forced: Any) -> Any:
+        """Build the stage's TRL config: `defaults` < the recipe's values < `forced` (capability decisions).
 
         `gradient_checkpointing` is transformers' deprecated alias of `activation_checkpointing`;
         the value (TRL's default True when unset) is passed under the new name only.
         """
-        kwargs = {**self.training, **forced}
+        kwargs = {**(defaults or {}), **self.training, **forced}
         if kwargs.get("activation_checkpointing") is None:
             kwargs["activation_checkpointing"] = kwargs.get("gradient_checkpointing", True)
         kwargs["gradient_checkpointing"] = None

@@ -1,0 +1,10 @@
+"""`python -m sft RECIPE [...]`: the entry point every launched process runs (same code as `mixtune sft`)."""
+
+from __future__ import annotations
+
+import sys
+
+from mixtune.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["sft", *sys.argv[1:]]))

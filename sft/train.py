@@ -1,0 +1,251 @@
+"""One SFT run: recipe -> model + chat format -> data -> TRL SFTTrainer -> a finished model directory.
+
+The same function runs in one process (`mixtune sft`, `python -m sft`) and in every process of an
+`accelerate launch` / `torchrun` job; only the main process writes the card, curves and run record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from mixtune.errors import MixtuneError
+from mixtune.training.recipe import MixtuneOptions, StageRecipe, load_stage_recipe
+from sft.batching import BatchingMode
+
+log = logging.getLogger(__name__)
+
+CURVE_PNG = "training_curves.png"
+
+
+class SFTOptions(MixtuneOptions):
+    """mixtune's own SFT recipe keys (next to TRL's SFTConfig / ModelConfig keys)."""
+
+    batching: BatchingMode = Field(
+        default="auto", description="auto | grouped | packed | padded (see sft.batching)"
+    )
+
+
+def load_sft_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> StageRecipe:
+    """Load + translate + validate an SFT recipe (no model or data is touched)."""
+    from trl import SFTConfig
+
+    recipe = load_stage_recipe(path, SFTConfig, "sft", options_cls=SFTOptions, overrides=overrides)
+    if not recipe.model.get("model_name_or_path"):
+        raise MixtuneError(f"{recipe.source}: model_name_or_path: required")
+    if not (recipe.options.mixture or recipe.options.dataset_mixture):
+        raise MixtuneError(f"{recipe.source}: no training data: set 'mixture' or 'dataset_mixture'")
+    return recipe
+
+
+def default_output_dir(recipe: StageRecipe) -> str:
+    stem = recipe.path.stem if recipe.path else "sft"
+    return str(Path("runs") / stem)
+
+
+def _auto_activation_checkpointing(model: Any) -> bool:
+    """Recompute activations only where memory is the limit: models of a billion parameters or more."""
+    return sum(p.numel() for p in model.parameters()) >= 1_000_000_000
+
+
+def _check_assistant_masks(tokenizer: Any) -> None:
+    """assistant-only loss needs {% generation %} markers; TRL can patch a few known templates."""
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    if has_generation_markers(tokenizer.chat_template):
+        return
+    try:
+        get_training_chat_template(tokenizer)
+    except (ValueError, NotImplementedError):
+        raise MixtuneError(
+            "assistant_only_loss needs a chat template with {% generation %} markers, and this tokenizer's "
+            "template has none: set chat_template: chatml (or starchat), or assistant_only_loss: false"
+        ) from None
+
+
+def train_sft(
+    recipe_path: str | Path, overrides: dict[str, Any] | None = None, overwrite: bool = False
+) -> Path:
+    """Run SFT as the recipe says; return the finished model directory."""
+    from trl import SFTConfig
+
+    from mixtune.training.curves import plot_log_history
+    from mixtune.training.data import load_training_data
+    from mixtune.training.device import detect_capabilities, resolve_precision
+    from mixtune.training.model import load_model, load_tokenizer, peft_config, resolve_model_name, setup_chat
+    from mixtune.training.output_dir import prepare_output_dir
+    from sft.batching import choose_batching
+    from sft.trainer import MixtuneSFTTrainer
+
+    t_start = time.time()
+    recipe = load_sft_recipe(recipe_path, overrides)
+    options: SFTOptions = recipe.options  # type: ignore[assignment]
+    notes = list(recipe.notes)
+    caps = detect_capabilities()
+    output_dir = recipe.training.get("output_dir") or default_output_dir(recipe)
+    plan = prepare_output_dir(output_dir, overwrite or options.overwrite)
+
+    precision = resolve_precision(recipe.training.get("bf16"), recipe.training.get("fp16"), caps, notes)
+    model_args = recipe.model_config()
+    batching = choose_batching(options.batching, caps, recipe.training, model_args.attn_implementation)
+    if batching.attn_implementation and not model_args.attn_implementation:
+        model_args.attn_implementation = batching.attn_implementation
+    notes.append(f"batching: {batching.mode} ({batching.reason})")
+
+    model_name = resolve_model_name(model_args.model_name_or_path, recipe.path)
+    tokenizer = load_tokenizer(
+        model_name, model_args.model_revision, recipe.training.get("trust_remote_code", False)
+    )
+    defaults: dict[str, Any] = {"report_to": "none", "save_total_limit": 2}
+    forced: dict[str, Any] = {"output_dir": str(output_dir), **precision, **batching.config}
+    if not caps.cuda:
+        forced["use_cpu"] = True
+    args = recipe.training_config(SFTConfig, defaults=defaults, **forced)
+
+    model = load_model(model_args, model_name, caps, args)
+    added = setup_chat(model, tokenizer, options.chat_template, recipe.path)
+    if "activation_checkpointing" not in recipe.training and "gradient_checkpointing" not in recipe.training:
+        args.activation_checkpointing = args.gradient_checkpointing = _auto_activation_checkpointing(model)
+
+    data = load_training_data(options, "sft", "sft", recipe.path, recipe.source)
+    conversational = any(c in data.train.column_names for c in ("messages", "conversations"))
+    if "assistant_only_loss" not in recipe.training:
+        args.assistant_only_loss = conversational
+    if args.assistant_only_loss:
+        _check_assistant_masks(tokenizer)
+    if data.test is None and str(args.eval_strategy) not in ("no", "IntervalStrategy.NO"):
+        raise MixtuneError(
+            f"{recipe.source}: eval_strategy is '{args.eval_strategy}' but the data has no test split"
+        )
+
+    trainer = MixtuneSFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.test,
+        processing_class=tokenizer,
+        peft_config=peft_config(model_args, added),
+        length_buckets=batching.length_buckets,
+    )
+    result = trainer.train(resume_from_checkpoint=str(plan.resume_from) if plan.resume_from else None)
+    metrics: dict[str, Any] = dict(result.metrics)
+    real, positions = trainer.token_totals()
+    if metrics.get("train_runtime"):
+        metrics["train_tokens_per_second"] = round(real / metrics["train_runtime"], 1)
+    metrics["pad_share"] = round(1 - real / positions, 4) if positions else 0.0
+    if data.test is not None:
+        metrics.update(trainer.evaluate())
+    last_loss = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    if last_loss:
+        metrics["final_loss"] = last_loss[-1]
+
+    trainer.save_model(str(output_dir))
+    if trainer.accelerator.is_main_process:
+        _finish(
+            Path(output_dir),
+            trainer,
+            tokenizer,
+            recipe,
+            model_name,
+            data,
+            metrics,
+            notes,
+            batching,
+            caps,
+            time.time() - t_start,
+            plot_log_history,
+        )
+    trainer.accelerator.wait_for_everyone()
+    return Path(output_dir)
+
+
+def _finish(
+    out: Path,
+    trainer: Any,
+    tokenizer: Any,
+    recipe: StageRecipe,
+    model_name: str,
+    data: Any,
+    metrics: dict[str, Any],
+    notes: list[str],
+    batching: Any,
+    caps: Any,
+    seconds: float,
+    plot: Any,
+) -> None:
+    """Write what makes the directory a finished mixtune model: tokenizer, curves, card, run record (last)."""
+    from mixtune.training.model_card import write_model_card
+    from mixtune.training.run_record import (
+        RunRecord,
+        base_model_of,
+        json_safe,
+        library_versions,
+        parent_mixtures,
+        write_run_record,
+    )
+
+    tokenizer.save_pretrained(out)
+    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+    unwrapped.generation_config.save_pretrained(out)
+    png = plot(trainer.state.log_history, out / CURVE_PNG, title=f"SFT {out.name}")
+    args = trainer.args
+    world = max(1, args.world_size)
+    hyper = {
+        k: v for k, v in json_safe(args.to_dict()).items() if k in _RECORDED_ARGS or k in recipe.training
+    }
+    hyper.update(
+        world_size=world,
+        global_batch_size=args.per_device_train_batch_size * args.gradient_accumulation_steps * world,
+        batching=batching.mode,
+        chat_template=recipe.options.chat_template or "chatml (or the tokenizer's own)",
+        **json_safe(recipe.model),
+    )
+    record = RunRecord(
+        stage="sft",
+        parent_model=model_name,
+        base_model=base_model_of(model_name),
+        mixtures=parent_mixtures(model_name) + [m.as_dict() for m in data.mixtures],
+        hyperparameters=hyper,
+        metrics=json_safe(metrics),
+        versions=library_versions(),
+        recipe=json_safe(recipe.resolved),
+        extra={
+            "notes": notes,
+            "device": json_safe(caps.as_dict()),
+            "seconds": round(seconds, 1),
+            "log_history": json_safe(trainer.state.log_history),
+        },
+    )
+    write_model_card(out, record.as_dict(), curve_png=png.name if png else None)
+    write_run_record(out, record)
+
+
+_RECORDED_ARGS = {
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "max_length",
+    "packing",
+    "packing_strategy",
+    "padding_free",
+    "assistant_only_loss",
+    "completion_only_loss",
+    "bf16",
+    "fp16",
+    "activation_checkpointing",
+    "optim",
+    "weight_decay",
+    "adam_beta1",
+    "adam_beta2",
+    "max_grad_norm",
+    "seed",
+    "loss_type",
+}
