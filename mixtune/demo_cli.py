@@ -1,0 +1,51 @@
+"""`mixtune demo`: mixture -> SFT -> DPO -> eval -> comparison -> playground, offline on a CPU."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="run the whole stack offline: base model, mixtures, SFT, DPO, evals, report, playground",
+        description="Build the embedded base model and the demo mixtures, train SFT then DPO, evaluate base/SFT/"
+        "DPO on a HumanEval subset, compare them, write a report, then open the playground. Reruns reuse "
+        "every finished stage.",
+    )
+    p.add_argument("--out", default="runs/demo", help="demo folder (default runs/demo)")
+    p.add_argument("--size", default="small", help="embedded base-model size: test, tiny, small (default)")
+    p.add_argument("--eval-limit", type=int, default=20, help="HumanEval problems per model (default 20)")
+    p.add_argument("--max-new-tokens", type=int, default=192, help="generation budget per problem")
+    p.add_argument(
+        "--no-chat", action="store_true", help="print the playground command instead of starting it"
+    )
+    p.add_argument("--port", type=int, default=7860, help="playground port")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mixtune.demo import Demo, DemoSettings, chat_command
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    out = Path(args.out).resolve()
+    settings = DemoSettings(
+        out=out, size=args.size, eval_limit=args.eval_limit, max_new_tokens=args.max_new_tokens
+    )
+    Demo(settings).run()
+    cmd = [*chat_command(out), "--port", str(args.port)]
+    if args.no_chat:
+        print("\nplayground: " + " ".join(cmd))
+        return 0
+    print("\nstarting the playground (Ctrl+C to stop): " + " ".join(cmd), flush=True)
+    from mixtune.cli import main
+
+    return main(cmd[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(run(argparse.Namespace()))

@@ -1,0 +1,134 @@
+"""The demo's one-page report (markdown + HTML): every stage's wall time, what it produced, the
+plots inline, and links to every artefact, so a person sees the whole run at a glance."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+SHOWN_SUFFIXES = (".md", ".html", ".png", ".json", ".jsonl")
+
+
+def _rel(path: Path, root: Path) -> str:
+    return os.path.relpath(path, root)
+
+
+def _files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return [directory] if directory.is_file() else []
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in SHOWN_SUFFIXES)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _sections(out: Path, paths: dict[str, Path]) -> list[tuple[str, list[str], list[Path], list[Path]]]:
+    """(title, facts, images, links) per artefact group."""
+    sections = []
+    base = _load(paths["base_model"] / "mixtune_base_model.json")
+    sections.append(
+        (
+            "Base model",
+            [
+                f"embedded StarCoder2-architecture model, size `{base.get('size')}`, "
+                f"{base.get('parameters', 0):,} parameters",
+                f"pre-training loss {base.get('pretrain_loss_first')} -> {base.get('pretrain_loss_last')}",
+            ],
+            [],
+            [paths["base_model"] / "README.md"],
+        )
+    )
+    for key, title in (("sft_mixture", "SFT mixture"), ("dpo_mixture", "Preference mixture")):
+        manifest = _load(paths[key] / "manifest.json")
+        facts = [
+            f"`{manifest.get('name')}` hash `{manifest.get('hash')}`, splits {manifest.get('splits')}",
+        ]
+        for name, src in (manifest.get("sources") or {}).items():
+            dropped = {k: v for k, v in (src.get("dropped") or {}).items() if v}
+            facts.append(
+                f"source `{name}`: in {src.get('rows_in')}, kept {src.get('kept')}, dropped {dropped or 0}"
+            )
+        files = _files(paths[key])
+        sections.append((title, facts, [p for p in files if p.suffix == ".png"], files))
+    files = _files(paths["mixture_compare"])
+    sections.append(("Mixtures compared", [], [p for p in files if p.suffix == ".png"], files))
+    for key, title in (("sft_model", "SFT"), ("dpo_model", "DPO")):
+        run = _load(paths[key] / "mixtune_run.json")
+        metrics = {k: v for k, v in (run.get("metrics") or {}).items() if isinstance(v, (int, float))}
+        facts = [f"from `{run.get('parent_model')}`"]
+        facts += [f"{k}: {v:.4g}" for k, v in list(metrics.items())[:8]]
+        files = _files(paths[key])
+        sections.append((title, facts, [p for p in files if p.suffix == ".png"], files))
+    files = _files(paths["compare"])
+    sections.append(("HumanEval comparison", [], [p for p in files if p.suffix == ".png"], files))
+    pref = _load(paths["preference_accuracy"])
+    facts = [
+        f"{label}: accuracy {s['accuracy']:.3f}, mean margin {s['mean_margin']:.3f} nats (n={s['n']})"
+        for label, s in pref.items()
+    ]
+    sections.append(("Held-out preference accuracy", facts, [], [paths["preference_accuracy"]]))
+    return sections
+
+
+def write_report(out: Path, paths: dict[str, Path], results: list[Any], settings: Any) -> Path:
+    from mixtune.demo import chat_command
+
+    sections = _sections(out, paths)
+    total = sum(r.seconds for r in results)
+    chat = " ".join(chat_command(out))
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+
+    md = [f"# mixtune demo report\n\n{stamp}; total wall time {total / 60:.1f} min.\n"]
+    md.append("| stage | wall time (s) | cached |\n| --- | ---: | --- |")
+    md += [f"| {r.name} | {r.seconds:.0f} | {'yes' if r.cached else 'no'} |" for r in results]
+    md.append(
+        f"\nHumanEval: first {settings.eval_limit} problems, greedy, {settings.max_new_tokens} new tokens.\n"
+    )
+    for title, facts, images, links in sections:
+        md.append(f"## {title}\n")
+        md += [f"- {f}" for f in facts]
+        md += [f"\n![{p.name}]({_rel(p, out)})" for p in images]
+        if links:
+            md.append("\nfiles: " + ", ".join(f"[{_rel(p, out)}]({_rel(p, out)})" for p in links))
+        md.append("")
+    md.append(f"## Playground\n\n```\n{chat}\n```\n")
+    md_path = out / "report.md"
+    md_path.write_text("\n".join(md), encoding="utf-8")
+
+    h = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>mixtune demo report</title>",
+        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}"
+        "img{max-width:100%;border:1px solid #ddd;margin:.5em 0}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.2em .6em}code,pre{background:#f4f4f4}</style></head><body>",
+        f"<h1>mixtune demo report</h1><p>{stamp}; total wall time {total / 60:.1f} min.</p>",
+        "<table><tr><th>stage</th><th>wall time (s)</th><th>cached</th></tr>",
+    ]
+    h += [
+        f"<tr><td>{html.escape(r.name)}</td><td>{r.seconds:.0f}</td><td>{'yes' if r.cached else 'no'}</td></tr>"
+        for r in results
+    ]
+    h.append("</table>")
+    for title, facts, images, links in sections:
+        h.append(f"<h2>{html.escape(title)}</h2><ul>")
+        h += [f"<li>{html.escape(f)}</li>" for f in facts]
+        h.append("</ul>")
+        h += [f"<img src='{html.escape(_rel(p, out))}' alt='{html.escape(p.name)}'>" for p in images]
+        if links:
+            h.append(
+                "<p>files: "
+                + ", ".join(
+                    f"<a href='{html.escape(_rel(p, out))}'>{html.escape(_rel(p, out))}</a>" for p in links
+                )
+                + "</p>"
+            )
+    h.append(f"<h2>Playground</h2><pre>{html.escape(chat)}</pre></body></html>")
+    (out / "report.html").write_text("\n".join(h), encoding="utf-8")
+    return md_path
