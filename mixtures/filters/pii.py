@@ -32,25 +32,31 @@ _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:.])"
 )
 _VERSION_BEFORE = re.compile(
-    r"(?:\bv|\bversion|\bver|\brelease|\brev|==|>=|<=|~=|!=|[<>@=^~])\s*[:=]?\s*['\"]?$", re.IGNORECASE
+    r"(?:\bv|\bversion|\bver|\brelease|\brev|\bsection|\bsec\.|\bchapter|\bsee|§|==|>=|<=|~=|!=|[<>@=^~])"
+    r"\s*[:=]?\s*['\"]?$",
+    re.IGNORECASE,
 )
-_SECRETS = [
-    re.compile(
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-    ),
-    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[0-9A-Z]{16}\b"),
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b"),
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"),
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,250}\b"),
-    re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"),
-    re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}\b"),
-    re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
-    re.compile(r"\bhf_[A-Za-z]{34}\b"),
-]
-_KEY_ASSIGNMENT = re.compile(
-    r"(?P<name>[A-Za-z_][\w.-]{0,80})['\"]?\s*(?::=|=>|->|[:=])\s*[rbuf]?"
-    r"(?:(?P<quote>['\"])(?P<qvalue>[A-Za-z0-9+/_\-=.~]{16,512})(?P=quote)|(?P<value>[A-Za-z0-9+/_\-=~]{16,512})\b)"
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
 )
+_TOKENS = re.compile(  # one pass for all vendor token formats
+    r"(?<![A-Za-z0-9_])(?:"
+    r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[0-9A-Z]{16}"  # AWS access key ids
+    r"|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}"  # GitHub
+    r"|xox[abposr]-[A-Za-z0-9-]{10,250}"  # Slack
+    r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}"  # Stripe
+    r"|AIza[0-9A-Za-z_-]{35}"  # Google API
+    r"|hf_[A-Za-z]{34}"  # Hugging Face
+    r")(?![A-Za-z0-9_])"
+)
+_SLACK_WEBHOOK = re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+")
+# `name = "value"` / `name: value`: the operator and value are matched first (rare characters),
+# then the name is read backwards from the operator
+_ASSIGNED_VALUE = re.compile(
+    r"(?::=|=>|->|[:=])[ \t]*[rbuf]?(?:(?P<quote>['\"])(?P<qvalue>[A-Za-z0-9+/_\-=.~]{16,512})(?P=quote)"
+    r"|(?P<value>[A-Za-z0-9+/_\-=~]{16,512})(?![\w(.\[*:/]))"
+)
+_NAME_BEFORE = re.compile(r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]{0,80})['\"]?\s*$")
 _NAME_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _KEY_WORDS = {
     "token",
@@ -115,11 +121,17 @@ def find_pii(text: str, types: tuple[str, ...] = tuple(REPLACEMENTS)) -> list[tu
     """Non-overlapping (start, end, type) spans, earliest first; secrets win over overlaps."""
     spans: list[tuple[int, int, str]] = []
     if "key" in types:
-        for pattern in _SECRETS:
-            spans += [(m.start(), m.end(), "key") for m in pattern.finditer(text)]
-        for m in _KEY_ASSIGNMENT.finditer(text):
+        spans += [(m.start(), m.end(), "key") for m in _TOKENS.finditer(text)]
+        if "PRIVATE KEY" in text:
+            spans += [(m.start(), m.end(), "key") for m in _PRIVATE_KEY.finditer(text)]
+        if "hooks.slack.com" in text:
+            spans += [(m.start(), m.end(), "key") for m in _SLACK_WEBHOOK.finditer(text)]
+        for m in _ASSIGNED_VALUE.finditer(text):
             group = "qvalue" if m.group("qvalue") is not None else "value"
-            if key_like(m.group("name")) and looks_secret(m.group(group)):
+            if not looks_secret(m.group(group)):
+                continue
+            name = _NAME_BEFORE.search(text, max(0, m.start() - 90), m.start())
+            if name and key_like(name.group("name")):
                 spans.append((m.start(group), m.end(group), "key"))
     if "email" in types and "@" in text:
         spans += [
