@@ -257,6 +257,7 @@ def build_mixture(
             train_sides[p.spec.name] = normalise_side(recipe, p.spec, p.train_in, "train", work, num_proc)
             if p.test_in is not None:
                 test_sides[p.spec.name] = normalise_side(recipe, p.spec, p.test_in, "test", work, num_proc)
+        log.info("normalised %d source(s)", len(plans))
         train_rejected, train_filter_stats = run_filters(recipe, recipe_path, train_sides, num_proc)
         test_rejected, test_filter_stats = run_filters(recipe, recipe_path, test_sides, num_proc)
         tmp = target.parent / f".{target.name}.tmp-{digest}"

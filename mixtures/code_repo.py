@@ -194,10 +194,8 @@ def generate_repo_rows(
     tasks: list[str],
     max_file_chars: int,
     min_body_lines: int,
-    fingerprint: str,
 ) -> Iterator[dict[str, Any]]:
-    """Generator for `Dataset.from_generator`: raw rows (`_raw` = {"messages": ...} as JSON)."""
-    del fingerprint
+    """Raw rows (`_raw` = {"messages": ...} as JSON), file by file in sorted order."""
     base = Path(root)
     for path in files:
         rel = Path(path).relative_to(base).as_posix()
@@ -234,24 +232,21 @@ def generate_repo_rows(
 
 def read_code_repo(root: Path, shown_root: str, spec: dict[str, Any], cache: Path) -> tuple[Any, str]:
     """A code repository -> (Dataset of raw rows, fingerprint of the files and settings)."""
-    from mixtures.readers import READER_VERSION, dataset_from_generator
+    from mixtures.readers import READER_VERSION, write_raw_dataset
 
     files = repo_files(root, spec["include"], spec["exclude"])
     fingerprint = repo_fingerprint(root, files, spec)
     if not files:
         return None, fingerprint
-    ds = dataset_from_generator(
-        generate_repo_rows,
-        cache,
-        {
-            "root": str(root),
-            "files": [str(f) for f in files],
-            "shown_root": shown_root,
-            "tasks": tuple(spec["tasks"]),
-            "max_file_chars": spec["max_file_chars"],
-            "min_body_lines": spec["min_body_lines"],
-            "fingerprint": fingerprint,
-        },
-        f"repo-{READER_VERSION}-{fingerprint}",
+    rows = generate_repo_rows(
+        str(root),
+        [str(f) for f in files],
+        shown_root,
+        tuple(spec["tasks"]),
+        spec["max_file_chars"],
+        spec["min_body_lines"],
+    )
+    ds = write_raw_dataset(
+        rows, cache / f"repo-{READER_VERSION}-{fingerprint}.arrow", desc=f"reading {shown_root}"
     )
     return ds, fingerprint

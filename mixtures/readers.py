@@ -1,9 +1,9 @@
 """Read a source's rows into an Arrow-backed `datasets.Dataset`, keeping where each row came from.
 
-JSON text files (jsonl, json arrays) are read line by line by our own generator: each row
+JSON text files (jsonl, json arrays) are read line by line by our own reader: each row
 keeps its raw text, file and line number, so a malformed line or invalid UTF-8 becomes a
 reject that names its file and line instead of failing the whole file (or passing
-silently). The rows are written to Arrow through `Dataset.from_generator`, so memory stays
+silently). The rows are streamed into an Arrow file in record batches, so memory stays
 bounded however large the file. Typed formats (parquet, csv, arrow, `save_to_disk`
 folders, Hub datasets and folders laid out like Hub dataset repos) go through the
 `datasets` loaders unchanged.
@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mixtune.errors import DataError, MixtuneError
+from mixtune.errors import DataError
 
 RAW_COLUMNS = ("_raw", "_file", "_line", "_error")
-READER_VERSION = "1"
+READER_VERSION = "2"
+RAW_BATCH_ROWS = 10_000
 
 
 def raw_features() -> Any:
@@ -110,12 +111,8 @@ def iter_json_document(path: str, shown: str, field: str | None) -> Iterator[dic
         pos = end
 
 
-def generate_raw_rows(
-    files: list[str], shown: list[str], field: str | None, fingerprint: str
-) -> Iterator[dict[str, Any]]:
-    """Generator for `Dataset.from_generator`; `fingerprint` (the files' content hash) is part of
-    the arguments only so that changed files never hit a stale cache."""
-    del fingerprint
+def generate_raw_rows(files: list[str], shown: list[str], field: str | None) -> Iterator[dict[str, Any]]:
+    """Raw rows of JSON Lines files and JSON documents, in file order."""
     for path, name in zip(files, shown, strict=True):
         if path.endswith(".json") and (field is not None or _first_char(path) == "["):
             yield from iter_json_document(path, name, field)
@@ -127,37 +124,37 @@ def read_json_text(
     files: list[Path], shown: list[str], field: str | None, fingerprint: str, cache: Path
 ) -> Any:
     """jsonl / json files -> a Dataset of raw rows (`_raw`, `_file`, `_line`, `_error`)."""
-    return dataset_from_generator(
-        generate_raw_rows,
-        cache,
-        {"files": [str(f) for f in files], "shown": shown, "field": field, "fingerprint": fingerprint},
-        f"raw-{READER_VERSION}-{fingerprint}",
+    rows = generate_raw_rows([str(f) for f in files], shown, field)
+    return write_raw_dataset(
+        rows, cache / f"raw-{READER_VERSION}-{fingerprint}.arrow", desc=f"reading {shown[0]}"
     )
 
 
-def dataset_from_generator(generator: Any, cache: Path, gen_kwargs: dict[str, Any], fingerprint: str) -> Any:
-    """`Dataset.from_generator` (rows streamed to Arrow on disk), re-raising our own errors from
-    inside the generator as themselves rather than as a generic generation error."""
+def write_raw_dataset(rows: Iterator[dict[str, Any]], path: Path, desc: str) -> Any:
+    """Stream raw rows into an Arrow file in fixed-size record batches (bounded memory, no
+    per-row encoding) and memory-map it back as a `datasets.Dataset`."""
+    import pyarrow as pa
     from datasets import Dataset
-    from datasets.exceptions import DatasetGenerationError
+    from tqdm.auto import tqdm
 
-    try:
-        return Dataset.from_generator(
-            generator,
-            features=raw_features(),
-            cache_dir=str(cache),
-            gen_kwargs=gen_kwargs,
-            fingerprint=fingerprint,
-        )
-    except DatasetGenerationError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, MixtuneError):
-            raise cause from None
-        raise
-    except ValueError as exc:
-        if "corresponds to no data" not in str(exc):
-            raise
-        return Dataset.from_dict({c: [] for c in RAW_COLUMNS}, features=raw_features())  # a file with no rows
+    schema = raw_features().arrow_schema
+    buffer: dict[str, list[Any]] = {c: [] for c in RAW_COLUMNS}
+
+    def flush(writer: Any) -> None:
+        if buffer["_raw"]:
+            writer.write_batch(pa.RecordBatch.from_pydict(buffer, schema=schema))
+            for column in buffer.values():
+                column.clear()
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        for row in tqdm(rows, desc=desc, unit=" rows", mininterval=1.0, leave=False):
+            for c in RAW_COLUMNS:
+                buffer[c].append(row[c])
+            if len(buffer["_raw"]) >= RAW_BATCH_ROWS:
+                flush(writer)
+        flush(writer)
+    return Dataset.from_file(str(path))
 
 
 def read_typed_file(path: Path, cache: Path) -> Any:

@@ -28,6 +28,7 @@ class RawPart:
 
     dataset: Any
     raw: bool
+    fingerprint: str
     file: str = ""
     offset: int = 0
 
@@ -49,7 +50,7 @@ class ResolvedInput:
         is the loaded dataset's own fingerprint, which `datasets` derives from the cached revision."""
         if self.fingerprint is None:
             parts = self.parts(work)
-            self.fingerprint = hash_obj([p.dataset._fingerprint for p in parts], length=32)
+            self.fingerprint = hash_obj([p.fingerprint for p in parts], length=32)
             self.identity["fingerprint"] = self.fingerprint
         return self.fingerprint
 
@@ -71,12 +72,13 @@ def _file_parts(
         parts: list[RawPart] = []
         offset = 0
         for f in files:
+            part_fingerprint = hash_obj([fingerprint, f.name, offset])
             if f.suffix in JSON_SUFFIXES:
-                ds = read_json_text([f], [shown_path(f)], field_name, hash_obj([fingerprint, f.name]), work)
-                parts.append(RawPart(ds, raw=True, file=shown_path(f), offset=offset))
+                ds = read_json_text([f], [shown_path(f)], field_name, part_fingerprint, work)
+                parts.append(RawPart(ds, True, part_fingerprint, file=shown_path(f), offset=offset))
             else:
                 ds = read_typed_file(f, work)
-                parts.append(RawPart(ds, raw=False, file=shown_path(f), offset=offset))
+                parts.append(RawPart(ds, False, part_fingerprint, file=shown_path(f), offset=offset))
             offset += len(ds)
         return parts
 
@@ -104,11 +106,8 @@ def _resolve_local(src: SourceSpec, value: str, split: str, recipe_path: Path, k
             identity = {"type": "save_to_disk", "path": value, "split": split, "fingerprint": fingerprint}
 
             def load_saved(work: Path) -> list[RawPart]:
-                return [
-                    RawPart(
-                        read_saved_dataset(folder, split), raw=False, file=f"{shown_path(folder)}:{split}"
-                    )
-                ]
+                ds = read_saved_dataset(folder, split)
+                return [RawPart(ds, False, fingerprint, file=f"{shown_path(folder)}:{split}")]
 
             return ResolvedInput(identity, load_saved, fingerprint)
         identity = {
@@ -121,7 +120,7 @@ def _resolve_local(src: SourceSpec, value: str, split: str, recipe_path: Path, k
 
         def load_folder(work: Path) -> list[RawPart]:
             ds = read_hub_layout(str(folder), src.config, split, None, work)
-            return [RawPart(ds, raw=False, file=f"{shown_path(folder)}:{split}")]
+            return [RawPart(ds, False, fingerprint, file=f"{shown_path(folder)}:{split}")]
 
         return ResolvedInput(identity, load_folder, fingerprint)
     for m in matches:
@@ -171,7 +170,7 @@ def _resolve_hub(src: SourceSpec, split: str) -> ResolvedInput:
 
         revision = sha or src.revision
         ds = read_hub_layout(src.hub, src.config, split, revision, None)
-        return [RawPart(ds, raw=False, file=f"{src.hub}:{split}")]
+        return [RawPart(ds, False, fingerprint or ds._fingerprint, file=f"{src.hub}:{split}")]
 
     return ResolvedInput(identity, load_hub, fingerprint)
 
@@ -195,7 +194,7 @@ def _resolve_code_repo(src: SourceSpec, recipe_path: Path) -> ResolvedInput:
         ds, _ = read_code_repo(root, shown_path(root), spec, work)
         if ds is None:
             raise DataError(f"{shown_path(root)}: no files match {spec['include']}")
-        return [RawPart(ds, raw=True)]
+        return [RawPart(ds, True, fingerprint)]
 
     return ResolvedInput(identity, load_repo, fingerprint)
 

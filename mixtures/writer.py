@@ -212,7 +212,9 @@ def write_mixture(
     log.info("writing %d train / %d test rows", len(train), len(test))
     shards = {name: 1 for name, split in (("train", train), ("test", test)) if len(split) == 0}
     DatasetDict({"train": train, "test": test}).save_to_disk(str(out), num_proc=procs, num_shards=shards)
+    log.info("writing rejects")
     reject_counts = write_rejects(out, recipe.kind, train_sides, test_sides, filter_rejects)
+    log.info("measuring lengths")
 
     saved = load_from_disk(str(out))
     tokenizer = None
@@ -248,4 +250,5 @@ def write_mixture(
         "files": {"report": "report.md", "plot": "composition.png"},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log.info("writing report.md and composition.png")
     write_report(out, manifest, saved)
