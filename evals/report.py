@@ -184,7 +184,7 @@ def plot(cmp: dict[str, Any], path: Path) -> Path:
         ax.grid(axis="x", alpha=0.3)
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels(labels)
-    axes[0][0].invert_yaxis()
+    axes[0][0].set_ylim(len(labels) - 0.5, -0.8)  # best first, room for the top label
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)

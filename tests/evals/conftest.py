@@ -1,0 +1,65 @@
+"""Fixtures for the evals tests: HumanEval, sample sets with known outcomes, one shared
+sandbox pool, and the sandbox's verdicts on those sample sets (computed once)."""
+
+from __future__ import annotations
+
+import pytest
+
+from evals.benchmarks import Benchmark, load_benchmark
+from evals.execution import SampleResult, execute_samples
+from evals.sandbox import Sandbox, SandboxLimits
+
+
+@pytest.fixture(scope="session")
+def humaneval() -> Benchmark:
+    return load_benchmark("humaneval")
+
+
+@pytest.fixture(scope="session")
+def canonical_samples(humaneval: Benchmark) -> list[dict]:
+    return [{"task_id": p.task_id, "completion": p.canonical_solution} for p in humaneval.problems]
+
+
+@pytest.fixture(scope="session")
+def wrong_samples(humaneval: Benchmark) -> list[dict]:
+    """Every problem answered with the next problem's canonical solution: wrong answers,
+    NameErrors, TypeErrors, a mix of failure kinds."""
+    probs = humaneval.problems
+    return [
+        {"task_id": p.task_id, "completion": probs[(i + 1) % len(probs)].canonical_solution}
+        for i, p in enumerate(probs)
+    ]
+
+
+@pytest.fixture(scope="session")
+def special_samples(humaneval: Benchmark) -> list[dict]:
+    """Failure kinds the two other sets do not produce."""
+    first = humaneval.problems[0].task_id
+    return [
+        {"task_id": first, "completion": "    return (\n"},  # syntax
+        {"task_id": first, "completion": "    while True:\n        pass\n"},  # timeout
+        {"task_id": first, "completion": "    import sys\n    sys.exit(0)\n"},  # exit before the tests end
+        {"task_id": first, "completion": "    return [0] * (10 ** 10)\n"},  # memory
+        {"task_id": first, "completion": "    raise ValueError('no')\n"},  # runtime
+    ]
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Sandbox:
+    with Sandbox(SandboxLimits(timeout=3.0)) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="session")
+def executed(
+    humaneval: Benchmark,
+    sandbox: Sandbox,
+    canonical_samples: list[dict],
+    wrong_samples: list[dict],
+    special_samples: list[dict],
+) -> dict[str, list[SampleResult]]:
+    """Our verdicts on all three sets, from one pass through the pool."""
+    everything = canonical_samples + wrong_samples + special_samples
+    results = execute_samples(humaneval, everything, sandbox, show_progress=False)
+    a, b = len(canonical_samples), len(canonical_samples) + len(wrong_samples)
+    return {"canonical": results[:a], "wrong": results[a:b], "special": results[b:]}
