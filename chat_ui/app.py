@@ -553,6 +553,7 @@ class Playground:
             self.undo, [history], [chatbot, history, message, status], api_name="undo", queue=False
         )
         clear.click(self.clear, None, outputs, api_name="clear", queue=False)
+        chatbot.clear(self.clear, None, outputs, api_visibility="private", queue=False)  # its trash icon
         rate_api.click(self.rate, [index, liked, history, system], [notice], api_name="rate", queue=False)
         chatbot.like(
             self.rate_from_chatbot, [history, system], [notice], api_visibility="private", queue=False
