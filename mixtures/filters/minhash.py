@@ -22,10 +22,18 @@ import numpy as np
 _U64 = np.uint64
 _MAX32 = np.uint32(0xFFFFFFFF)
 _WORD_RE = re.compile(r"[A-Za-z_0-9]+")
-_TOKEN_CACHE: dict[str, int] = {}
-_TOKEN_CACHE_MAX = 2_000_000
+_WORD = np.zeros(256, dtype=bool)
+_WORD_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+_WORD[np.frombuffer(_WORD_BYTES, dtype=np.uint8)] = True
+_FOLD = np.arange(256, dtype=np.uint8)
+_FOLD[ord("A") : ord("Z") + 1] += 32
+_PACKED = 32  # tokens up to this many bytes are hashed from their packed bytes, longer ones by blake2b
+_TOKEN_CHUNK = 1 << 16
+_MIX = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5], dtype=np.uint64
+)
 _Q = np.uint64(0x9E3779B97F4A7C15)
-_SHINGLE_CHUNK = 1 << 15  # shingles per permutation pass: 32k x 256 x 4 B = 32 MiB peak
+_SHINGLE_CHUNK = 1 << 12  # shingles per permutation pass: 4k x 256 x 4 B = 4 MiB, stays in cache
 
 
 def _fmix64(h: np.ndarray) -> np.ndarray:
@@ -37,12 +45,8 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U64(33))
 
 
-def _hash_token(token: str) -> int:
-    value = int.from_bytes(hashlib.blake2b(token.lower().encode("ascii"), digest_size=8).digest(), "little")
-    if len(_TOKEN_CACHE) >= _TOKEN_CACHE_MAX:
-        _TOKEN_CACHE.clear()
-    _TOKEN_CACHE[token] = value
-    return value
+def _hash_long_token(token: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(token, digest_size=8).digest(), "little")
 
 
 def tokens(text: str) -> list[str]:
@@ -53,18 +57,34 @@ def tokens(text: str) -> list[str]:
 def token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(hash per word token, document index per token), tokens in document order.
 
-    Each distinct token string is hashed once (blake2b of its case-folded bytes, stable across
-    processes and runs) and remembered, so the per-token cost is one dict lookup."""
-    get = _TOKEN_CACHE.get
-    values: list[int] = []
-    counts = np.zeros(len(texts), dtype=np.int64)
-    for i, text in enumerate(texts):
-        toks = _WORD_RE.findall(text)
-        counts[i] = len(toks)
-        values.extend([get(t) or _hash_token(t) for t in toks])
-    tok = np.array(values, dtype=np.uint64)
-    doc = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
-    return tok, doc
+    Tokens are maximal runs of `[A-Za-z_0-9]` bytes in the UTF-8 text (non-ASCII bytes separate
+    tokens, exactly as `re.split(r"[^A-Za-z_0-9]", text)` on the decoded string), case-folded.
+    A token's hash depends only on its bytes: up to 32 bytes are packed into four uint64 words
+    and mixed with array arithmetic; longer tokens (rare) are hashed with blake2b."""
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    joined = b"\n".join(encoded) + b"\n" * (_PACKED + 1)  # separators, and padding for the windows
+    buf = np.frombuffer(joined, dtype=np.uint8)
+    is_word = _WORD[buf]
+    flips = np.flatnonzero(np.diff(np.concatenate(([False], is_word)).astype(np.int8)))
+    starts, ends = flips[0::2], flips[1::2]
+    lengths = ends - starts
+    doc_starts = np.cumsum([0] + [len(e) + 1 for e in encoded[:-1]]) if encoded else np.zeros(0, np.int64)
+    doc = np.searchsorted(doc_starts, starts, side="right") - 1
+    folded = _FOLD[buf]
+    windows = np.lib.stride_tricks.sliding_window_view(folded, _PACKED)
+    out = np.empty(len(starts), dtype=np.uint64)
+    positions = np.arange(_PACKED)
+    for lo in range(0, len(starts), _TOKEN_CHUNK):
+        hi = min(lo + _TOKEN_CHUNK, len(starts))
+        chunk = windows[starts[lo:hi]] * (positions[None, :] < lengths[lo:hi, None])
+        words = np.ascontiguousarray(chunk).view(np.uint64)  # (n, 4)
+        h = lengths[lo:hi].astype(np.uint64) * _MIX[0]
+        for k in range(_PACKED // 8):
+            h = _fmix64(h ^ (words[:, k] * _MIX[k]))
+        out[lo:hi] = h
+    for i in np.flatnonzero(lengths > _PACKED):
+        out[i] = _hash_long_token(folded[starts[i] : ends[i]].tobytes())
+    return out, doc
 
 
 def shingle_hashes(
