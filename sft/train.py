@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +68,33 @@ def _check_assistant_masks(tokenizer: Any) -> None:
         ) from None
 
 
-def train_sft(
-    recipe_path: str | Path, overrides: dict[str, Any] | None = None, overwrite: bool = False
-) -> Path:
-    """Run SFT as the recipe says; return the finished model directory."""
+@dataclass
+class SFTRun:
+    """Everything a prepared (not yet trained) SFT run consists of."""
+
+    recipe: StageRecipe
+    trainer: Any  # sft.trainer.MixtuneSFTTrainer
+    tokenizer: Any
+    data: Any  # mixtune.training.data.TrainingData
+    model_name: str
+    output_dir: Path
+    resume_from: Path | None
+    batching: Any  # sft.batching.BatchingPlan
+    caps: Any  # mixtune.training.device.Capabilities
+    notes: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+
+def prepare_sft(
+    recipe_path: str | Path,
+    overrides: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    callbacks: list[Any] | None = None,
+) -> SFTRun:
+    """Everything up to `trainer.train()`: recipe, output dir, precision, batching, model, chat format,
+    data, and the TRL trainer (whose prepared `train_dataset` holds the tokenized rows and labels)."""
     from trl import SFTConfig
 
-    from mixtune.training.curves import plot_log_history
     from mixtune.training.data import load_training_data
     from mixtune.training.device import detect_capabilities, resolve_precision
     from mixtune.training.model import load_model, load_tokenizer, peft_config, resolve_model_name, setup_chat
@@ -81,12 +102,12 @@ def train_sft(
     from sft.batching import choose_batching
     from sft.trainer import MixtuneSFTTrainer
 
-    t_start = time.time()
+    started = time.time()
     recipe = load_sft_recipe(recipe_path, overrides)
     options: SFTOptions = recipe.options  # type: ignore[assignment]
     notes = list(recipe.notes)
     caps = detect_capabilities()
-    output_dir = recipe.training.get("output_dir") or default_output_dir(recipe)
+    output_dir = Path(recipe.training.get("output_dir") or default_output_dir(recipe))
     plan = prepare_output_dir(output_dir, overwrite or options.overwrite)
 
     precision = resolve_precision(recipe.training.get("bf16"), recipe.training.get("fp16"), caps, notes)
@@ -108,7 +129,7 @@ def train_sft(
 
     model = load_model(model_args, model_name, caps, args)
     added = setup_chat(model, tokenizer, options.chat_template, recipe.path)
-    if "activation_checkpointing" not in recipe.training and "gradient_checkpointing" not in recipe.training:
+    if "activation_checkpointing" not in recipe.training:
         args.activation_checkpointing = args.gradient_checkpointing = _auto_activation_checkpointing(model)
 
     data = load_training_data(options, "sft", "sft", recipe.path, recipe.source)
@@ -130,54 +151,57 @@ def train_sft(
         processing_class=tokenizer,
         peft_config=peft_config(model_args, added),
         length_buckets=batching.length_buckets,
+        callbacks=callbacks,
     )
-    result = trainer.train(resume_from_checkpoint=str(plan.resume_from) if plan.resume_from else None)
+    return SFTRun(
+        recipe,
+        trainer,
+        tokenizer,
+        data,
+        model_name,
+        output_dir,
+        plan.resume_from,
+        batching,
+        caps,
+        notes,
+        started,
+    )
+
+
+def train_sft(
+    recipe_path: str | Path,
+    overrides: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    callbacks: list[Any] | None = None,
+) -> Path:
+    """Run SFT as the recipe says (resuming an interrupted run); return the finished model directory.
+
+    callbacks: extra `transformers.TrainerCallback`s (progress reporting, early stopping, ...).
+    """
+    run = prepare_sft(recipe_path, overrides, overwrite, callbacks)
+    trainer = run.trainer
+    result = trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
     metrics: dict[str, Any] = dict(result.metrics)
     real, positions = trainer.token_totals()
     if metrics.get("train_runtime"):
         metrics["train_tokens_per_second"] = round(real / metrics["train_runtime"], 1)
     metrics["pad_share"] = round(1 - real / positions, 4) if positions else 0.0
-    if data.test is not None:
+    if run.data.test is not None:
         metrics.update(trainer.evaluate())
-    last_loss = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    if last_loss:
-        metrics["final_loss"] = last_loss[-1]
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    if losses:
+        metrics["final_loss"] = losses[-1]
 
-    trainer.save_model(str(output_dir))
+    trainer.save_model(str(run.output_dir))
     if trainer.accelerator.is_main_process:
-        _finish(
-            Path(output_dir),
-            trainer,
-            tokenizer,
-            recipe,
-            model_name,
-            data,
-            metrics,
-            notes,
-            batching,
-            caps,
-            time.time() - t_start,
-            plot_log_history,
-        )
+        finish_run(run, metrics)
     trainer.accelerator.wait_for_everyone()
-    return Path(output_dir)
+    return run.output_dir
 
 
-def _finish(
-    out: Path,
-    trainer: Any,
-    tokenizer: Any,
-    recipe: StageRecipe,
-    model_name: str,
-    data: Any,
-    metrics: dict[str, Any],
-    notes: list[str],
-    batching: Any,
-    caps: Any,
-    seconds: float,
-    plot: Any,
-) -> None:
+def finish_run(run: SFTRun, metrics: dict[str, Any]) -> None:
     """Write what makes the directory a finished mixtune model: tokenizer, curves, card, run record (last)."""
+    from mixtune.training.curves import plot_log_history
     from mixtune.training.model_card import write_model_card
     from mixtune.training.run_record import (
         RunRecord,
@@ -188,10 +212,10 @@ def _finish(
         write_run_record,
     )
 
-    tokenizer.save_pretrained(out)
-    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
-    unwrapped.generation_config.save_pretrained(out)
-    png = plot(trainer.state.log_history, out / CURVE_PNG, title=f"SFT {out.name}")
+    out, trainer, recipe = run.output_dir, run.trainer, run.recipe
+    run.tokenizer.save_pretrained(out)
+    trainer.accelerator.unwrap_model(trainer.model).generation_config.save_pretrained(out)
+    png = plot_log_history(trainer.state.log_history, out / CURVE_PNG, title=f"SFT {out.name}")
     args = trainer.args
     world = max(1, args.world_size)
     hyper = {
@@ -200,23 +224,23 @@ def _finish(
     hyper.update(
         world_size=world,
         global_batch_size=args.per_device_train_batch_size * args.gradient_accumulation_steps * world,
-        batching=batching.mode,
+        batching=run.batching.mode,
         chat_template=recipe.options.chat_template or "chatml (or the tokenizer's own)",
         **json_safe(recipe.model),
     )
     record = RunRecord(
         stage="sft",
-        parent_model=model_name,
-        base_model=base_model_of(model_name),
-        mixtures=parent_mixtures(model_name) + [m.as_dict() for m in data.mixtures],
+        parent_model=run.model_name,
+        base_model=base_model_of(run.model_name),
+        mixtures=parent_mixtures(run.model_name) + [m.as_dict() for m in run.data.mixtures],
         hyperparameters=hyper,
         metrics=json_safe(metrics),
         versions=library_versions(),
         recipe=json_safe(recipe.resolved),
         extra={
-            "notes": notes,
-            "device": json_safe(caps.as_dict()),
-            "seconds": round(seconds, 1),
+            "notes": run.notes,
+            "device": json_safe(run.caps.as_dict()),
+            "seconds": round(time.time() - run.started, 1),
             "log_history": json_safe(trainer.state.log_history),
         },
     )
