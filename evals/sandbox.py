@@ -165,9 +165,19 @@ class Sandbox:
         workers: int | None = None,
         uid_base: int = 60000,
         require_isolation: bool = False,
+        namespaces: bool = True,
     ) -> None:
+        """workers: programs run at once. uid_base: first uid of the per-slot uids (as root).
+        require_isolation: raise instead of warning when the kernel refuses an isolation layer.
+        namespaces: False skips every namespace (debugging, or kernels where they misbehave):
+        the uid switch, limits and in-process socket blocking remain."""
+        if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
+            raise SandboxError("sandboxed execution needs Linux 5.3+ (pidfd) and Python 3.9+")
         self.limits = limits or SandboxLimits()
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.namespaces = namespaces
+        # Programs spend much of their life in process creation and teardown rather than on a
+        # CPU, so twice as many slots as cores keeps the CPUs busy.
+        self.workers = max(1, workers or 2 * (os.cpu_count() or 1))
         self.require_isolation = require_isolation
         self._scratch = Path(tempfile.mkdtemp(prefix="mixtune-sandbox-"))
         os.chmod(self._scratch, 0o711)
@@ -277,6 +287,7 @@ class Sandbox:
                 "keep_paths": self._keep,
                 "hide_paths": self._hide,
                 "switch_uid": self._uids[0] is not None,
+                "namespaces": self.namespaces,
             }
             try:
                 self._process = subprocess.Popen(
@@ -308,8 +319,11 @@ class Sandbox:
         control = self._server()
         with self._server_lock:
             request = {"op": "run", "uid": uid, "cfg": cfg}
-            socket.send_fds(control, [json.dumps(request).encode()], fds)
-            msg, got, _, _ = socket.recv_fds(control, 4096, 1)
+            try:
+                socket.send_fds(control, [json.dumps(request).encode()], fds)
+                msg, got, _, _ = socket.recv_fds(control, 4096, 1)
+            except OSError:
+                msg, got = b"", []
         if not msg or not got:
             raise SandboxError("the sandbox server died; see stderr for its traceback")
         return int(json.loads(msg)["pid"]), got[0]

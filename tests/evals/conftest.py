@@ -3,6 +3,10 @@ sandbox pool, and the sandbox's verdicts on those sample sets (computed once).""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from evals.benchmarks import Benchmark, load_benchmark
@@ -63,3 +67,25 @@ def executed(
     results = execute_samples(humaneval, everything, sandbox, show_progress=False)
     a, b = len(canonical_samples), len(canonical_samples) + len(wrong_samples)
     return {"canonical": results[:a], "wrong": results[a:b], "special": results[b:]}
+
+
+def _sandbox_processes(uid_low: int = 60000, uid_high: int = 61000) -> list[str]:
+    """Live (non-zombie) processes under the sandbox's uids."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        uid = int(status.split("Uid:")[1].split()[0])
+        if uid_low <= uid < uid_high and "State:\tZ" not in status:
+            found.append(entry)
+    return found
+
+
+@pytest.fixture(scope="session")
+def sandbox_processes() -> Callable[[], list[str]]:
+    """Call it after a run: processes of the program that outlived it (should be none)."""
+    return _sandbox_processes

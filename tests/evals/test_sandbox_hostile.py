@@ -64,24 +64,8 @@ class Host:
         shutil.rmtree(self.dirs["beside-harness"], ignore_errors=True)
 
 
-def sandbox_processes(uid_low: int = 60000, uid_high: int = 61000) -> list[str]:
-    """Processes left running under the sandbox's uids."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        uid = int(status.split("Uid:")[1].split()[0])
-        if uid_low <= uid < uid_high and "State:\tZ" not in status:
-            found.append(entry)
-    return found
-
-
 @pytest.fixture(scope="module")
-def hostile_env(tmp_path_factory, monkeypatch_module):
+def hostile_env(tmp_path_factory, monkeypatch_module, sandbox_processes):
     root = tmp_path_factory.mktemp("host")
     monkeypatch_module.setenv("HOME", str(root / "home"))
     monkeypatch_module.setenv("MIXTUNE_FAKE_SECRET", SECRET)
@@ -99,7 +83,7 @@ def hostile_env(tmp_path_factory, monkeypatch_module):
             pytest.skip(f"no filesystem protection on this machine: {isolation}")
         for f in host.files.values():  # only the uid switch protects them: make them the harness's own
             f.chmod(0o644)
-    yield sandbox, host
+    yield sandbox, host, sandbox_processes
     sandbox.close()
     host.cleanup()
 
@@ -112,7 +96,7 @@ def monkeypatch_module():
 
 
 def run_checked(hostile_env, source: str):
-    sandbox, host = hostile_env
+    sandbox, host, sandbox_processes = hostile_env
     start = time.monotonic()
     verdict = sandbox.run(source)
     elapsed = time.monotonic() - start
@@ -159,7 +143,7 @@ def test_thread_and_fork_storm(hostile_env):
 
 @pytest.mark.parametrize("target", ["home", "beside-harness", "scratch", "system-temp"])
 def test_deleting_canaries_fails(hostile_env, target):
-    _, host = hostile_env
+    _, host, _ = hostile_env
     path, folder = host.files[target], host.dirs[target]
     src = f"import os, shutil\nos.remove({str(path)!r})\nshutil.rmtree({str(folder)!r})\n"
     v = run_checked(hostile_env, src)
@@ -169,7 +153,7 @@ def test_deleting_canaries_fails(hostile_env, target):
 
 @pytest.mark.parametrize("target", ["home", "beside-harness", "scratch", "system-temp"])
 def test_overwriting_canaries_fails(hostile_env, target):
-    _, host = hostile_env
+    _, host, _ = hostile_env
     path, folder = host.files[target], host.dirs[target]
     src = (
         f"open({str(path)!r}, 'w').write('pwned')\n"
@@ -190,7 +174,7 @@ def test_killing_the_parent_and_the_harness_fails(hostile_env):
     assert v.kind == "runtime"  # the parent is the sandbox's init, owned by another uid
     v = run_checked(hostile_env, f"import os, signal\nos.kill({os.getpid()}, signal.SIGKILL)\n")
     assert v.kind == "runtime"  # the harness is not even visible (pid namespace) or not ours to kill
-    sandbox, _ = hostile_env
+    sandbox, _, _ = hostile_env
     assert sandbox.run("assert True").kind == "passed"  # harness and pool still work
 
 
@@ -251,7 +235,7 @@ def test_environment_secrets_are_not_visible(hostile_env):
 
 
 def test_spawned_subprocesses_are_sandboxed_and_reaped(hostile_env):
-    _, host = hostile_env
+    _, host, _ = hostile_env
     target = host.dirs["system-temp"] / "spawned.txt"
     src = (
         "import subprocess\n"
@@ -294,7 +278,7 @@ def test_large_files_hit_the_file_size_limit(hostile_env):
 
 
 def test_isolation_report_on_this_machine(hostile_env):
-    sandbox, _ = hostile_env
+    sandbox, _, _ = hostile_env
     iso = sandbox.isolation()
     assert set(iso) >= {"net", "pid", "fs", "user", "warnings"}
     if os.geteuid() == 0 and iso["net"] == "namespace":
