@@ -119,8 +119,8 @@ def _stops(prepared: list[PreparedPrompt]) -> tuple[str, ...]:
 
 def default_out(req: EvalRequest, source: str, label: str, bench: Benchmark, settings_hash: str) -> Path:
     run_dir = f"{_slug(bench.name)}-{settings_hash}"
-    if source == "local":
-        return Path(req.model) / "evals" / run_dir  # type: ignore[arg-type]
+    if req.model and Path(req.model).is_dir() and source in ("local", "samples"):
+        return Path(req.model) / "evals" / run_dir
     if source == "samples":
         samples = Path(req.samples)  # type: ignore[arg-type]
         return samples.parent / f"{samples.stem}-eval" / run_dir
@@ -132,13 +132,14 @@ def run_eval(req: EvalRequest) -> Path:
     source = _source(req)
     full = load_benchmark(req.benchmark)
     bench = full.first(req.limit)
-    label = req.name or (
-        req.openai_model
-        if source == "openai"
-        else Path(req.samples).stem
-        if source == "samples"
-        else model_label(req.model)  # type: ignore[arg-type]
-    )
+    if req.name:
+        label = req.name
+    elif source == "openai":
+        label = str(req.openai_model)
+    elif req.model:
+        label = model_label(req.model)
+    else:
+        label = Path(str(req.samples)).stem
     started = time.monotonic()
     if source == "samples":
         samples, generation = _samples_for(req, full, bench), {"samples_file": str(req.samples)}

@@ -29,6 +29,7 @@ _KEPT_NODES = (
     ast.ClassDef,
     ast.Assign,
     ast.AnnAssign,
+    ast.Try,  # guarded imports: try: import numpy ... except ImportError: ...
 )
 
 
@@ -102,11 +103,18 @@ def keep_definitions(code: str) -> str:
     lines = code.split("\n")
     kept: list[str] = []
     for node in tree.body:
-        if not isinstance(node, _KEPT_NODES):
+        if not isinstance(node, _KEPT_NODES) and not _is_definition_guard(node):
             continue
         first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
         kept.append("\n".join(lines[first - 1 : node.end_lineno]))
     return "\n".join(kept)
+
+
+def _is_definition_guard(node: ast.stmt) -> bool:
+    """A top-level `if` that defines things (e.g. on the Python version), not a main guard."""
+    if not isinstance(node, ast.If) or "__name__" in ast.unparse(node.test):
+        return False
+    return all(isinstance(n, _KEPT_NODES) for n in node.body + node.orelse)
 
 
 def defines(code: str, name: str) -> bool:

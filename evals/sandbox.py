@@ -1,13 +1,14 @@
 """Run untrusted Python programs (model-written code) in isolated, resource-limited processes.
 
-Each program gets its own process (`sandbox_child.py`, started as a fresh `python -I -S`) in
-its own session, with: new mount/network/pid/ipc namespaces where the kernel allows them; a
-read-only view of the host with home directories hidden and private tmpfs /tmp and /dev/shm;
-an unprivileged uid of its own when the harness runs as root (one per worker slot, so process
-counts and signals never cross between concurrent programs); CPU-time, address-space,
-process-count, file-size and output limits; stdin closed; a scrubbed environment; and a
-wall-clock deadline after which the whole process group (and with it the pid namespace) is
-killed. Whatever the kernel refuses degrades with one logged warning, or raises when
+A fork server (`sandbox_child.py`, one `python -I -S` per Sandbox, common stdlib modules
+preloaded) forks one process tree per program, in its own session, with: new mount, network,
+pid, ipc and uts namespaces where the kernel allows them; a read-only view of the host with
+home directories hidden and private tmpfs /tmp and /dev/shm; an unprivileged uid of its own
+when the harness runs as root (one per worker slot, so process counts and signals never cross
+between concurrent programs); CPU-time, address-space, process-count, file-size and output
+limits; the OOM killer's first choice; stdin closed; a scrubbed environment; and a wall-clock
+deadline after which the pid namespace is torn down (everything in it killed) before the run
+returns. Whatever the kernel refuses degrades with one logged warning, or raises when
 `require_isolation` is set.
 """
 
@@ -196,7 +197,6 @@ class Sandbox:
         self._control: socket.socket | None = None
         self._process: subprocess.Popen | None = None
         self._isolation: dict | None = None
-        self._warned = False
         self._env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",

@@ -629,6 +629,10 @@ def serve(control_fd: int, server_cfg: dict) -> None:
     import socket
 
     sock = socket.socket(fileno=control_fd)
+    # Under memory pressure the kernel's OOM killer must pick a program, never the host: every
+    # program inherits the highest score from the server (and, unprivileged, cannot lower it).
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as fh:
+        fh.write("1000")
     preload()
     server = enter_server_namespaces(server_cfg)
     # Forked programs share the server's heap copy-on-write; frozen objects are never

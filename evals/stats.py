@@ -41,14 +41,22 @@ class PairedTest:
         return self.p_mcnemar if self.p_mcnemar is not None else self.p_bootstrap
 
 
+def _resampled_means(values: np.ndarray, resamples: int, seed: int, chunk: int = 1000) -> np.ndarray:
+    """Means of `resamples` bootstrap resamples (with replacement), in bounded memory."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(resamples)
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        out[start:stop] = values[rng.integers(0, values.size, size=(stop - start, values.size))].mean(axis=1)
+    return out
+
+
 def bootstrap_ci(values: np.ndarray, resamples: int = 10_000, seed: int = 0, level: float = 0.95) -> Interval:
     """Mean of per-problem scores with a percentile bootstrap interval (problems resampled)."""
     values = np.asarray(values, dtype=float)
     if values.size == 0:
         raise ValueError("no problems to bootstrap over")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, values.size, size=(resamples, values.size))
-    means = values[idx].mean(axis=1)
+    means = _resampled_means(values, resamples, seed)
     alpha = (1 - level) / 2
     return Interval(
         float(values.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
@@ -67,9 +75,7 @@ def paired_bootstrap(
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if d.size == 0:
         raise ValueError("no shared problems")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, d.size, size=(resamples, d.size))
-    means = d[idx].mean(axis=1)
+    means = _resampled_means(d, resamples, seed)
     observed = float(d.mean())
     alpha = (1 - level) / 2
     if np.all(d == 0):

@@ -134,3 +134,33 @@ def test_python_dash_m_evals_runs_the_eval_command(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "pass@1 = 100.0%" in proc.stdout
+
+
+def test_samples_scored_for_a_model_directory_land_next_to_it_with_lineage(tmp_path, humaneval):
+    model = tmp_path / "my-sft-model"
+    model.mkdir()
+    record = {
+        "stage": "dpo",
+        "parent_model": "sft-dir",
+        "base_model": "bigcode/starcoder2-3b",
+        "mixtures": [
+            {"stage": "dpo", "name": "prefs", "hash": "f00d", "path": "/p", "composition": {"orca": 5}}
+        ],
+    }
+    (model / "mixtune_run.json").write_text(json.dumps(record))
+    samples = write_jsonl(
+        tmp_path / "gen.jsonl",
+        [{"task_id": humaneval.problems[0].task_id, "completion": humaneval.problems[0].canonical_solution}],
+    )
+    assert main(["eval", str(model), "--samples", str(samples), "--limit", "1"]) == 0
+    (found,) = (model / "evals").glob("*/results.json")
+    res = load_results(found)
+    assert res["model"]["name"] == "my-sft-model"
+    assert res["model"]["lineage"]["mixtures"][0] == {
+        "stage": "dpo",
+        "name": "prefs",
+        "hash": "f00d",
+        "path": "/p",
+        "composition": {"orca": 5},
+    }
+    assert res["model"]["lineage"]["base_model"] == "bigcode/starcoder2-3b"

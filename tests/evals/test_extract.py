@@ -45,6 +45,19 @@ def test_the_models_own_examples_and_asserts_are_dropped():
     assert runs(completion)
 
 
+def test_guarded_imports_and_conditional_definitions_are_kept():
+    answer = (
+        "```python\ntry:\n    from math import prod\nexcept ImportError:\n    prod = None\n\n"
+        "import sys\nif sys.version_info >= (3,):\n    def twice(x):\n        return 2 * x\nelse:\n    twice = None\n\n"
+        "def double_all(xs):\n    return [twice(x) for x in xs]\n\nif __name__ == '__main__':\n    print(double_all([1]))\n```"
+    )
+    completion = extract.chat_completion(PROBLEM, answer)
+    assert (
+        "from math import prod" in completion and "def twice" in completion and "__main__" not in completion
+    )
+    assert runs(completion)
+
+
 def test_prefers_the_block_that_defines_the_entry_point():
     answer = "```python\nx = 1\n```\nthen\n```py\ndef double_all(xs):\n    return [x + x for x in xs]\n```\n```\nprint(1)\n```"
     assert runs(extract.chat_completion(PROBLEM, answer))

@@ -277,6 +277,16 @@ def test_large_files_hit_the_file_size_limit(hostile_env):
     assert v.kind == "output"
 
 
+def test_programs_are_the_first_choice_of_the_oom_killer(hostile_env):
+    """A fork storm of big allocations can exceed the per-process limits together; the kernel
+    must then kill the program's processes, not the harness or anything else on the host."""
+    v = run_checked(
+        hostile_env,
+        "import os, subprocess\nprint(open('/proc/self/oom_score_adj').read())\nos.system('cat /proc/self/oom_score_adj')\n",
+    )
+    assert v.output.split() == ["1000", "1000"]
+
+
 def test_isolation_report_on_this_machine(hostile_env):
     sandbox, _, _ = hostile_env
     iso = sandbox.isolation()
