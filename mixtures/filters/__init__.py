@@ -60,6 +60,18 @@ def _run_stage(name: str, ds: Any, cfg: FiltersConfig, kind: str, num_proc: int 
     return run_pii(ds, cfg.pii, kind, num_proc)
 
 
+def _with_reasons(part: Any, result: StageResult, drop: np.ndarray) -> Any:
+    """The dropped rows as an in-memory Arrow table plus reason/detail columns (appending columns
+    to the Arrow table avoids re-encoding the rows through `datasets`' writer)."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    table = part.with_format("arrow")[:]
+    table = table.append_column("reject_reason", pa.array([result.reasons[i] for i in drop], pa.string()))
+    table = table.append_column("reject_detail", pa.array([result.details[i] for i in drop], pa.string()))
+    return Dataset(table)
+
+
 def _empty_rejected(ds: Any) -> Any:
     empty = ds.select([])
     for column in REJECT_COLUMNS:
@@ -102,10 +114,7 @@ def apply_filters(ds: Any, cfg: FiltersConfig, kind: str, num_proc: int | None =
         is_dropped = np.fromiter((bool(r) for r in result.reasons), dtype=bool, count=len(result.reasons))
         drop = np.flatnonzero(is_dropped)
         if len(drop):
-            part = current.select(drop)
-            part = part.add_column("reject_reason", [result.reasons[i] for i in drop])
-            part = part.add_column("reject_detail", [result.details[i] for i in drop])
-            rejected_parts.append(part)
+            rejected_parts.append(_with_reasons(current.select(drop), result, drop))
             current = current.select(np.flatnonzero(~is_dropped))
         log.info("filter %s: dropped %d rows, %d remain", name, len(drop), len(current))
 

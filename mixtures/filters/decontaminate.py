@@ -25,7 +25,7 @@ import numpy as np
 
 from mixtune.errors import DataError
 from mixtures.filters.config import DecontaminationConfig
-from mixtures.filters.minhash import shingle_hashes, tokens
+from mixtures.filters.minhash import hash_token, shingle_hashes, shingles_from_tokens, token_hashes, tokens
 from mixtures.filters.stage import StageResult, map_columns, verdict_lists
 from mixtures.filters.text import batch_rows, iter_turns, normalize
 
@@ -252,17 +252,17 @@ class BenchmarkIndex:
 
         # snippets too short for reliable n-gram evidence: whitespace-normalised substrings,
         # looked up only in turns that contain the snippet's longest word
-        self.short: dict[str, list[tuple[str, int]]] = {}
+        short: dict[int, list[tuple[str, int]]] = {}
         if cfg.substring:
             for snippet, text in zip(snippets, texts, strict=True):
                 words = tokens(text)
                 norm = normalize(text)
-                if len(words) >= self.n + 2 or len(norm) < cfg.min_substring_chars:
+                if not words or len(words) >= self.n + 2 or len(norm) < cfg.min_substring_chars:
                     continue
-                key = max(words, key=len).lower()
-                self.short.setdefault(key, []).append(
-                    (norm, problem_of[(snippet.benchmark, snippet.problem)])
-                )
+                key = hash_token(max(words, key=len))
+                short.setdefault(key, []).append((norm, problem_of[(snippet.benchmark, snippet.problem)]))
+        self.short = short
+        self.short_keys = np.array(sorted(short), dtype=np.uint64)
 
     def __len__(self) -> int:
         return len(self.problem_names)
@@ -270,26 +270,26 @@ class BenchmarkIndex:
     def check_turns(self, turns: list[str]) -> list[tuple[int, str] | None]:
         """For each turn: (problem index, how it matched) for the first contamination found, or None."""
         found: list[tuple[int, str] | None] = [None] * len(turns)
-        if len(self.grams) and turns:
-            grams, owner = _ngrams(turns, self.n)
-            pos = np.searchsorted(self.grams, grams)
-            pos = np.minimum(pos, len(self.grams) - 1)
+        if not turns:
+            return found
+        tok, doc = token_hashes(turns)
+        if len(self.grams):
+            grams, owner = shingles_from_tokens(tok, doc, len(turns), self.n, short_docs=False)
+            pos = np.minimum(np.searchsorted(self.grams, grams), len(self.grams) - 1)
             hit = self.grams[pos] == grams
             for turn, problem in zip(owner[hit], self.grams_problem[pos[hit]], strict=True):
                 if found[turn] is None:
                     found[turn] = (int(problem), f"{self.n}-gram overlap")
-        if self.short:
-            for i, text in enumerate(turns):
-                if found[i] is not None:
+        if len(self.short_keys):
+            has_key = np.isin(tok, self.short_keys)
+            for turn in np.unique(doc[has_key]):
+                if found[turn] is not None:
                     continue
-                words = {w.lower() for w in tokens(text)}
-                candidates = [c for key in words.intersection(self.short) for c in self.short[key]]
-                if not candidates:
-                    continue
-                norm = normalize(text)
-                for snippet, problem in candidates:
-                    if snippet in norm:
-                        found[i] = (problem, "substring match")
+                norm = normalize(turns[turn])
+                for key in np.unique(tok[has_key & (doc == turn)]):
+                    match = next(((p, "substring match") for s, p in self.short[int(key)] if s in norm), None)
+                    if match:
+                        found[turn] = match
                         break
         return found
 

@@ -70,12 +70,12 @@ def run_exact(ds: Any, cfg: ExactDedupConfig, kind: str, num_proc: int | None) -
     keys = np.stack((column_numpy(out, "__hi"), column_numpy(out, "__lo")), axis=1)
     _, groups = np.unique(keys, axis=0, return_inverse=True)
     rep = survivors(groups.reshape(-1), column_numpy(out, "__len"), cfg.keep)
-    ids = ds["id"][:] if len(ds) else []
-    reasons = ["" if r == i else EXACT_DUPLICATE for i, r in enumerate(rep)]
-    details = ["" if r == i else f"exact duplicate of {ids[r]}" for i, r in enumerate(rep)]
-    return StageResult(
-        reasons, details, {"exact_dedup": {"duplicates": int((rep != np.arange(len(rep))).sum())}}
-    )
+    dropped = np.flatnonzero(rep != np.arange(len(rep)))
+    reasons, details = [""] * len(rep), [""] * len(rep)
+    if len(dropped):
+        for row, rep_id in zip(dropped, ds.select(rep[dropped])["id"][:], strict=True):
+            reasons[row], details[row] = EXACT_DUPLICATE, f"exact duplicate of {rep_id}"
+    return StageResult(reasons, details, {"exact_dedup": {"duplicates": len(dropped)}})
 
 
 class BandHasher:
@@ -100,28 +100,34 @@ class BandHasher:
         }
 
 
-def _texts(ds: Any, rows: np.ndarray, kind: str) -> dict[int, str]:
-    unique = np.unique(rows)
-    sub = ds.select(unique.tolist())
-    return {int(i): t for i, t in zip(unique, batch_texts(sub[:], kind), strict=True)}
+PAIR_CHUNK = 5_000  # pairs scored at a time, so memory stays bounded at any mixture size
+
+
+def _pair_texts(ds: Any, pairs: np.ndarray, kind: str) -> tuple[list[str], np.ndarray]:
+    """Texts of the rows in `pairs`, and `pairs` re-indexed into that list."""
+    rows, inverse = np.unique(pairs, return_inverse=True)
+    return batch_texts(ds.select(rows)[:], kind), inverse.reshape(pairs.shape)
 
 
 def _exact_jaccards(ds: Any, pairs: np.ndarray, kind: str, ngram: int) -> np.ndarray:
-    """Exact Jaccard of the shingle sets of each pair, computed in chunks of rows."""
+    """Exact Jaccard of the shingle sets of each pair, in bounded chunks of pairs."""
     out = np.empty(len(pairs), dtype=np.float64)
-    if not len(pairs):
-        return out
-    shingles: dict[int, np.ndarray] = {}
-    rows = np.unique(pairs)
-    for lo in range(0, len(rows), 2000):
-        chunk = rows[lo : lo + 2000]
-        texts = _texts(ds, chunk, kind)
-        values, doc = minhash.shingle_hashes([texts[int(i)] for i in chunk], ngram)
-        bounds = np.searchsorted(doc, np.arange(len(chunk) + 1))
-        for k, i in enumerate(chunk):
-            shingles[int(i)] = np.unique(values[bounds[k] : bounds[k + 1]])
-    for k, (u, v) in enumerate(pairs):
-        out[k] = minhash.exact_jaccard(shingles[int(u)], shingles[int(v)])
+    for lo in range(0, len(pairs), PAIR_CHUNK):
+        texts, local = _pair_texts(ds, pairs[lo : lo + PAIR_CHUNK], kind)
+        values, doc = minhash.shingle_hashes(texts, ngram)
+        bounds = np.searchsorted(doc, np.arange(len(texts) + 1))
+        sets = [np.unique(values[bounds[i] : bounds[i + 1]]) for i in range(len(texts))]
+        for k, (u, v) in enumerate(local):
+            out[lo + k] = minhash.exact_jaccard(sets[u], sets[v])
+    return out
+
+
+def _estimated_jaccards(ds: Any, pairs: np.ndarray, kind: str, hasher: BandHasher) -> np.ndarray:
+    out = np.empty(len(pairs), dtype=np.float64)
+    for lo in range(0, len(pairs), PAIR_CHUNK):
+        texts, local = _pair_texts(ds, pairs[lo : lo + PAIR_CHUNK], kind)
+        sig = hasher.signatures(texts)
+        out[lo : lo + len(local)] = minhash.estimated_jaccard(sig, local[:, 0], local[:, 1])
     return out
 
 
@@ -156,15 +162,9 @@ def run_near(ds: Any, cfg: NearDedupConfig, kind: str, num_proc: int | None) -> 
         if cfg.verify:
             scores, label = _exact_jaccards(ds, pairs, kind, cfg.ngram), "jaccard"
         else:
-            texts = _texts(ds, pairs.reshape(-1), kind)
-            order = sorted(texts)
-            sig = hasher.signatures([texts[i] for i in order])
-            pos = {i: k for k, i in enumerate(order)}
-            u = np.array([pos[int(i)] for i in pairs[:, 0]])
-            v = np.array([pos[int(i)] for i in pairs[:, 1]])
-            scores, label = minhash.estimated_jaccard(sig, u, v), "estimated jaccard"
-        ids = ds.select(pairs[:, 1].tolist())["id"][:]
-        for (row, _), rep_id, score in zip(pairs, ids, scores, strict=True):
+            scores, label = _estimated_jaccards(ds, pairs, kind, hasher), "estimated jaccard"
+        rep_ids = ds.select(pairs[:, 1])["id"][:]
+        for row, rep_id, score in zip(dropped, rep_ids, scores, strict=True):
             reasons[row] = NEAR_DUPLICATE
             details[row] = f"near-duplicate of {rep_id} ({label} {score:.2f})"
     return StageResult(reasons, details, {"near_dedup": stats})

@@ -49,6 +49,11 @@ def _hash_long_token(token: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(token, digest_size=8).digest(), "little")
 
 
+def hash_token(token: str) -> int:
+    """The hash `token_hashes` gives a single word token."""
+    return int(token_hashes([token])[0][0])
+
+
 def tokens(text: str) -> list[str]:
     """BigCode's word tokens: runs of `[A-Za-z_0-9]` (case is folded when hashing)."""
     return _WORD_RE.findall(text)
@@ -96,6 +101,13 @@ def shingle_hashes(
     shingle of all its tokens, so short texts still deduplicate; a document without tokens gets
     none."""
     tok, doc = token_hashes(texts)
+    return shingles_from_tokens(tok, doc, len(texts), ngram, short_docs)
+
+
+def shingles_from_tokens(
+    tok: np.ndarray, doc: np.ndarray, n_docs: int, ngram: int, short_docs: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """`shingle_hashes` from already hashed tokens (see `token_hashes`)."""
     t = len(tok)
     if t == 0:
         return tok, doc
@@ -108,7 +120,7 @@ def shingle_hashes(
         for j in range(1, ngram):
             h = h * _Q + tok[j : j + m]
         full, full_doc = _fmix64(h[valid]), doc[:m][valid]
-    counts = np.bincount(doc, minlength=len(texts))
+    counts = np.bincount(doc, minlength=n_docs)
     short = np.flatnonzero((counts > 0) & (counts < ngram)) if short_docs else np.empty(0, np.int64)
     if len(short):
         first = np.searchsorted(doc, short, side="left")
@@ -230,7 +242,8 @@ def connected_components(n: int, edges: np.ndarray) -> np.ndarray:
 
 def all_bucket_pairs(band_values: np.ndarray, skip: np.ndarray | None = None, cap: int = 64) -> np.ndarray:
     """Every unique pair sharing a bucket (buckets larger than `cap` contribute star edges only):
-    the candidate pairs a classic LSH index reports."""
+    the candidate pairs a classic LSH index reports. Buckets are expanded by size class, so the
+    Python loop runs over distinct bucket sizes, not over buckets."""
     n, n_bands = band_values.shape
     ids = np.arange(n, dtype=np.int64)
     if skip is not None and skip.any():
@@ -241,14 +254,17 @@ def all_bucket_pairs(band_values: np.ndarray, skip: np.ndarray | None = None, ca
         order = np.argsort(col, kind="stable")
         sorted_vals = col[order]
         bounds = np.flatnonzero(np.concatenate(([True], sorted_vals[1:] != sorted_vals[:-1], [True])))
-        sizes = np.diff(bounds)
-        for start, size in zip(bounds[:-1][sizes > 1], sizes[sizes > 1], strict=True):
-            members = ids[order[start : start + size]]
+        starts, sizes = bounds[:-1], np.diff(bounds)
+        members = ids[order]
+        for size in np.unique(sizes[sizes > 1]):
+            group = starts[sizes == size]
             if size <= cap:
-                iu, iv = np.triu_indices(size, k=1)
-                parts.append(np.stack((members[iu], members[iv]), axis=1))
+                iu, iv = np.triu_indices(int(size), k=1)
+                block = members[group[:, None] + np.arange(size)[None, :]]
+                parts.append(np.stack((block[:, iu].ravel(), block[:, iv].ravel()), axis=1))
             else:
-                parts.append(np.stack((np.full(size - 1, members[0]), members[1:]), axis=1))
+                block = members[group[:, None] + np.arange(size)[None, :]]
+                parts.append(np.stack((np.repeat(block[:, 0], size - 1), block[:, 1:].ravel()), axis=1))
     if not parts:
         return np.empty((0, 2), dtype=np.int64)
     pairs = np.concatenate(parts)

@@ -204,3 +204,13 @@ def test_parallel_run_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parallel.kept["id"][:] == serial.kept["id"][:]
     assert parallel.rejected.to_list() == serial.rejected.to_list()
     assert len(serial.rejected) >= 10
+
+
+def test_bucket_pairs_cover_every_pair_and_cap_large_buckets() -> None:
+    bands = np.array([[1, 7], [1, 8], [1, 9], [2, 9], [3, 3], [4, 3], [5, 3], [6, 3]], dtype=np.uint64)
+    pairs = minhash.all_bucket_pairs(bands, cap=3).tolist()
+    # band 0: bucket {0,1,2} -> all 3 pairs; band 1: {2,3} -> 1 pair, {4,5,6,7} exceeds the cap -> star from 4
+    assert pairs == [[0, 1], [0, 2], [1, 2], [2, 3], [4, 5], [4, 6], [4, 7]]
+    skip = np.array([False, True, False, False, False, False, False, False])
+    assert [0, 1] not in minhash.all_bucket_pairs(bands, skip=skip).tolist()
+    assert minhash.bucket_edges(bands).tolist() == [[0, 1], [0, 2], [2, 3], [4, 5], [4, 6], [4, 7]]
