@@ -41,7 +41,7 @@ class LengthBucketSampler(Sampler[int]):
         batch_size: int,
         world_size: int = 1,
         seed: int = 0,
-        bucket_batches: int = 64,
+        bucket_batches: int = 256,
     ) -> None:
         if batch_size < 1 or world_size < 1:
             raise ValueError("batch_size and world_size must be positive")

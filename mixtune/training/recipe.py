@@ -307,7 +307,10 @@ def build_stage_recipe(
 
     if overrides:
         data = apply_overrides(data, overrides)
-    translated, notes = translate(data)
+    try:
+        translated, notes = translate(data)
+    except RecipeError as exc:
+        raise RecipeError(f"{source}: {exc}") from None
     model_keys = dataclass_field_names(ModelConfig)
     config_keys = dataclass_field_names(config_cls)
     option_keys = set(options_cls.model_fields)

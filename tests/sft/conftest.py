@@ -72,10 +72,10 @@ def toy_jsonl(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def write_recipe(tmp_path: Path) -> Callable[..., Path]:
-    """write_recipe(name, **keys) -> path of a YAML recipe in tmp_path."""
+    """write_recipe(filename, **keys) -> path of a YAML recipe in tmp_path."""
 
-    def write(name: str = "recipe.yaml", **keys: Any) -> Path:
-        path = tmp_path / name
+    def write(filename: str = "recipe.yaml", /, **keys: Any) -> Path:
+        path = tmp_path / filename
         path.write_text(yaml.safe_dump(keys, sort_keys=False), encoding="utf-8")
         return path
 
