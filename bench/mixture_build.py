@@ -2,13 +2,17 @@
 
 For each size, generates a JSON Lines file of N rows in three formats (OpenAI messages,
 Alpaca, ShareGPT), then, each in a fresh process:
-- mixtune: `build_mixture` (Arrow on disk, streamed reads, seeded weights, holdout);
+- mixtune: `build_mixture` (Arrow on disk, streamed reads, seeded weights, holdout,
+  manifest, rejects, report);
 - baseline: the usual script — read every line into Python objects, normalise them with
   the same row function, shuffle, `Dataset.from_list`, `save_to_disk`.
-Prints rows/s and peak RSS of both, their ratio, and how peak RSS grows with the data.
+Prints rows/s, peak RSS and peak private memory of both, their ratios, and how memory grows
+with the data. RSS also counts the pages of memory-mapped Arrow files a build has read,
+which the kernel drops under memory pressure; private (anonymous) memory is what a build
+actually holds.
 
-    python bench/mixture_build.py                      # 100k rows (about a minute on 2 cores)
-    python bench/mixture_build.py --sizes 100000 1000000 --num-proc 2
+    python bench/mixture_build.py                           # 100k rows, about a minute
+    python bench/mixture_build.py --sizes 100000 1000000    # the 1M-row run, a few minutes
 """
 
 from __future__ import annotations
@@ -21,25 +25,13 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-WORDS = [
-    "the",
-    "a",
-    "list",
-    "function",
-    "value",
-    "return",
-    "loop",
-    "index",
-    "string",
-    "number",
-    "sort",
-    "file",
-]
-WORDS += ["read", "write", "python", "code", "test", "error"]
+WORDS = ["the", "a", "list", "function", "value", "return", "loop", "index", "string", "number"]
+WORDS += ["sort", "file", "read", "write", "python", "code", "test", "error"]
 
 
 def sentence(rng: random.Random, n: int) -> str:
@@ -68,6 +60,43 @@ def peak_rss_mb() -> float:
     return max(own, kids) / 1024
 
 
+class PrivateMemoryPeak:
+    """Peak private (RSS minus file-backed/shared) memory of this process tree, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _sample(self) -> int:
+        total = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                info = p.memory_info()
+            except Exception:  # a worker process that just exited
+                continue
+            total += info.rss - info.shared
+        return total
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            time.sleep(0.02)
+
+    def start(self) -> PrivateMemoryPeak:
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._sample())
+        return self.peak / 2**20
+
+
 def run_mixtune(data: Path, out: Path, num_proc: int | None) -> dict:
     os.environ["MIXTUNE_CACHE"] = str(out.parent / "cache")
     from mixtures import build_mixture
@@ -76,9 +105,11 @@ def run_mixtune(data: Path, out: Path, num_proc: int | None) -> dict:
     recipe.write_text(
         f"name: bench\nkind: sft\nsources:\n  - name: gen\n    path: {data}\n    weight: 1.0\ntest:\n  holdout: 0.01\n"
     )
+    private = PrivateMemoryPeak().start()
     start = time.perf_counter()
     build_mixture(recipe, out=out, num_proc=num_proc)
-    return {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb()}
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "peak_private_mb": private.stop()}
 
 
 def run_baseline(data: Path, out: Path) -> dict:
@@ -86,6 +117,7 @@ def run_baseline(data: Path, out: Path) -> dict:
 
     from mixtures.formats import RowError, normalise_row
 
+    private = PrivateMemoryPeak().start()
     start = time.perf_counter()
     rows, dropped = [], 0
     with data.open(encoding="utf-8") as fh:
@@ -99,17 +131,49 @@ def run_baseline(data: Path, out: Path) -> dict:
     DatasetDict({"train": Dataset.from_list(rows[k:]), "test": Dataset.from_list(rows[:k])}).save_to_disk(
         str(out)
     )
-    return {"seconds": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb()}
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "peak_private_mb": private.stop()}
 
 
 def measure(which: str, data: Path, out: Path, num_proc: int | None) -> dict:
-    """Run one build in a fresh interpreter, so peak RSS is its own."""
+    """Run one build in a fresh interpreter, so its peaks are its own."""
     cmd = [sys.executable, __file__, "--child", which, str(data), str(out), str(num_proc or 0)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{which} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def report(results: list[dict]) -> None:
+    print(f"{'rows':>9} {'data MB':>8} | {'build':>8} {'rows/s':>8} {'peak RSS MB':>11} {'private MB':>10}")
+    for r in results:
+        for which in ("mixtune", "baseline"):
+            if which in r:
+                m = r[which]
+                print(
+                    f"{r['rows']:>9} {r['data_mb']:>8.0f} | {which:>8} {r['rows'] / m['seconds']:>8.0f}"
+                    f" {m['peak_rss_mb']:>11.0f} {m['peak_private_mb']:>10.0f}"
+                )
+        if "baseline" in r:
+            m, b = r["mixtune"], r["baseline"]
+            print(
+                f"{'':>20} ratio baseline/mixtune: time {b['seconds'] / m['seconds']:.2f}x, "
+                f"peak RSS {b['peak_rss_mb'] / m['peak_rss_mb']:.2f}x, "
+                f"private {b['peak_private_mb'] / m['peak_private_mb']:.2f}x"
+            )
+    if len(results) >= 2:
+        first, last = results[0], results[-1]
+        print(
+            f"data grew {last['data_mb'] / first['data_mb']:.1f}x ({first['rows']} -> {last['rows']} rows):"
+        )
+        for which in ("mixtune", "baseline"):
+            if which in first:
+                a, b = first[which], last[which]
+                print(
+                    f"  {which}: peak RSS grew {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}x, "
+                    f"peak private memory grew {b['peak_private_mb'] / a['peak_private_mb']:.2f}x"
+                )
 
 
 def main() -> None:
@@ -123,11 +187,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         which, data, out, procs = args.child
-        result = (
-            run_mixtune(Path(data), Path(out), int(procs) or None)
-            if which == "mixtune"
-            else run_baseline(Path(data), Path(out))
-        )
+        if which == "mixtune":
+            result = run_mixtune(Path(data), Path(out), int(procs) or None)
+        else:
+            result = run_baseline(Path(data), Path(out))
         print(json.dumps(result))
         return
 
@@ -136,37 +199,13 @@ def main() -> None:
         for n in args.sizes:
             data = Path(tmp) / f"rows-{n}.jsonl"
             generate(data, n)
-            size_mb = data.stat().st_size / 2**20
-            row = {"rows": n, "data_mb": size_mb}
+            row = {"rows": n, "data_mb": data.stat().st_size / 2**20}
             row["mixtune"] = measure("mixtune", data, Path(tmp) / f"mix-{n}", args.num_proc)
             if not args.no_baseline:
                 row["baseline"] = measure("baseline", data, Path(tmp) / f"base-{n}", None)
             results.append(row)
             data.unlink()
-
-    print(
-        f"{'rows':>9} {'data MB':>8} | {'mixtune rows/s':>14} {'peak RSS MB':>11} | {'baseline rows/s':>15} {'peak RSS MB':>11} | speed x  RSS ratio"
-    )
-    for r in results:
-        m = r["mixtune"]
-        line = f"{r['rows']:>9} {r['data_mb']:>8.0f} | {r['rows'] / m['seconds']:>14.0f} {m['peak_rss_mb']:>11.0f} |"
-        if "baseline" in r:
-            b = r["baseline"]
-            line += (
-                f" {r['rows'] / b['seconds']:>15.0f} {b['peak_rss_mb']:>11.0f} |"
-                f" {b['seconds'] / m['seconds']:>6.2f}  {b['peak_rss_mb'] / m['peak_rss_mb']:>6.2f}"
-            )
-        print(line)
-    if len(results) >= 2:
-        first, last = results[0], results[-1]
-        data_growth = last["data_mb"] / first["data_mb"]
-        rss_growth = last["mixtune"]["peak_rss_mb"] / first["mixtune"]["peak_rss_mb"]
-        print(f"data grew {data_growth:.1f}x; mixtune peak RSS grew {rss_growth:.2f}x", end="")
-        if "baseline" in first:
-            base_growth = last["baseline"]["peak_rss_mb"] / first["baseline"]["peak_rss_mb"]
-            print(f"; baseline peak RSS grew {base_growth:.2f}x")
-        else:
-            print()
+    report(results)
 
 
 if __name__ == "__main__":

@@ -169,6 +169,7 @@ def run_filters(
 ) -> tuple[Any, dict[str, Any]]:
     """Apply the recipe's filters to the pooled rows of all sources; returns (rejected rows, filter stats)
     and replaces each side's pool with its surviving rows."""
+    import pyarrow.compute as pc
     from datasets import concatenate_datasets
 
     enabled = getattr(recipe.filters, "any_enabled", lambda: False)()
@@ -184,9 +185,10 @@ def run_filters(
     pooled = pools[0] if len(pools) == 1 else concatenate_datasets(pools)
     result = apply_filters(pooled, config, recipe.kind, num_proc)
     kept = result.kept
-    names = arrow_column(kept, "source").to_numpy() if len(kept) else np.array([])
+    sources = arrow_column(kept, "source")
     for name, side in sides.items():
-        side.pool = kept.select(np.flatnonzero(names == name))
+        mine = pc.equal(sources, name).to_numpy(zero_copy_only=False) if len(kept) else np.zeros(0, bool)
+        side.pool = kept.select(np.flatnonzero(mine))
         for reason, n in (result.dropped.get(name) or {}).items():
             side.drop(reason, n)
     return result.rejected, dict(result.stats or {})

@@ -47,8 +47,11 @@ def split_lengths(ds: Any, kind: str, order: list[str], tokenizer: Any = None) -
     fields = ("messages",) if kind == "sft" else ("prompt", "chosen", "rejected")
     metrics: dict[str, list[np.ndarray]] = {}
     sources: list[np.ndarray] = []
+    known = pa.array(order, type=pa.string())
     for batch in ds.with_format("arrow").iter(batch_size=BATCH):
-        sources.append(batch.column("source").to_numpy(zero_copy_only=False))
+        # sources as small integer codes (index in `order`), not one Python string per row
+        codes = pc.index_in(batch.column("source"), value_set=known).fill_null(-1)
+        sources.append(codes.to_numpy(zero_copy_only=False).astype(np.int32))
         for f in fields:
             column = batch.column(f)
             if isinstance(column, pa.ChunkedArray):
@@ -61,7 +64,7 @@ def split_lengths(ds: Any, kind: str, order: list[str], tokenizer: Any = None) -
                 metrics.setdefault(f"{f}_tokens", []).append(
                     np.fromiter((len(x) for x in ids), dtype=np.int64)
                 )
-    names = np.concatenate(sources) if sources else np.array([], dtype=object)
+    names = np.concatenate(sources) if sources else np.zeros(0, dtype=np.int32)
     values = {k: np.concatenate(v) for k, v in metrics.items()}
 
     def measure(mask: np.ndarray | None) -> dict[str, Any]:
@@ -72,7 +75,7 @@ def split_lengths(ds: Any, kind: str, order: list[str], tokenizer: Any = None) -
 
     return {
         "all": measure(None),
-        "by_source": {s: measure(names == s) for s in order if (names == s).any()},
+        "by_source": {s: measure(names == i) for i, s in enumerate(order) if (names == i).any()},
     }
 
 
