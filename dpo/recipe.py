@@ -8,7 +8,10 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from mixtune.training.recipe import MixtuneOptions, StageRecipe, build_stage_recipe, load_stage_recipe
+from mixtune.errors import RecipeError
+from mixtune.recipe_io import load_yaml, suggest
+from mixtune.training.overrides import apply_overrides
+from mixtune.training.recipe import MixtuneOptions, StageRecipe, build_stage_recipe
 
 
 class DPOOptions(MixtuneOptions):
@@ -56,15 +59,55 @@ def _dpo_config_cls() -> type:
     return DPOConfig
 
 
-def load_dpo_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> StageRecipe:
-    """Load, translate and validate a DPO recipe file; errors name the file and key."""
-    return load_stage_recipe(path, _dpo_config_cls(), "dpo", options_cls=DPOOptions, overrides=overrides)
+def trl_loss_types() -> list[str]:
+    """The loss names this TRL's DPOConfig documents (read from its field help, so it follows TRL)."""
+    import dataclasses
+    import re
+
+    help_text = next(f for f in dataclasses.fields(_dpo_config_cls()) if f.name == "loss_type").metadata[
+        "help"
+    ]
+    return re.findall(r"`'([a-z_]+)'`", help_text.split("If multiple")[0])
+
+
+def _require_model_and_data(recipe: StageRecipe) -> StageRecipe:
+    known = trl_loss_types()
+    for name in recipe.training.get("loss_type") or []:
+        if known and name not in known:
+            raise RecipeError(
+                f"{recipe.source}: loss_type: unknown loss '{name}'{suggest(name, known)}; TRL offers {', '.join(known)}"
+            )
+    if not recipe.model.get("model_name_or_path"):
+        raise RecipeError(f"{recipe.source}: model_name_or_path: required (the SFT model to start from)")
+    if not (recipe.options.mixture or recipe.options.dataset_mixture):
+        raise RecipeError(f"{recipe.source}: no preference data: set 'mixture' or 'dataset_mixture'")
+    return recipe
+
+
+def translate_dpo(data: dict[str, Any]) -> dict[str, Any]:
+    """DPO-only translations: older recipes give `loss_type` as one name, TRL 1.16 takes a list."""
+    out = dict(data)
+    if isinstance(out.get("loss_type"), str):
+        out["loss_type"] = [out["loss_type"]]
+    return out
 
 
 def build_dpo_recipe(
-    data: dict[str, Any], source: str = "<recipe>", overrides: dict[str, Any] | None = None
+    data: dict[str, Any],
+    source: str = "<recipe>",
+    overrides: dict[str, Any] | None = None,
+    path: Path | None = None,
 ) -> StageRecipe:
-    """Validate a DPO recipe given as a mapping (tests, programmatic use)."""
-    return build_stage_recipe(
-        data, _dpo_config_cls(), "dpo", source, options_cls=DPOOptions, overrides=overrides
+    """Validate a DPO recipe given as a mapping (overrides applied first); errors name `source` and key."""
+    if overrides:
+        data = apply_overrides(data, overrides)
+    recipe = build_stage_recipe(
+        translate_dpo(data), _dpo_config_cls(), "dpo", source, options_cls=DPOOptions, path=path
     )
+    return _require_model_and_data(recipe)
+
+
+def load_dpo_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> StageRecipe:
+    """Load, translate and validate a DPO recipe file; errors name the file and key."""
+    path = Path(path)
+    return build_dpo_recipe(load_yaml(path), str(path), overrides, path=path)

@@ -205,14 +205,19 @@ def run_dpo(recipe: StageRecipe, overwrite: bool = False, callbacks: list[Any] |
     notes = list(recipe.notes)
     caps = detect_capabilities()
     model_args = recipe.model_config()
-    model_name = resolve_model_name(model_args.model_name_or_path, recipe.path)
     precision = resolve_precision(recipe.training.get("bf16"), recipe.training.get("fp16"), caps, notes)
     output_dir = recipe.training.get("output_dir") or default_output_dir(recipe)
-    out_plan = prepare_output_dir(output_dir, overwrite or options.overwrite)
+    # The TRL config is built before anything asks accelerate for the process state: it decides the
+    # distributed set-up (and CPU processes launched by torchrun need use_cpu to join a gloo group).
     # Pairs arrive encoded and truncated (prompt end kept), so TRL's collator never has to cut.
-    args = recipe.training_config(
-        DPOConfig, output_dir=str(out_plan.output_dir), truncation_mode="keep_start", **precision
-    )
+    forced: dict[str, Any] = {"output_dir": str(output_dir), "truncation_mode": "keep_start", **precision}
+    defaults: dict[str, Any] = {"report_to": "none", "save_total_limit": 2}
+    if not caps.cuda:
+        forced["use_cpu"] = True
+        defaults["dataloader_pin_memory"] = False
+    args = recipe.training_config(DPOConfig, defaults=defaults, **forced)
+    out_plan = prepare_output_dir(output_dir, overwrite or options.overwrite)
+    model_name = resolve_model_name(model_args.model_name_or_path, recipe.path)
     state = PartialState()
 
     tokenizer = load_tokenizer(model_name, model_args.model_revision, args.trust_remote_code)
