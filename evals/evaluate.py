@@ -118,7 +118,7 @@ def _stops(prepared: list[PreparedPrompt]) -> tuple[str, ...]:
 
 
 def default_out(req: EvalRequest, source: str, label: str, bench: Benchmark, settings_hash: str) -> Path:
-    run_dir = f"{_slug(bench.name)}-{settings_hash}"
+    run_dir = f"{_slug(bench.name.replace('[:', '-first'))}-{settings_hash}"
     if req.model and Path(req.model).is_dir() and source in ("local", "samples"):
         return Path(req.model) / "evals" / run_dir
     if source == "samples":
