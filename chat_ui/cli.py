@@ -104,22 +104,20 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 def model_names(specs: list[str]) -> list[tuple[str, str]]:
     """(name, path) for each --model; NAME=PATH names it, else the directory name (made unique)."""
-    pairs = []
+    entries = []  # (name, ref, explicit)
     for spec in specs:
         name, sep, ref = spec.partition("=")
-        if not sep or not name or "/" in name:
-            name, ref = "", spec
-        pairs.append([name, ref])
-    for pair in pairs:
-        if not pair[0]:
-            parts = Path(pair[1].rstrip("/")).parts
-            pair[0] = parts[-1] if parts else pair[1]
+        if sep and name and "/" not in name:
+            entries.append((name, ref, True))
+        else:
+            parts = Path(spec.rstrip("/")).parts
+            entries.append((parts[-1] if parts else spec, spec, False))
     counts: dict[str, int] = {}
-    for name, _ in pairs:
+    for name, _, _ in entries:
         counts[name] = counts.get(name, 0) + 1
     out = []
-    for name, ref in pairs:
-        if counts[name] > 1:
+    for name, ref, explicit in entries:
+        if counts[name] > 1 and not explicit:
             name = "/".join(Path(ref.rstrip("/")).parts[-2:])
         out.append((name, ref))
     if len({n for n, _ in out}) != len(out):

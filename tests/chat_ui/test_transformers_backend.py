@@ -25,7 +25,7 @@ def reply(backend: Any, **settings: Any) -> Any:
 
 
 def test_same_seed_same_answer_other_seed_or_temperature_differs(chat_backend: Any) -> None:
-    base = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": 24}
+    base = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": 12}
     a = reply(chat_backend, seed=11, **base)
     b = reply(chat_backend, seed=11, **base)
     c = reply(chat_backend, seed=12, **base)
@@ -37,8 +37,8 @@ def test_same_seed_same_answer_other_seed_or_temperature_differs(chat_backend: A
 
 
 def test_top_k_and_top_p_are_applied(chat_backend: Any) -> None:
-    base = {"temperature": 1.0, "max_new_tokens": 16}
-    greedy = reply(chat_backend, temperature=0.0, max_new_tokens=16).text
+    base = {"temperature": 1.0, "max_new_tokens": 12}
+    greedy = reply(chat_backend, temperature=0.0, max_new_tokens=12).text
     # top_k=1 (or a tiny top_p) leaves one candidate token: sampling becomes greedy, whatever the seed
     assert reply(chat_backend, top_k=1, top_p=1.0, seed=5, **base).text == greedy
     assert reply(chat_backend, top_k=1, top_p=1.0, seed=6, **base).text == greedy
@@ -47,8 +47,8 @@ def test_top_k_and_top_p_are_applied(chat_backend: Any) -> None:
 
 
 def test_repetition_penalty_and_max_new_tokens_are_applied(chat_backend: Any) -> None:
-    plain = reply(chat_backend, temperature=0.0, max_new_tokens=20)
-    penalised = reply(chat_backend, temperature=0.0, max_new_tokens=20, repetition_penalty=3.0)
+    plain = reply(chat_backend, temperature=0.0, max_new_tokens=12)
+    penalised = reply(chat_backend, temperature=0.0, max_new_tokens=12, repetition_penalty=3.0)
     assert plain.text != penalised.text
     short = reply(chat_backend, temperature=1.0, seed=1, max_new_tokens=5)
     assert short.completion_tokens == 5 and short.finish_reason == "length"
