@@ -87,8 +87,10 @@ def stop_token_ids(tokenizer: Any) -> list[int]:
     for tok in (end_of_turn_token(tokenizer), "<|endoftext|>", tokenizer.eos_token):
         if tok is None:
             continue
+        if tok not in tokenizer.get_vocab():
+            continue
         tid = tokenizer.convert_tokens_to_ids(tok)
-        if tid is not None and tid != tokenizer.unk_token_id and tid not in ids:
+        if tid not in ids:
             ids.append(tid)
     return ids
 
@@ -108,11 +110,8 @@ def setup_chat_format(model: Any, tokenizer: Any, template: str = "chatml", over
         added = 0
     else:
         spec = get_template(template)
-        missing = [
-            t
-            for t in spec.special_tokens
-            if tokenizer.convert_tokens_to_ids(t) in (None, tokenizer.unk_token_id)
-        ]
+        vocab = tokenizer.get_vocab()
+        missing = [t for t in spec.special_tokens if t not in vocab]
         added = tokenizer.add_special_tokens({"additional_special_tokens": missing}) if missing else 0
         tokenizer.chat_template = spec.jinja
     if tokenizer.pad_token is None:
