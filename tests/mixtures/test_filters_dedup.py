@@ -214,3 +214,21 @@ def test_bucket_pairs_cover_every_pair_and_cap_large_buckets() -> None:
     skip = np.array([False, True, False, False, False, False, False, False])
     assert [0, 1] not in minhash.all_bucket_pairs(bands, skip=skip).tolist()
     assert minhash.bucket_edges(bands).tolist() == [[0, 1], [0, 2], [2, 3], [4, 5], [4, 6], [4, 7]]
+
+
+def test_candidate_rate_follows_the_lsh_s_curve() -> None:
+    """Independent pairs at a known Jaccard become candidates at the rate 1 - (1 - J^r)^b predicts."""
+    rng = random.Random(3)
+    texts = []
+    for _ in range(400):
+        a = [f"w{rng.randrange(10**9)}" for _ in range(200)]
+        b = list(a)
+        for pos in range(10, 190, 30):  # 6 isolated edits: 30 of 196 shingles differ on each side
+            b[pos] = f"x{rng.randrange(10**9)}"
+        texts += [" ".join(a), " ".join(b)]
+    j = jaccard(texts[0], texts[1])
+    assert j == pytest.approx(166 / 226)
+    sig = minhash.signatures(texts, 5, minhash.permutations(256, 42))
+    bands = minhash.band_hashes(sig, 25, 10)
+    rate = np.mean([(bands[2 * i] == bands[2 * i + 1]).any() for i in range(400)])
+    assert rate == pytest.approx(1 - (1 - j**10) ** 25, abs=0.07)
