@@ -127,3 +127,36 @@ def test_unreachable_server_is_a_clear_error() -> None:
         list(backend.stream(MESSAGES, SamplingSettings(max_new_tokens=2)))
     with pytest.raises(MixtuneError, match="http"):
         normalize_base_url("localhost:8000")
+
+
+def test_the_playground_chats_through_the_openai_backend(
+    served: str, tiny_chat_dir: Any, chat_backend: Any
+) -> None:
+    """`mixtune chat --openai-base-url`: the page streams from the server and shows its raw prompt."""
+    from gradio_client import Client
+
+    from chat_ui.app import Playground, launch
+    from chat_ui.client import message_text, slider_values
+
+    backend = OpenAIBackend(served, tiny_chat_dir.name, name="served")
+    demo = Playground({"served": backend}, None, stream_interval=0.0).blocks()
+    _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        settings = SamplingSettings(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=12, seed=8)
+        job = client.submit("def fib(n):", "served", "", *slider_values(settings), api_name="/send")
+        outputs = list(job)
+        texts = {message_text(o[0][-1]) for o in outputs if o[0] and o[0][-1]["role"] == "assistant"}
+        assert len(texts) >= 3
+        final = outputs[-1]
+        assert "reply **12**" in final[2] and "context window **1024**" in final[2] and "seed `8`" in final[2]
+        assert final[3] == chat_backend.render_prompt(MESSAGES)
+        direct = backend.stream(
+            MESSAGES, SamplingSettings(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=12, seed=8)
+        )
+        list(direct)
+        from chat_ui.conversation import escape_markup
+
+        assert message_text(final[0][-1]) == escape_markup(direct.text)
+    finally:
+        demo.close()
