@@ -1,9 +1,9 @@
 """Vectorised MinHash + LSH for near-deduplication.
 
 A batch of documents is processed with a few numpy passes instead of a Python loop per
-shingle: documents are split into word tokens on `[^A-Za-z_0-9]` (BigCode's tokenisation,
-case-folded), each distinct token is hashed once, word n-gram shingles are combined from
-token hashes with array arithmetic, and the permutations are the affine family
+shingle: the batch's UTF-8 bytes are split into word tokens on `[^A-Za-z_0-9]` (BigCode's
+tokenisation, case-folded) by array operations, each token is hashed from its packed bytes,
+word n-gram shingles are combined from token hashes with array arithmetic, and the permutations are the affine family
 `a * x + b mod 2^32` over avalanche-mixed shingle hashes (datasketch's "affine32" scheme),
 which needs no modulo by a prime. LSH bands are hashed to one uint64 each; rows sharing a
 band value are candidates, and clusters are the connected components of the candidate
