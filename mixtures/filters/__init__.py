@@ -73,16 +73,14 @@ def _with_reasons(part: Any, result: StageResult, drop: np.ndarray) -> Any:
 
 
 def _empty_rejected(ds: Any) -> Any:
-    empty = ds.select([])
+    """No row was dropped: an empty table with the input's columns plus the reject columns."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    table = ds.with_format("arrow")[:0]
     for column in REJECT_COLUMNS:
-        empty = empty.add_column(column, [])
-    return empty.cast_column("reject_reason", _string()).cast_column("reject_detail", _string())
-
-
-def _string() -> Any:
-    from datasets import Value
-
-    return Value("string")
+        table = table.append_column(column, pa.array([], pa.string()))
+    return Dataset(table)
 
 
 def _check_columns(ds: Any, kind: str) -> None:

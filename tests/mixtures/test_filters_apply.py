@@ -139,3 +139,20 @@ def test_built_mixture_manifest_and_rejects_agree(
     details = {r["reason"]: r["detail"] for r in rejects}
     assert details["exact_duplicate"] == "exact duplicate of a/0"
     assert details["decontaminated"] == "humaneval HumanEval/2 10-gram overlap"
+
+
+def test_filters_that_drop_nothing_return_an_empty_rejected_table() -> None:
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": f"task {i}: " + _words(i, 30)}],
+            "chosen": [{"role": "assistant", "content": _words(100 + i, 20)}],
+            "rejected": [{"role": "assistant", "content": _words(200 + i, 20)}],
+            "source": "s",
+            "id": f"s-{i}",
+        }
+        for i in range(5)
+    ]
+    cfg = FiltersConfig.model_validate({"exact_dedup": True, "near_dedup": {}, "pii": {}})
+    result = apply_filters(datasets.Dataset.from_list(rows), cfg, "preference", None)
+    assert len(result.kept) == 5 and len(result.rejected) == 0
+    assert {"reject_reason", "reject_detail"} <= set(result.rejected.column_names)
