@@ -116,7 +116,10 @@ def _save_model(trainer: Any, tokenizer: Any, out: Path, model_args: Any, option
     trainer.save_model(str(out))
     if trainer.accelerator.is_main_process:
         tokenizer.save_pretrained(out)
-    return "LoRA adapter" if is_peft_model(model) else "full weights"
+        if is_peft_model(model):
+            # an adapter directory still tells generation where the turn ends
+            trainer.accelerator.unwrap_model(model).generation_config.save_pretrained(out)
+    return "LoRA adapter (base: the parent model)" if is_peft_model(model) else "full weights"
 
 
 def _check_carried_through(out: Path, parent_template: str, parent_eos: Any) -> None:

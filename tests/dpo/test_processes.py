@@ -88,7 +88,7 @@ def test_two_cpu_processes_train_like_one_at_the_same_global_batch(
         _recipe(sft_parent_dir, preference_jsonl, tmp_path / "one", per_device_train_batch_size=8, **common)
     )
     run_dpo(one)
-    assert _losses(tmp_path / "two") == pytest.approx(_losses(tmp_path / "one"), rel=1e-3, abs=1e-4)
+    assert _losses(tmp_path / "two") == pytest.approx(_losses(tmp_path / "one"), rel=5e-3)
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:

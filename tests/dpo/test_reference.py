@@ -64,7 +64,7 @@ def test_lora_dpo_trains_against_the_adapter_disabled_base(
         use_peft=True,
         lora_r=8,
         lora_alpha=16,
-        lora_target_modules=["q_proj", "v_proj", "up_proj", "down_proj"],
+        lora_target_modules=["q_proj", "v_proj", "c_fc", "c_proj"],
         learning_rate=5.0e-3,
         max_steps=6,
     )
@@ -85,18 +85,48 @@ def test_lora_dpo_trains_against_the_adapter_disabled_base(
     assert "base weights with the LoRA adapter disabled" in (out / "README.md").read_text()
 
 
-def test_precomputed_reference_log_probs_keep_no_reference_model(
-    sft_parent_dir, preference_jsonl, tmp_path
-) -> None:
-    out, counter = _run(
-        sft_parent_dir,
-        preference_jsonl,
-        tmp_path / "pre",
-        precompute_ref_log_probs=True,
-        learning_rate=5.0e-4,
-        max_steps=4,
+def test_handbook_recipe_with_precomputed_reference_log_probs(sft_parent_dir, pairs, tmp_path) -> None:
+    """ultrafeedback_binarized-shaped rows (whole conversations in chosen/rejected, a string prompt and
+    scores beside them) through an alignment-handbook recipe, with no reference model kept in memory."""
+    rows = [
+        {
+            "prompt": p["prompt"][0]["content"],
+            "chosen": p["prompt"] + p["chosen"],
+            "rejected": p["prompt"] + p["rejected"],
+            "score_chosen": 9.0,
+            "score_rejected": 2.0,
+        }
+        for p in pairs(48, seed=5)
+    ]
+    data = tmp_path / "ultrafeedback_like.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = build_dpo_recipe(
+        {
+            "model_name_or_path": str(sft_parent_dir),
+            "torch_dtype": "float32",
+            "dataset_mixture": {
+                "datasets": [
+                    {"id": str(data), "split": "train", "columns": ["chosen", "rejected"], "weight": 1.0}
+                ],
+                "test_split_size": 8,
+                "seed": 0,
+            },
+            "preprocessing_num_workers": 1,
+            "warmup_ratio": 0.1,
+            "max_prompt_length": 64,
+            "precompute_ref_log_probs": True,
+            "output_dir": str(tmp_path / "pre"),
+            **QUICK,
+            "learning_rate": 5.0e-4,
+            "max_steps": 4,
+        },
+        source="config_full.yaml",
     )
+    counter = ModelCounter()
+    out = run_dpo(recipe, callbacks=[counter])
     assert counter.counts and set(counter.counts) == {1}, counter.counts
     record = json.loads((out / "mixtune_run.json").read_text())
     assert record["reference"]["kind"] == "precomputed"
+    assert record["data"]["train"]["rows_in"] == record["data"]["train"]["kept"] == 40
     assert record["metrics"]["final_train_rewards/margins"] > 0
+    assert record["metrics"]["eval_logps_margin"] > record["metrics"]["eval_before_logps_margin"]
