@@ -5,7 +5,8 @@ models, plus the policy's gradients and AdamW state).
 Model: a random-init StarCoder2 (~58M parameters by default: hidden 768, 8 layers) with the embedded
 code tokenizer and ChatML; data: 64 synthetic preference pairs. Each strategy runs `mixtune dpo`'s
 code path (`dpo.train.run_dpo`) for a few optimizer steps in its own fresh subprocess, which reports
-its peak RSS (getrusage) and its RSS after the imports, before any model is loaded. Printed: both
+its peak RSS (getrusage) and its RSS once torch/transformers/trl/peft/datasets are imported,
+before any model is loaded. Printed: both
 peaks, the peaks above the import baseline, and the ratios.
 
     python bench/dpo_memory.py                    # ~58M parameters, 3 steps each
@@ -88,6 +89,12 @@ def write_pairs(path: Path, n: int) -> None:
 
 def child(mode: str, model_dir: str, data: str, out: str, steps: int) -> None:
     """One DPO run in this process; prints a JSON line with its memory numbers."""
+    import datasets  # noqa: F401  (the libraries every run loads, so the baseline holds them)
+    import peft  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+    import trl  # noqa: F401
+
     from dpo.recipe import build_dpo_recipe
     from dpo.train import run_dpo
 
