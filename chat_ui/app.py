@@ -157,7 +157,7 @@ class Playground:
         status = self._status(turn, trim.prompt_tokens, limit, trim.dropped_turns)
         # full values on every update: Gradio sends only the difference, and API clients see whole outputs
         yield to_display(history), history, "", status, raw_prompt
-        last = time.monotonic()
+        last = 0.0  # the first piece is shown at once; later ones at most every stream_interval
         try:
             for piece in reply:
                 turn["content"] += piece
@@ -381,7 +381,7 @@ class Playground:
         hidden = "Both answers are anonymous until you vote."
         cancel = self.cancels.start(request.session_hash, "arena")
         yield [], [], rnd.to_state(), "", hidden, *locked
-        last = time.monotonic()
+        last = 0.0
         try:
             for _side in stream_both(self.backends, rnd, settings, cancel):
                 now = time.monotonic()
