@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from mixtune.errors import RecipeError
+from mixtune.recipe_io import yaml_load
 
 _FLOAT_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)$")
 
@@ -22,7 +23,7 @@ def parse_value(text: str) -> Any:
     if _FLOAT_RE.match(text.strip()):
         return float(text)
     try:
-        return yaml.safe_load(text) if text != "" else ""
+        return yaml_load(text) if text != "" else ""
     except yaml.YAMLError:
         return text
 
