@@ -267,7 +267,8 @@ def run_dpo(recipe: StageRecipe, overwrite: bool = False, callbacks: list[Any] |
     if test_set is not None and out_plan.resume_from is None:
         before = trainer.evaluate()
         metrics["eval_before_logps_margin"] = _logps_margin(before, "eval_")
-        history_before = [{**before, "step": 0}]
+        # before any step the policy is the reference: rewards are ties, so accuracy is undefined
+        history_before = [{**{k: v for k, v in before.items() if k != "eval_rewards/accuracies"}, "step": 0}]
     train_output = trainer.train(
         resume_from_checkpoint=str(out_plan.resume_from) if out_plan.resume_from else None
     )
