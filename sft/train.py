@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -28,6 +28,11 @@ class SFTOptions(MixtuneOptions):
 
     batching: BatchingMode = Field(
         default="auto", description="auto | grouped | packed | padded (see sft.batching)"
+    )
+    lm_head_loss: Literal["auto", "chunked", "full"] = Field(
+        default="auto",
+        description="chunked: TRL's fused LM-head loss (no full logits; GPU memory); full: plain logits + "
+        "cross-entropy (faster on CPU); auto: chunked on CUDA, full on CPU",
     )
 
 
@@ -143,6 +148,8 @@ def prepare_sft(
             f"{recipe.source}: eval_strategy is '{args.eval_strategy}' but the data has no test split"
         )
 
+    full_logits = options.lm_head_loss == "full" or (options.lm_head_loss == "auto" and not caps.cuda)
+    notes.append(f"loss: {'full logits' if full_logits else 'chunked fused LM head'}")
     trainer = MixtuneSFTTrainer(
         model=model,
         args=args,
@@ -151,6 +158,7 @@ def prepare_sft(
         processing_class=tokenizer,
         peft_config=peft_config(model_args, added),
         length_buckets=batching.length_buckets,
+        full_logits_loss=full_logits,
         callbacks=callbacks,
     )
     return SFTRun(
@@ -225,6 +233,7 @@ def finish_run(run: SFTRun, metrics: dict[str, Any]) -> None:
         world_size=world,
         global_batch_size=args.per_device_train_batch_size * args.gradient_accumulation_steps * world,
         batching=run.batching.mode,
+        lm_head_loss="full" if trainer.full_logits_loss else "chunked",
         chat_template=recipe.options.chat_template or "chatml (or the tokenizer's own)",
         **json_safe(recipe.model),
     )

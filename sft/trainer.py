@@ -1,10 +1,19 @@
-"""TRL's SFTTrainer with two additions: length-bucketed sampling, and a count of real versus padded
-token positions (the numbers behind tokens/s and pad share in the run record)."""
+"""TRL's SFTTrainer with three additions: length-bucketed sampling, a count of real versus padded
+token positions (the numbers behind tokens/s and pad share in the run record), and an optional
+full-logits loss.
+
+TRL 1.16 computes the loss through a chunked "fused LM head" that never materialises the
+[tokens x vocabulary] logits: the right trade on a GPU, where those logits are gigabytes. On a CPU
+the chunked kernel's tiling and fp32 conversions cost more than the memory they save (measured by
+`bench/sft_throughput.py`), so there the plain transformers loss (same value: the sum of token
+losses over the tokens in the whole batch) is used instead.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from transformers import Trainer
 from trl import SFTTrainer
 
 from mixtune.training.batching import LengthBucketSampler, sequence_lengths
@@ -26,12 +35,46 @@ class TokenCountingCollator:
 
 
 class MixtuneSFTTrainer(SFTTrainer):
-    """SFTTrainer + `length_buckets` sampling + token accounting."""
+    """SFTTrainer + `length_buckets` sampling + token accounting + `full_logits_loss`."""
 
-    def __init__(self, *args: Any, length_buckets: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, length_buckets: bool = False, full_logits_loss: bool = False, **kwargs: Any
+    ) -> None:
         self.length_buckets = length_buckets
+        self.full_logits_loss = full_logits_loss
         super().__init__(*args, **kwargs)
         self.token_counter = TokenCountingCollator(self.data_collator)
+
+    def compute_loss(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> Any:
+        plain = self.args.loss_type == "nll" and self.label_smoother is None and not self.aux_loss_enabled
+        if not (self.full_logits_loss and plain):
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        import torch
+
+        inputs["use_cache"] = False
+        loss, outputs = Trainer.compute_loss(
+            self, model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+        )
+        mode = "train" if self.model.training else "eval"
+        with torch.no_grad():
+            targets = inputs["labels"][:, 1:]
+            mask = targets != -100
+            correct = ((outputs.logits[:, :-1].argmax(-1) == targets) & mask).sum()
+            n_valid = self.accelerator.gather_for_metrics(mask.sum()).sum()
+            n_correct = self.accelerator.gather_for_metrics(correct).sum()
+        self._metrics[mode]["mean_token_accuracy"].append(
+            (n_correct / n_valid).item() if n_valid > 0 else 0.0
+        )
+        if mode == "train":
+            if "attention_mask" in inputs:
+                local = inputs["attention_mask"].sum()
+            else:
+                local = torch.tensor(inputs["position_ids"].size(1), device=inputs["position_ids"].device)
+            self._total_train_tokens += self.accelerator.gather_for_metrics(local).sum().item()
+        self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+        return (loss, outputs) if return_outputs else loss
 
     def get_train_dataloader(self) -> Any:
         # count training batches only: the counter is the collator of the training loader alone

@@ -20,13 +20,21 @@ class Capabilities:
     cuda: bool
     gpu_count: int
     gpu_name: str | None
-    bf16: bool  # hardware bf16 (Ampere or newer)
+    bf16: bool  # hardware bf16: an Ampere-or-newer GPU, or a CPU with AVX512-BF16 / AMX
     flash_attn: bool  # the flash-attn package is importable (varlen kernels for padding-free batches)
     bitsandbytes: bool
     deepspeed: bool
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 autocast is emulated and slow."""
+    import torch
+
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
 
 
 def detect_capabilities() -> Capabilities:
@@ -38,7 +46,7 @@ def detect_capabilities() -> Capabilities:
         cuda=cuda,
         gpu_count=torch.cuda.device_count() if cuda else 0,
         gpu_name=torch.cuda.get_device_name(0) if cuda else None,
-        bf16=bool(cuda and torch.cuda.is_bf16_supported()),
+        bf16=bool(torch.cuda.is_bf16_supported()) if cuda else cpu_has_bf16(),
         flash_attn=cuda and importlib.util.find_spec("flash_attn") is not None,
         bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
         deepspeed=importlib.util.find_spec("deepspeed") is not None,
@@ -64,7 +72,7 @@ def resolve_precision(
     if bf16 is None:
         return {"bf16": caps.bf16, "fp16": False}
     if bf16 and not caps.bf16:
-        where = "this CPU-only machine" if not caps.cuda else f"this GPU ({caps.gpu_name})"
+        where = "this CPU (no AVX512-BF16/AMX)" if not caps.cuda else f"this GPU ({caps.gpu_name})"
         notes.append(f"bf16 requested but {where} has no bf16 support: training in fp32")
         log.warning(notes[-1])
         return {"bf16": False, "fp16": False}
