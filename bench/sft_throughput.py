@@ -52,7 +52,9 @@ def make_chat_model(workdir: Path) -> Path:
     return out
 
 
-def make_conversations(model_dir: Path, rows: int, median: int, sigma: float, cap: int, seed: int) -> list[dict]:
+def make_conversations(
+    model_dir: Path, rows: int, median: int, sigma: float, cap: int, seed: int
+) -> list[dict]:
     """User/assistant turns whose total token count is log-normal (median `median`, capped at `cap`),
     cut from real Python code so the tokenizer sees ordinary text."""
     from transformers import AutoTokenizer
@@ -60,9 +62,9 @@ def make_conversations(model_dir: Path, rows: int, median: int, sigma: float, ca
     from mixtune.base_model import collect_code_files, default_code_dir, read_code
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    ids = tok("\n".join(read_code(collect_code_files(default_code_dir(), 800_000))), add_special_tokens=False)[
-        "input_ids"
-    ]
+    ids = tok(
+        "\n".join(read_code(collect_code_files(default_code_dir(), 800_000))), add_special_tokens=False
+    )["input_ids"]
     rng = random.Random(seed)
     out = []
     for i in range(rows):
@@ -101,7 +103,13 @@ def run_trl(model_dir: Path, data: Path, out: Path, **config: Any) -> dict[str, 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    needed = {"output_dir": str(out), "report_to": "none", "save_strategy": "no", "disable_tqdm": True, **EPOCH}
+    needed = {
+        "output_dir": str(out),
+        "report_to": "none",
+        "save_strategy": "no",
+        "disable_tqdm": True,
+        **EPOCH,
+    }
     if not torch.cuda.is_available():
         needed["use_cpu"] = True  # TRL's default bf16=True refuses to start on a CPU without it
     args = SFTConfig(**needed, **config)
@@ -157,7 +165,9 @@ def main() -> int:
     ap.add_argument("--cap", type=int, default=1024, help="longest conversation in tokens (= max_length)")
     ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats; the best of each is kept")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (same for every run)")
-    ap.add_argument("--variants", action="store_true", help="also run TRL without checkpointing / with packing")
+    ap.add_argument(
+        "--variants", action="store_true", help="also run TRL without checkpointing / with packing"
+    )
     ap.add_argument("--seed", type=int, default=0)
     opts = ap.parse_args()
 
@@ -177,15 +187,21 @@ def main() -> int:
     data = work / "chat.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU x{opts.threads} thread(s)"
-    print(f"device: {device}; {opts.rows} conversations, log-normal lengths (median {opts.median}, sigma {opts.sigma})")
+    print(
+        f"device: {device}; {opts.rows} conversations, log-normal lengths (median {opts.median}, sigma {opts.sigma})"
+    )
 
     runs: dict[str, Any] = {
         "TRL SFTTrainer defaults": lambda o: run_trl(model_dir, data, o),
         "mixtune sft defaults": lambda o: run_mixtune(model_dir, data, o),
     }
     if opts.variants:
-        runs["TRL, activation checkpointing off"] = lambda o: run_trl(model_dir, data, o, gradient_checkpointing=False)
-        runs["TRL packing=True (bfd, 1024)"] = lambda o: run_trl(model_dir, data, o, packing=True, max_length=opts.cap)
+        runs["TRL, activation checkpointing off"] = lambda o: run_trl(
+            model_dir, data, o, gradient_checkpointing=False
+        )
+        runs["TRL packing=True (bfd, 1024)"] = lambda o: run_trl(
+            model_dir, data, o, packing=True, max_length=opts.cap
+        )
     best: dict[str, dict[str, Any]] = {}
     for rep in range(opts.repeats):
         for name, fn in runs.items():
@@ -204,8 +220,12 @@ def main() -> int:
     base, ours = best["TRL SFTTrainer defaults"], best["mixtune sft defaults"]
     print()
     for name, r in best.items():
-        print(f"{name:36s} {r['tok_s']:8.0f} real tok/s  pad share {r['pad']:6.1%}  x{r['tok_s'] / base['tok_s']:.2f}")
-    print(f"\nratio mixtune/TRL-default: {ours['tok_s'] / base['tok_s']:.2f}x   mixtune pad share: {ours['pad']:.1%}")
+        print(
+            f"{name:36s} {r['tok_s']:8.0f} real tok/s  pad share {r['pad']:6.1%}  x{r['tok_s'] / base['tok_s']:.2f}"
+        )
+    print(
+        f"\nratio mixtune/TRL-default: {ours['tok_s'] / base['tok_s']:.2f}x   mixtune pad share: {ours['pad']:.1%}"
+    )
     return 0
 
 
