@@ -413,6 +413,12 @@ class Playground:
             *[gr.update(interactive=can_vote)] * 4,
         )
 
+    def arena_clear(self, request: gr.Request) -> tuple[Any, ...]:
+        """A cleared side ends the round: nothing left on screen can be voted on."""
+        self.cancels.cancel(request.session_hash, "arena")
+        locked = [gr.update(interactive=False)] * 4
+        return [], [], None, "", "Both answers are anonymous until you vote.", *locked
+
     def arena_stop(self, request: gr.Request) -> None:
         self.cancels.cancel(request.session_hash, "arena")
 
@@ -588,15 +594,20 @@ class Playground:
             chat_a = gr.Chatbot(label="Model A", elem_id="arena-a", **chat_options)
             chat_b = gr.Chatbot(label="Model B", elem_id="arena-b", **chat_options)
         with gr.Row():
-            message = gr.Textbox(placeholder="One prompt, two anonymous answers", show_label=False, scale=6)
-            send = gr.Button("Send", variant="primary", scale=1)
-            stop = gr.Button("Stop", variant="stop", scale=1)
+            message = gr.Textbox(
+                placeholder="One prompt, two anonymous answers",
+                show_label=False,
+                scale=6,
+                elem_id="arena-message",
+            )
+            send = gr.Button("Send", variant="primary", scale=1, elem_id="arena-send")
+            stop = gr.Button("Stop", variant="stop", scale=1, elem_id="arena-stop")
         with gr.Row():
             vote_buttons = [
-                gr.Button("A is better", interactive=False),
-                gr.Button("B is better", interactive=False),
-                gr.Button("Tie", interactive=False),
-                gr.Button("Both are bad", interactive=False),
+                gr.Button("A is better", interactive=False, elem_id="vote-a"),
+                gr.Button("B is better", interactive=False, elem_id="vote-b"),
+                gr.Button("Tie", interactive=False, elem_id="vote-tie"),
+                gr.Button("Both are bad", interactive=False, elem_id="vote-both-bad"),
             ]
         reveal = gr.Markdown("Both answers are anonymous until you vote.", elem_id="reveal")
         gr.Examples(CODING_EXAMPLES, inputs=[message], label="Coding examples")
@@ -618,6 +629,8 @@ class Playground:
             queue=False,
             api_name="arena_stop",
         )
+        for chat in (chat_a, chat_b):  # their trash icons
+            chat.clear(self.arena_clear, None, outputs, api_visibility="private", queue=False)
         for button, choice in zip(vote_buttons, ("A", "B", "tie", "both-bad"), strict=True):
             button.click(
                 lambda s, choice=choice: self.vote(choice, s),

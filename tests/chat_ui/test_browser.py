@@ -20,38 +20,39 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def page_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     from chat_ui.app import Playground, launch
     from chat_ui.feedback import FeedbackLog
 
     from .conftest import CODE_AND_HTML_ANSWER, ScriptedBackend
 
     backend = ScriptedBackend("scripted-coder", CODE_AND_HTML_ANSWER, delay=0.04)
+    terse = ScriptedBackend("terse-coder", "Use `sorted(xs)`.", delay=0.01)
     log = FeedbackLog(tmp_path_factory.mktemp("browser") / "votes.jsonl")
-    demo = Playground({"scripted-coder": backend}, log, stream_interval=0.0).blocks()
+    demo = Playground({"scripted-coder": backend, "terse-coder": terse}, log, stream_interval=0.0).blocks()
     _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
     try:
-        yield url
+        yield {"url": url, "log": log}
     finally:
         demo.close()
 
 
-def test_page_streams_highlights_code_and_never_runs_model_html(page_url: str, tmp_path: Path) -> None:
+def test_page_streams_highlights_code_and_never_runs_model_html(page: dict, tmp_path: Path) -> None:
     assert CHROMIUM, "Debian's chromium is needed: apt-get install chromium"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            tab = browser.new_page(viewport={"width": 1280, "height": 1100})
             dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(page_url)
-            page.wait_for_selector("#message textarea", timeout=30_000)
-            page.fill("#message textarea", "Show me an add function and explain <div>.")
-            page.click("#send")
+            tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            tab.goto(page["url"])
+            tab.wait_for_selector("#message textarea", timeout=30_000)
+            tab.fill("#message textarea", "Show me an add function and explain <div>.")
+            tab.click("#send")
 
-            bot = page.locator("#chatbot .message.bot").last
+            bot = tab.locator("#chatbot .message.bot").last
             bot.wait_for(timeout=15_000)
             seen: list[str] = []
             deadline = time.monotonic() + 20
@@ -78,14 +79,37 @@ def test_page_streams_highlights_code_and_never_runs_model_html(page_url: str, t
             assert bot.locator("img[src='x']").count() == 0
             assert bot.locator("script").count() == 0
             time.sleep(0.3)
-            assert page.evaluate("window.__pwned === undefined"), "model output ran as code"
+            assert tab.evaluate("window.__pwned === undefined"), "model output ran as code"
             assert not dialogs
 
             shot = tmp_path / "playground.png"
-            page.screenshot(path=str(shot), full_page=False)
+            tab.screenshot(path=str(shot), full_page=False)
             keep = REPO_ROOT / "runs" / "screenshots"
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, keep / "playground.png")
             print(f"screenshot: {shot} (copy: {keep / 'playground.png'})")
+
+            # the arena: two anonymous answers, a vote, then the reveal and one logged preference row
+            tab.get_by_role("tab", name="Arena").click()
+            tab.fill("#arena-message textarea", "Sort a list <quickly>.")
+            tab.click("#arena-send")
+            tab.wait_for_function(
+                "document.querySelector('#reveal').innerText.includes('Which answer is better')",
+                timeout=20_000,
+            )
+            assert "coder" not in tab.locator("#arena-a").inner_text() + tab.locator("#arena-b").inner_text()
+            tab.click("#vote-a")
+            tab.wait_for_function(
+                "document.querySelector('#reveal').innerText.includes('Your vote')", timeout=10_000
+            )
+            reveal = tab.locator("#reveal").inner_text()
+            assert "scripted-coder" in reveal and "terse-coder" in reveal
+            rows = page["log"].path.read_text().splitlines()
+            assert len(rows) == 1
+            assert tab.evaluate("window.__pwned === undefined")
+            arena_shot = tmp_path / "arena.png"
+            tab.screenshot(path=str(arena_shot), full_page=False)
+            shutil.copy(arena_shot, keep / "arena.png")
+            print(f"screenshot: {arena_shot} (copy: {keep / 'arena.png'})")
         finally:
             browser.close()
