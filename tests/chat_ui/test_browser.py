@@ -32,7 +32,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     demo = Playground({"scripted-coder": backend, "terse-coder": terse}, log, stream_interval=0.0).blocks()
     _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
     try:
-        yield {"url": url, "log": log}
+        yield {"url": url, "log": log, "backend": backend}
     finally:
         demo.close()
 
@@ -88,6 +88,28 @@ def test_page_streams_highlights_code_and_never_runs_model_html(page: dict, tmp_
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, keep / "playground.png")
             print(f"screenshot: {shot} (copy: {keep / 'playground.png'})")
+
+            # a thumbs-up on the answer is logged as a rating
+            tab.locator("#chatbot button[aria-label='Like']").last.click()
+            ratings = page["log"].ratings
+            deadline = time.monotonic() + 10
+            while not ratings.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert '"label":true' in ratings.read_text() and '"origin":"like"' in ratings.read_text()
+
+            # editing the user's message in place sends the edited text and answers it again
+            tab.locator("#chatbot button[aria-label='Edit']").first.click()
+            tab.locator("#chatbot textarea").first.fill("Only the <b> tag, please.")
+            tab.locator("#chatbot button[aria-label='Submit']").first.click()
+            tab.wait_for_function(
+                "document.querySelector('#chatbot').innerText.includes('Only the <b> tag')", timeout=10_000
+            )
+            tab.locator("#status").get_by_text("finished: stop").wait_for(timeout=20_000)
+            assert page["backend"].calls[-1]["messages"][-1] == {
+                "role": "user",
+                "content": "Only the <b> tag, please.",
+            }
+            assert tab.locator("#chatbot .message.user").count() == 1
 
             # the arena: two anonymous answers, a vote, then the reveal and one logged preference row
             tab.get_by_role("tab", name="Arena").click()
