@@ -102,7 +102,14 @@ def prepare_sft(
 
     from mixtune.training.data import load_training_data
     from mixtune.training.device import detect_capabilities, resolve_precision
-    from mixtune.training.model import load_model, load_tokenizer, peft_config, resolve_model_name, setup_chat
+    from mixtune.training.model import (
+        check_model_capabilities,
+        load_model,
+        load_tokenizer,
+        peft_config,
+        resolve_model_name,
+        setup_chat,
+    )
     from mixtune.training.output_dir import prepare_output_dir
     from sft.batching import choose_batching
     from sft.trainer import MixtuneSFTTrainer
@@ -112,6 +119,7 @@ def prepare_sft(
     options: SFTOptions = recipe.options  # type: ignore[assignment]
     notes = list(recipe.notes)
     caps = detect_capabilities()
+    check_model_capabilities(recipe.model_config(), caps)
     output_dir = Path(recipe.training.get("output_dir") or default_output_dir(recipe))
     plan = prepare_output_dir(output_dir, overwrite or options.overwrite)
 
@@ -200,7 +208,11 @@ def train_sft(
     if losses:
         metrics["final_loss"] = losses[-1]
 
-    trainer.save_model(str(run.output_dir))
+    from mixtune.training.model import save_trained_model
+
+    saved = save_trained_model(trainer, run.output_dir, run.recipe.model_config(), run.model_name)
+    if saved["adapter"]:
+        run.notes.append(f"LoRA adapter kept in {saved['adapter']}; merged weights in the model directory")
     if trainer.accelerator.is_main_process:
         finish_run(run, metrics)
     trainer.accelerator.wait_for_everyone()

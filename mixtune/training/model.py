@@ -82,11 +82,25 @@ def setup_chat(
     return list(range(before, len(tokenizer)))
 
 
+def check_model_capabilities(model_args: Any, caps: Capabilities) -> None:
+    """Every hardware requirement of the model settings, checked before anything is downloaded or loaded."""
+    check_attention(model_args.attn_implementation, caps)
+    check_quantization(model_args.load_in_4bit, model_args.load_in_8bit, caps)
+    if (model_args.load_in_4bit or model_args.load_in_8bit) and not model_args.use_peft:
+        raise MixtuneError(
+            "load_in_4bit/load_in_8bit train LoRA adapters on a frozen quantized model: set use_peft: true"
+        )
+
+
 def quantization_config(model_args: Any, caps: Capabilities) -> Any:
     """bitsandbytes config for QLoRA (CUDA + bitsandbytes checked first), or None."""
     check_quantization(model_args.load_in_4bit, model_args.load_in_8bit, caps)
     if not (model_args.load_in_4bit or model_args.load_in_8bit):
         return None
+    if not model_args.use_peft:
+        raise MixtuneError(
+            "load_in_4bit/load_in_8bit train LoRA adapters on a frozen quantized model: set use_peft: true"
+        )
     from trl import get_quantization_config
 
     return get_quantization_config(model_args)
@@ -133,3 +147,43 @@ def load_model(model_args: Any, name: str, caps: Capabilities, training_args: An
         return AutoModelForCausalLM.from_pretrained(name, **kwargs)
     except OSError as exc:
         raise MixtuneError(f"cannot load model '{name}': {exc}") from None
+
+
+def save_trained_model(
+    trainer: Any, output_dir: str | Path, model_args: Any, model_name: str
+) -> dict[str, Any]:
+    """Save the trained weights so `output_dir` is a plain model directory (from_pretrained, vLLM).
+
+    A LoRA/QLoRA run keeps its adapter in `output_dir/adapter` and writes the merged full model to
+    `output_dir`: merged in place, or, for a quantized or ZeRO-3-sharded model, onto a fresh copy of
+    the base weights loaded on the main process. Returns {"adapter": path or None}.
+    """
+    from peft import PeftModel
+
+    out = Path(output_dir)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not isinstance(model, PeftModel):
+        trainer.save_model(str(out))
+        return {"adapter": None}
+    adapter_dir = out / "adapter"
+    trainer.save_model(str(adapter_dir))
+    if trainer.accelerator.is_main_process:
+        quantized = getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)
+        sharded = trainer.is_deepspeed_enabled and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3
+        if quantized or sharded:
+            from transformers import AutoModelForCausalLM
+
+            dtype = model_args.dtype if model_args.dtype not in (None, "auto") else "auto"
+            base = AutoModelForCausalLM.from_pretrained(
+                model_name, dtype=dtype, revision=model_args.model_revision
+            )
+            vocab = model.get_input_embeddings().weight.shape[0]
+            if base.get_input_embeddings().weight.shape[0] != vocab:
+                base.resize_token_embeddings(vocab)
+            merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+            merged.generation_config = model.generation_config
+        else:
+            merged = model.merge_and_unload()
+        merged.save_pretrained(out)
+    trainer.accelerator.wait_for_everyone()
+    return {"adapter": str(adapter_dir)}
