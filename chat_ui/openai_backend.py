@@ -167,17 +167,30 @@ class OpenAIBackend:
         reply = ReplyStream(iter(()), seed=settings.seed)
         closed = threading.Event()
 
+        def stopped() -> bool:
+            return closed.is_set() or (cancel is not None and cancel.is_set())
+
+        def close_on_stop(response: Any, finished: threading.Event) -> None:
+            """Close the connection as soon as stop is asked, even while waiting for the next event:
+            the server sees the disconnect and aborts the request."""
+            while not finished.wait(0.02):
+                if stopped():
+                    response.close()
+                    return
+
         def pieces():
             url = f"{self.base_url}/chat/completions"
+            finished = threading.Event()
             try:
                 with self.client.stream("POST", url, json=body) as response:
                     if response.status_code != 200:
                         response.read()
                         raise MixtuneError(f"{url} answered {response.status_code}: {_error_text(response)}")
+                    watcher = threading.Thread(target=close_on_stop, args=(response, finished), daemon=True)
+                    watcher.start()
                     for line in response.iter_lines():
-                        if closed.is_set() or (cancel is not None and cancel.is_set()):
-                            reply.finish_reason = "cancelled"
-                            return  # leaving the block closes the connection: the server aborts
+                        if stopped():
+                            break
                         if not line.startswith("data:"):
                             continue
                         data = line[len("data:") :].strip()
@@ -196,8 +209,13 @@ class OpenAIBackend:
                             text = (choice.get("delta") or {}).get("content")
                             if text:
                                 yield text
-            except httpx.HTTPError as exc:
-                raise MixtuneError(f"lost the connection to {url}: {exc}") from None
+            except (httpx.HTTPError, httpx.StreamError) as exc:
+                if not stopped():
+                    raise MixtuneError(f"lost the connection to {url}: {exc}") from None
+            finally:
+                finished.set()
+            if stopped() and reply.finish_reason in (None, "cancelled"):
+                reply.finish_reason = "cancelled"
 
         reply.pieces = pieces()
         reply._on_close.append(closed.set)

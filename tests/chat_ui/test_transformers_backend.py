@@ -81,18 +81,23 @@ def test_stops_at_the_end_of_turn_token(chat_backend: Any) -> None:
 
 def test_cancel_stops_a_long_generation_within_a_token(chat_backend: Any) -> None:
     cancel = threading.Event()
-    stream = chat_backend.stream(MESSAGES, SamplingSettings(temperature=1.0, max_new_tokens=900), cancel)
-    started = time.monotonic()
-    stop_at = None
-    for _ in stream:
-        if stop_at is None and time.monotonic() - started > 0.3:
-            stop_at = time.monotonic()
-            cancel.set()
+    settings = SamplingSettings(temperature=1.0, max_new_tokens=900, seed=1)
+    stream = chat_backend.stream(MESSAGES, settings, cancel)
+    stop_at: list[float] = []
+
+    def stop() -> None:
+        stop_at.append(time.monotonic())
+        cancel.set()
+
+    timer = threading.Timer(0.3, stop)
+    timer.start()
+    text = "".join(stream)
     ended = time.monotonic()
-    assert stop_at is not None, "generation finished before it could be stopped"
+    timer.cancel()
+    assert stop_at, "generation finished before it could be stopped"
     assert stream.finish_reason == "cancelled"
-    assert stream.completion_tokens < 900
-    assert ended - stop_at < 0.5, f"stopping took {ended - stop_at:.3f}s"
+    assert 0 < stream.completion_tokens < 900 and text == stream.text
+    assert ended - stop_at[0] < 0.5, f"stopping took {ended - stop_at[0]:.3f}s"
 
 
 def test_closing_a_stream_frees_the_model_for_the_next_reply(chat_backend: Any) -> None:
