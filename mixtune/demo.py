@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class DemoSettings:
     out: Path
-    size: str = "small"  # embedded base-model size
+    size: str = "tiny"  # embedded base-model size (mixtune.base_model.SIZES)
     eval_limit: int = 20  # HumanEval problems evaluated per model
     max_new_tokens: int = 192
     sft_overrides: dict[str, Any] = field(default_factory=dict)

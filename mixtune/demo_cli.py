@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "every finished stage.",
     )
     p.add_argument("--out", default="runs/demo", help="demo folder (default runs/demo)")
-    p.add_argument("--size", default="small", help="embedded base-model size: test, tiny, small (default)")
+    p.add_argument("--size", default="tiny", help="embedded base-model size: test, tiny (default), small")
     p.add_argument("--eval-limit", type=int, default=20, help="HumanEval problems per model (default 20)")
     p.add_argument("--max-new-tokens", type=int, default=192, help="generation budget per problem")
     p.add_argument(

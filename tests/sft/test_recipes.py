@@ -180,5 +180,5 @@ def test_shipped_recipes_validate_with_published_values() -> None:
     assert t["per_device_train_batch_size"] * t["gradient_accumulation_steps"] * 8 == 128
     assert t["max_length"] == 2048 and t["bf16"] is True
     demo = load_sft_recipe(REPO_ROOT / "sft/recipes/demo.yaml")
-    assert demo.model["model_name_or_path"] == "mixtune:base-model/small"
+    assert demo.model["model_name_or_path"] == "mixtune:base-model/tiny"
     assert demo.resolve_path(demo.options.mixture).is_file()
