@@ -11,6 +11,20 @@ from pathlib import Path
 from typing import Any
 
 SHOWN_SUFFIXES = (".md", ".html", ".png", ".json", ".jsonl")
+# The training metrics a reader looks for first (SFT, then DPO names); the rest are in mixtune_run.json.
+KEY_METRICS = (
+    "final_loss",
+    "eval_loss",
+    "eval_mean_token_accuracy",
+    "train_tokens_per_second",
+    "pad_share",
+    "final_train_loss",
+    "eval_before_logps_margin",
+    "eval_logps_margin",
+    "eval_rewards/accuracies",
+    "eval_rewards/margins",
+    "train_runtime",
+)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -62,9 +76,9 @@ def _sections(out: Path, paths: dict[str, Path]) -> list[tuple[str, list[str], l
     sections.append(("Mixtures compared", [], [p for p in files if p.suffix == ".png"], files))
     for key, title in (("sft_model", "SFT"), ("dpo_model", "DPO")):
         run = _load(paths[key] / "mixtune_run.json")
-        metrics = {k: v for k, v in (run.get("metrics") or {}).items() if isinstance(v, (int, float))}
+        metrics = run.get("metrics") or {}
         facts = [f"from `{run.get('parent_model')}`"]
-        facts += [f"{k}: {v:.4g}" for k, v in list(metrics.items())[:8]]
+        facts += [f"{k}: {metrics[k]:.4g}" for k in KEY_METRICS if isinstance(metrics.get(k), (int, float))]
         files = _files(paths[key])
         sections.append((title, facts, [p for p in files if p.suffix == ".png"], files))
     files = _files(paths["compare"])
