@@ -100,7 +100,9 @@ def write_report(out: Path, paths: dict[str, Path], results: list[Any], settings
     chat = " ".join(chat_command(out))
     stamp = time.strftime("%Y-%m-%d %H:%M")
 
-    md = [f"# mixtune demo report\n\n{stamp}; total wall time {total / 60:.1f} min.\n"]
+    md = [
+        f"# mixtune demo report\n\n{stamp}; total wall time {total / 60:.1f} min (cached stages count the time they took when built).\n"
+    ]
     md.append("| stage | wall time (s) | cached |\n| --- | ---: | --- |")
     md += [f"| {r.name} | {r.seconds:.0f} | {'yes' if r.cached else 'no'} |" for r in results]
     md.append(

@@ -18,8 +18,13 @@ Measured (`python bench/sft_throughput.py --rows 1024 --variants`, 1 CPU thread,
 StarCoder2, 1024 conversations with log-normal lengths, one epoch): TRL defaults 907 real tok/s at
 57.6% padding; `mixtune sft` defaults (grouped, full-logits loss, no activation checkpointing for a
 small model) 4191 tok/s at 1.3% padding, 4.6x; TRL with checkpointing off 1.2x; TRL `packing=True`
-0.63x. The GPU choice (packed + flash-attn varlen) is TRL's documented fast path and has not been
-measured here.
+0.63x. On one H200 (bf16, SDPA, no flash-attn; `--rows 2048 --variants`): TRL defaults 70.8k real
+tok/s at 59.2% padding; grouped 98.4k (1.39x, 0.6% padding); TRL with checkpointing off 1.51x;
+TRL `packing=True` (BFD, 1024) 233.7k (3.30x). That last number is not a like-for-like win: with
+SDPA, transformers 5.24 does not derive a per-example mask from the reset position ids (checked:
+the second example of a packed row gets different logits than alone), so examples attend to each
+other. Hence packed only with a varlen kernel (flash-attn), grouped otherwise; `batching: packed`
+opts in knowingly.
 
 A recipe that sets TRL's own knobs (`packing`, `padding_free`, `train_sampling_strategy`) gets
 exactly those; `batching:` picks one of the modes above explicitly.
