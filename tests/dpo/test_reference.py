@@ -28,12 +28,17 @@ QUICK = {
 class ModelCounter(TrainerCallback):
     def __init__(self) -> None:
         self.counts: list[int] = []
+        self.baseline = _live_models()  # models other tests still hold are not this run's
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        from transformers import GenerationMixin
+        self.counts.append(_live_models() - self.baseline)
 
-        gc.collect()
-        self.counts.append(sum(isinstance(o, GenerationMixin) for o in gc.get_objects()))
+
+def _live_models() -> int:
+    from transformers import GenerationMixin
+
+    gc.collect()
+    return sum(isinstance(o, GenerationMixin) for o in gc.get_objects())
 
 
 def _run(parent, train_jsonl, out, **extra):

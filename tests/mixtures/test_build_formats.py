@@ -29,7 +29,9 @@ def test_demo_sft_builds_all_six_formats(tmp_path: Path, check_invariants) -> No
         "chat-qa": ["prompt_completion"],
     }
     assert 150 <= manifest["splits"]["train"] <= 400
-    assert all(sum(e["dropped"].values()) == 0 for e in manifest["sources"].values())
+    # no row fails its format; only the recipe's dedup filters drop rows (the sample data repeats itself)
+    reasons = {reason for e in manifest["sources"].values() for reason in e["dropped"]}
+    assert reasons <= {"exact_duplicate", "near_duplicate"}, reasons
     train = load_mixture(out)["train"]
     row = train[0]
     assert row["messages"][-1]["role"] == "assistant" and row["id"].startswith(row["source"] + "/")
