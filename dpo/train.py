@@ -16,6 +16,7 @@ from typing import Any
 
 from mixtune.errors import MixtuneError
 from mixtune.training.recipe import StageRecipe
+from mixtune.training.run_record import RECORDED_TRAINING_ARGS
 
 log = logging.getLogger(__name__)
 
@@ -28,25 +29,11 @@ CURVE_PANELS = (
     ("learning_rate",),
 )
 HYPERPARAMETER_KEYS = (
-    "learning_rate",
-    "lr_scheduler_type",
-    "warmup_steps",
-    "num_train_epochs",
-    "max_steps",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "max_length",
+    *RECORDED_TRAINING_ARGS,
     "beta",
-    "loss_type",
     "loss_weights",
     "label_smoothing",
     "precompute_ref_log_probs",
-    "bf16",
-    "fp16",
-    "activation_checkpointing",
-    "optim",
-    "weight_decay",
-    "seed",
 )
 
 

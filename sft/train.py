@@ -16,6 +16,7 @@ from pydantic import Field
 
 from mixtune.errors import MixtuneError
 from mixtune.training.recipe import MixtuneOptions, StageRecipe, load_stage_recipe
+from mixtune.training.run_record import RECORDED_TRAINING_ARGS
 from sft.batching import BatchingMode
 
 log = logging.getLogger(__name__)
@@ -270,27 +271,13 @@ def finish_run(run: SFTRun, metrics: dict[str, Any]) -> None:
 
 
 _RECORDED_ARGS = {
-    "learning_rate",
-    "lr_scheduler_type",
-    "warmup_steps",
-    "num_train_epochs",
-    "max_steps",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "max_length",
+    *RECORDED_TRAINING_ARGS,
     "packing",
     "packing_strategy",
     "padding_free",
     "assistant_only_loss",
     "completion_only_loss",
-    "bf16",
-    "fp16",
-    "activation_checkpointing",
-    "optim",
-    "weight_decay",
     "adam_beta1",
     "adam_beta2",
     "max_grad_norm",
-    "seed",
-    "loss_type",
 }

@@ -15,6 +15,25 @@ from typing import Any
 from mixtune.hashing import canonical_json
 from mixtune.training.output_dir import RUN_RECORD
 
+# Trainer arguments every stage records in mixtune_run.json (stages add their own, e.g. DPO's beta).
+RECORDED_TRAINING_ARGS = (
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "max_length",
+    "loss_type",
+    "bf16",
+    "fp16",
+    "activation_checkpointing",
+    "optim",
+    "weight_decay",
+    "seed",
+)
+
 
 @dataclass
 class MixtureLineage:
