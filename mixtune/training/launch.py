@@ -99,7 +99,8 @@ def build_launch_command(
                 str(main_process_port),
             ]
         else:
-            argv += ["--master_port", str(main_process_port)]
+            # a free local port, so two runs on one machine do not collide on 29500
+            argv += ["--standalone"]
         return LaunchPlan(argv + ["-m", module, *stage_args], per_node=nodes > 1)
     config = accelerate_config_path(launch)
     try:
