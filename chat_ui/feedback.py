@@ -26,6 +26,7 @@ from typing import Any
 from chat_ui.backend import Message
 from mixtune.errors import MixtuneError
 from mixtune.hashing import hash_obj
+from mixtune.jsonl import read_json_objects
 
 ARENA_SOURCE = "mixtune-arena"
 CHAT_SOURCE = "mixtune-playground"
@@ -169,13 +170,4 @@ class FeedbackLog:
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Every row of a JSONL file; a broken line is an error naming the file and line."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise MixtuneError(f"{path}:{n}: not valid JSON ({exc})") from None
-    return rows
+    return [row for _, row in read_json_objects(path)]

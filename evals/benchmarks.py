@@ -5,13 +5,12 @@ MultiPL-E conversions, private suites) is a benchmark too."""
 
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from mixtune.errors import DataError, MixtuneError
 from mixtune.hashing import hash_file
+from mixtune.jsonl import read_json_objects
 
 REQUIRED_FIELDS = ("task_id", "prompt", "entry_point", "test")
 BUILTIN = ("humaneval",)
@@ -69,31 +68,10 @@ def load_benchmark(name_or_path: str) -> Benchmark:
     return Benchmark(name=name, path=str(path), sha256=hash_file(path), problems=problems)
 
 
-def read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    """(line number, object) for every non-blank line; a bad line is an error naming it."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-                rows.append((lineno, row))
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
-    return rows
-
-
 def _read_problems(path: Path) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, int] = {}
-    for lineno, row in read_jsonl(path):
+    for lineno, row in read_json_objects(path):
         missing = [k for k in REQUIRED_FIELDS if not isinstance(row.get(k), str)]
         if missing:
             raise DataError(f"{path}:{lineno}: missing or non-string field(s) {', '.join(missing)}")

@@ -8,10 +8,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from evals.benchmarks import Benchmark, Problem, read_jsonl
+from evals.benchmarks import Benchmark, Problem
 from evals.passk import mean_pass_at_k
 from evals.sandbox import VERDICT_KINDS, Sandbox, Verdict
 from mixtune.errors import DataError
+from mixtune.jsonl import read_json_objects
 
 
 @dataclass
@@ -47,7 +48,7 @@ def read_samples(path: str | Path, benchmark: Benchmark) -> list[dict]:
         raise DataError(f"{path}: samples file not found")
     known = benchmark.by_id()
     samples = []
-    for lineno, row in read_jsonl(path):
+    for lineno, row in read_json_objects(path):
         task_id, completion = row.get("task_id"), row.get("completion")
         if not isinstance(task_id, str) or not isinstance(completion, str):
             raise DataError(f"{path}:{lineno}: a sample needs string fields 'task_id' and 'completion'")

@@ -14,7 +14,6 @@ scientific site-packages they flag nothing, while a pasted HumanEval prompt is c
 from __future__ import annotations
 
 import builtins
-import json
 import keyword
 import re
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mixtune.errors import DataError
+from mixtune.jsonl import read_json_objects
 from mixtures.filters.config import DecontaminationConfig
 from mixtures.filters.minhash import hash_token, shingle_hashes, shingles_from_tokens, token_hashes, tokens
 from mixtures.filters.stage import StageResult, map_columns, verdict_lists
@@ -204,25 +204,16 @@ def file_snippets(path: Path, fields: list[str], label: str) -> list[Snippet]:
     if not path.is_file():
         raise DataError(f"{path}: benchmark file for decontamination not found")
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: invalid JSON: {exc}") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            problem = str(record.get("task_id", record.get("id", f"line {lineno}")))
-            for field in fields:
-                if field not in record:
-                    raise DataError(f"{path}:{lineno}: benchmark field '{field}' is missing")
-                value = record[field]
-                texts = value if isinstance(value, list) else [value]
-                for text in texts:
-                    if text is not None:
-                        out.append(Snippet(label, problem, field, str(text)))
+    for lineno, record in read_json_objects(path):
+        problem = str(record.get("task_id", record.get("id", f"line {lineno}")))
+        for field in fields:
+            if field not in record:
+                raise DataError(f"{path}:{lineno}: benchmark field '{field}' is missing")
+            value = record[field]
+            texts = value if isinstance(value, list) else [value]
+            for text in texts:
+                if text is not None:
+                    out.append(Snippet(label, problem, field, str(text)))
     return out
 
 
