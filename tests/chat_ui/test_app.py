@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -229,8 +230,16 @@ def test_200_concurrent_feedback_writes_give_200_valid_lines(playground: dict[st
     for c in clients:
         send(c, "rate me", model="scripted")
 
+    idle: queue.Queue = queue.Queue()
+    for c in clients:
+        idle.put(c)
+
     def rate(i: int) -> str:
-        return clients[i % 8].predict(1, i % 2 == 0, SYSTEM, api_name="/rate")
+        client = idle.get()  # one request at a time per client: gradio_client is not thread-safe per session
+        try:
+            return client.predict(1, i % 2 == 0, SYSTEM, api_name="/rate")
+        finally:
+            idle.put(client)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         notes = list(pool.map(rate, range(200)))
