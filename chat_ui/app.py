@@ -30,6 +30,7 @@ from chat_ui.conversation import (
 )
 from chat_ui.feedback import FeedbackLog
 from chat_ui.lineage import describe
+from chat_ui.page_values import PageValues
 from chat_ui.prompts import CODING_EXAMPLES, DEFAULT_SYSTEM_PROMPT, SYSTEM_PRESETS
 from chat_ui.sessions import CancelRegistry
 from mixtune.errors import MixtuneError
@@ -75,6 +76,21 @@ def storage_notice(feedback: FeedbackLog | None) -> str:
     )
 
 
+PRIVATE = {"api_visibility": "private"}  # page-only listeners, not API endpoints
+
+
+def take_message(message: str) -> tuple[str, str]:
+    """Empty the message box as the message is sent (a listener of its own, beside the reply)."""
+    return "", message
+
+
+def restore_message(unsent: str, box: str, history: list[dict[str, Any]] | None = None) -> Any:
+    """Give a message back to its box when sending it failed before it joined the conversation."""
+    turns = history or []
+    accepted = any(t["role"] == "user" and t["content"] == unsent for t in turns[-2:])
+    return unsent if unsent and not box and not accepted else gr.skip()
+
+
 class Playground:
     """The handlers behind the page; build the Blocks with `blocks()`."""
 
@@ -93,6 +109,10 @@ class Playground:
         self.title = title
         self.cancels = CancelRegistry()
         self._info: dict[str, dict[str, Any]] = {}
+        # the outputs of the streaming events, set when blocks() lays out the page
+        self._chat_values = PageValues([])
+        self._arena_values = PageValues([])
+        self._vote_buttons: list[Any] = []
 
     # ---- shared -----------------------------------------------------------------------------
 
@@ -135,7 +155,11 @@ class Playground:
         settings: SamplingSettings,
         session: str,
     ) -> Iterator[tuple[Any, ...]]:
-        """Stream a reply to the last user turn: yields (chatbot, history, textbox, status, raw prompt)."""
+        """Stream a reply to the last user turn: yields (chatbot, history, status, raw prompt).
+
+        The message box is not among the outputs: the page empties it when the message is sent
+        (`take_message`), so a next question typed while the answer streams is never touched.
+        """
 
         backend = self.backend(model)
         messages = to_messages(history, system)
@@ -155,25 +179,31 @@ class Playground:
         history = [*history, turn]
         limit = backend.context_limit
         status = self._status(turn, trim.prompt_tokens, limit, trim.dropped_turns)
-        # full values on every update: Gradio sends only the difference, and API clients see whole outputs
-        yield to_display(history), history, "", status, raw_prompt
+        page = self._chat_values
+        # The history State is written at the start and the end only (each write costs Gradio a
+        # config rebuild): Stop ends the reply through `cancel`, so the end always comes, and the
+        # history kept holds the partial answer.
+        yield page(to_display(history), history, status, raw_prompt)
         last = 0.0  # the first piece is shown at once; later ones at most every stream_interval
+        failure: MixtuneError | None = None
         try:
             for piece in reply:
                 turn["content"] += piece
                 now = time.monotonic()
                 if now - last >= self.stream_interval:
                     last = now
-                    yield to_display(history), history, "", status, raw_prompt
+                    yield page(to_display(history), gr.skip(), status, raw_prompt)
         except MixtuneError as exc:
-            raise gr.Error(str(exc)) from None
+            failure = exc
         finally:
             reply.close()
             self.cancels.finish(session, "chat", cancel)
-        turn["finish_reason"] = reply.finish_reason
+        turn["finish_reason"] = "error" if failure else reply.finish_reason
         turn["completion_tokens"] = reply.completion_tokens
         status = self._status(turn, reply.prompt_tokens or trim.prompt_tokens, limit, trim.dropped_turns)
-        yield to_display(history), history, "", status, raw_prompt
+        yield page(to_display(history), history, status, raw_prompt)
+        if failure is not None:
+            raise gr.Error(str(failure))
 
     def send(
         self,
@@ -192,7 +222,7 @@ class Playground:
 
         if not (message or "").strip():
             gr.Warning("Type a message first.")
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield (gr.skip(),) * 4
             return
         history = [*(history or []), {"role": "user", "content": message}]
         yield from self.respond(
@@ -365,11 +395,11 @@ class Playground:
         seed: Any,
         request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
-        """A new round: two anonymous models answer; yields (A, B, round, textbox, reveal, 4 vote buttons)."""
+        """A new round: two anonymous models answer; yields (A, B, round, reveal, 4 vote buttons)."""
 
         if not (message or "").strip():
             gr.Warning("Type a message first.")
-            yield (gr.skip(),) * 9
+            yield (gr.skip(),) * 8
             return
         settings = settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed)
         rnd = ArenaRound(
@@ -378,40 +408,46 @@ class Playground:
             settings=settings.to_dict(),
         )
         locked = [gr.update(interactive=False)] * 4
+        labels = [button.value for button in self._vote_buttons]  # unchanged: keeps them locked
         hidden = "Both answers are anonymous until you vote."
         cancel = self.cancels.start(request.session_hash, "arena")
-        yield [], [], rnd.to_state(), "", hidden, *locked
+        page = self._arena_values
+        # as in the chat: the round State is written at the start and the end only, and the
+        # message box is the page's own (take_message)
+        yield page([], [], rnd.to_state(), hidden, *locked)
         last = 0.0
+        failure: MixtuneError | None = None
         try:
             for _side in stream_both(self.backends, rnd, settings, cancel):
                 now = time.monotonic()
                 if now - last >= self.stream_interval:
                     last = now
-                    yield (
+                    yield page(
                         self._arena_display(rnd, "A"),
                         self._arena_display(rnd, "B"),
-                        rnd.to_state(),
                         gr.skip(),
-                        gr.skip(),
-                        *locked,
+                        hidden,
+                        *labels,
                     )
         except MixtuneError as exc:
-            raise gr.Error(str(exc)) from None
+            failure = exc
         finally:
             self.cancels.finish(request.session_hash, "arena", cancel)
-        can_vote = rnd.complete and all(f in ("stop", "length") for f in rnd.finish.values())
-        if can_vote:
+        if rnd.votable:
             note = "Which answer is better? Vote to reveal the models."
+        elif failure is not None:
+            note = "A model failed, so this round cannot be voted on: send a new prompt."
         else:
             note = "This round was stopped, so it cannot be voted on: send a new prompt."
-        yield (
+        yield page(
             self._arena_display(rnd, "A"),
             self._arena_display(rnd, "B"),
             rnd.to_state(),
-            "",
             note,
-            *[gr.update(interactive=can_vote)] * 4,
+            *[gr.update(interactive=rnd.votable)] * 4,
         )
+        if failure is not None:
+            raise gr.Error(str(failure))
 
     def arena_clear(self, request: gr.Request) -> tuple[Any, ...]:
         """A cleared side ends the round: nothing left on screen can be voted on."""
@@ -428,6 +464,8 @@ class Playground:
         rnd = ArenaRound.from_state(state)
         if rnd is None or not rnd.complete:
             raise gr.Error("Wait until both models have answered.")
+        if not rnd.votable:
+            raise gr.Error("This round was stopped or failed, so it cannot be voted on: send a new prompt.")
         if rnd.voted:
             raise gr.Error("You already voted in this round; send a new prompt for the next one.")
         models = {
@@ -481,6 +519,7 @@ class Playground:
 
     def _chat_tab(self, names: list[str]) -> None:
         history = gr.State([])
+        unsent = gr.State("")  # the message just taken from the box, given back if sending fails
         with gr.Row():
             model = gr.Dropdown(names, value=names[0], label="Model", scale=1)
             preset = gr.Dropdown(
@@ -533,33 +572,28 @@ class Playground:
             edit_api = gr.Button("edit")
             rate_api = gr.Button("rate")
 
-        outputs = [chatbot, history, message, status, raw]
+        outputs = [chatbot, history, status, raw]
+        self._chat_values = PageValues(outputs)
         inputs = [model, system, *params]
-        progress = {"show_progress": "minimal", "concurrency_limit": None}
-        send_event = send.click(self.send, [message, history, *inputs], outputs, api_name="send", **progress)
-        submit_event = message.submit(
-            self.send, [message, history, *inputs], outputs, api_visibility="private", **progress
-        )
-        retry_event = retry.click(self.retry, [history, *inputs], outputs, api_name="retry", **progress)
-        edit_event = edit_api.click(
-            self.edit, [index, text, history, *inputs], outputs, api_name="edit", **progress
-        )
-        chatbot_edit_event = chatbot.edit(
-            self.edit_from_chatbot, [history, *inputs], outputs, api_visibility="private", **progress
-        )
-        stop.click(
-            self.stop,
-            None,
-            [notice],
-            cancels=[send_event, submit_event, retry_event, edit_event, chatbot_edit_event],
-            queue=False,
-            api_name="stop",
-        )
+        # streaming handlers yield page-ready values (chat_ui/page_values.py)
+        progress = {"show_progress": "minimal", "concurrency_limit": None, "postprocess": False}
+        for trigger, naming in ((send.click, {"api_name": "send"}), (message.submit, PRIVATE)):
+            trigger(self.send, [message, history, *inputs], outputs, **naming, **progress).failure(
+                restore_message, [unsent, message, history], [message], queue=False, **PRIVATE
+            )
+            trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE)
+        retry.click(self.retry, [history, *inputs], outputs, api_name="retry", **progress)
+        edit_api.click(self.edit, [index, text, history, *inputs], outputs, api_name="edit", **progress)
+        chatbot.edit(self.edit_from_chatbot, [history, *inputs], outputs, **PRIVATE, **progress)
+        # Stop sets the session's cancel event: generation ends within a token and the reply
+        # finishes normally, so its last update (history, "finished: cancelled") is kept
+        stop.click(self.stop, None, [notice], queue=False, api_name="stop")
         undo_btn.click(
             self.undo, [history], [chatbot, history, message, status], api_name="undo", queue=False
         )
-        clear.click(self.clear, None, outputs, api_name="clear", queue=False)
-        chatbot.clear(self.clear, None, outputs, api_visibility="private", queue=False)  # its trash icon
+        cleared = [chatbot, history, message, status, raw]
+        clear.click(self.clear, None, cleared, api_name="clear", queue=False)
+        chatbot.clear(self.clear, None, cleared, api_visibility="private", queue=False)  # its trash icon
         rate_api.click(self.rate, [index, liked, history, system], [notice], api_name="rate", queue=False)
         chatbot.like(
             self.rate_from_chatbot, [history, system], [notice], api_visibility="private", queue=False
@@ -575,6 +609,7 @@ class Playground:
 
     def _arena_tab(self, names: list[str]) -> None:
         state = gr.State(None)
+        unsent = gr.State("")
         if len(names) < 2:
             gr.Markdown(
                 "Only one model is loaded: both sides are that model with different seeds.",
@@ -613,24 +648,20 @@ class Playground:
         gr.Examples(CODING_EXAMPLES, inputs=[message], label="Coding examples")
         params = self._sampling_controls()
 
-        outputs = [chat_a, chat_b, state, message, reveal, *vote_buttons]
-        progress = {"show_progress": "minimal", "concurrency_limit": None}
-        send_event = send.click(
-            self.arena_send, [message, system, *params], outputs, api_name="arena_send", **progress
-        )
-        submit_event = message.submit(
-            self.arena_send, [message, system, *params], outputs, api_visibility="private", **progress
-        )
-        stop.click(
-            self.arena_stop,
-            None,
-            None,
-            cancels=[send_event, submit_event],
-            queue=False,
-            api_name="arena_stop",
-        )
+        outputs = [chat_a, chat_b, state, reveal, *vote_buttons]
+        self._arena_values = PageValues(outputs)
+        self._vote_buttons = vote_buttons
+        progress = {"show_progress": "minimal", "concurrency_limit": None, "postprocess": False}
+        for trigger, naming in ((send.click, {"api_name": "arena_send"}), (message.submit, PRIVATE)):
+            trigger(self.arena_send, [message, system, *params], outputs, **naming, **progress).failure(
+                restore_message, [unsent, message], [message], queue=False, **PRIVATE
+            )
+            trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE)
+        # like the chat's Stop: the round ends through its cancel event and says it was stopped
+        stop.click(self.arena_stop, None, None, queue=False, api_name="arena_stop")
+        cleared = [chat_a, chat_b, state, message, reveal, *vote_buttons]
         for chat in (chat_a, chat_b):  # their trash icons
-            chat.clear(self.arena_clear, None, outputs, api_visibility="private", queue=False)
+            chat.clear(self.arena_clear, None, cleared, api_visibility="private", queue=False)
         for button, choice in zip(vote_buttons, ("A", "B", "tie", "both-bad"), strict=True):
             button.click(
                 lambda s, choice=choice: self.vote(choice, s),
@@ -651,6 +682,28 @@ def build_app(
     return Playground(backends, feedback, stream_interval, title).blocks()
 
 
+QUEUE_POLL_S = 0.01
+
+
+def quiet_queue_polling(demo: Any, interval_s: float) -> None:
+    """Make Gradio's queue look for new jobs every `interval_s` instead of every millisecond.
+
+    Gradio's queue loop polls every 1 ms while it has nothing to do (and checks progress every
+    10 ms while a job runs). Each wake-up takes the GIL from the thread that is generating, and
+    on a CPU an idle playground alone slowed generation by about 4% (bench/ui_overhead.py
+    --queue-poll 0.001). Polling every 10 ms costs at most 10 ms once, when a reply starts, and
+    nothing measurable per token. Gradio has no public setting for this; if a later version
+    drops these attributes, its own polling stays in place.
+    """
+    queue = getattr(demo, "_queue", None)
+    if queue is None:
+        return
+    if hasattr(queue, "sleep_when_free"):
+        queue.sleep_when_free = interval_s
+    if hasattr(queue, "progress_update_sleep_when_free"):  # only gr.Progress uses these updates
+        queue.progress_update_sleep_when_free = max(interval_s, 0.05)
+
+
 def launch(
     demo: Any,
     host: str = "127.0.0.1",
@@ -659,10 +712,12 @@ def launch(
     auth: tuple[str, str] | None = None,
     block: bool = True,
     quiet: bool = False,
+    queue_poll_s: float = QUEUE_POLL_S,
 ) -> Any:
     """Serve the playground; loopback only unless a host or share is asked for."""
 
     demo.queue(default_concurrency_limit=8)
+    quiet_queue_polling(demo, queue_poll_s)
     return demo.launch(
         server_name=host,
         server_port=port,

@@ -45,6 +45,11 @@ class ArenaRound:
     def complete(self) -> bool:
         return all(self.finish[s] is not None for s in SIDES)
 
+    @property
+    def votable(self) -> bool:
+        """Both answers ended on their own (end of turn or length): not stopped, not failed."""
+        return all(self.finish[s] in ("stop", "length") for s in SIDES)
+
     def to_state(self) -> dict[str, Any]:
         return {
             "prompt": self.prompt,

@@ -12,6 +12,7 @@ people chat. For many concurrent users, serve the model with vLLM (`mixtune serv
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from mixtune.errors import MixtuneError
 log = logging.getLogger(__name__)
 
 GENERATION_LOCK = threading.Lock()
+STOP_POLL_S = 0.1  # how often a reader waiting for its first token checks for a stop
 
 
 def _pick_device(device: str | None) -> str:
@@ -134,10 +136,12 @@ class TransformersBackend:
                 settings = SamplingSettings(**{**settings.to_dict(), "max_new_tokens": room})
         stop = threading.Event()
 
+        def halted() -> bool:
+            return stop.is_set() or (cancel is not None and cancel.is_set())
+
         class CancelCriteria(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                halt = stop.is_set() or (cancel is not None and cancel.is_set())
-                return torch.full((input_ids.shape[0],), halt, dtype=torch.bool, device=input_ids.device)
+                return torch.full((input_ids.shape[0],), halted(), dtype=torch.bool, device=input_ids.device)
 
         class CountingStreamer(TextIteratorStreamer):
             generated = 0
@@ -150,7 +154,10 @@ class TransformersBackend:
                     self.last_token = int(flat[-1])
                 super().put(value)
 
-        streamer = CountingStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        # the timeout lets the reader notice a stop while it waits for the model (see pieces())
+        streamer = CountingStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STOP_POLL_S
+        )
         input_ids = torch.tensor([prompt_ids], device=self.model.device)
         kwargs = {
             "input_ids": input_ids,
@@ -160,13 +167,15 @@ class TransformersBackend:
             **self.generation_kwargs(settings),
         }
         failure: list[BaseException] = []
+        generating = threading.Event()
 
         def run() -> None:
             try:
                 with GENERATION_LOCK:
-                    if stop.is_set() or (cancel is not None and cancel.is_set()):
+                    if halted():
                         streamer.end()
                         return
+                    generating.set()
                     torch.manual_seed(settings.seed)
                     with torch.inference_mode():
                         self.model.generate(**kwargs)
@@ -180,13 +189,25 @@ class TransformersBackend:
         def pieces():
             thread.start()
             try:
-                for text in streamer:
+                while True:
+                    try:
+                        text = next(streamer)
+                    except StopIteration:
+                        break
+                    except queue.Empty:
+                        # no token yet: still waiting for another reply to release the model, or
+                        # a slow step; a stop asked meanwhile ends the reply now, not when the
+                        # model is free (the generation thread then sees it and does not start)
+                        if halted():
+                            break
+                        continue
                     if text:
                         yield text
             finally:
                 if thread.is_alive():
                     stop.set()
-                thread.join(timeout=30)
+                if generating.is_set():  # it ends within a token; one still waiting for the model
+                    thread.join(timeout=30)  # returns as soon as it gets it, so it is not waited for
             if failure:
                 raise MixtuneError(f"generation with {self.name} failed: {failure[0]}") from failure[0]
             reply.completion_tokens = streamer.generated

@@ -42,7 +42,7 @@ def test_a_streamed_reply_arrives_in_pieces(client: Any, chat_backend: Any) -> N
     assert len(growing) >= 3, f"only {len(growing)} distinct partial replies"
     final = outputs[-1]
     assert all(final_text.startswith(t) for t in growing for final_text in [answer(final)])
-    status, raw = final[2], final[3]
+    status, raw = final[1], final[2]
     assert "seed `1`" in status and "context window **1024**" in status and "finished: length" in status
     expected = chat_backend.render_prompt(
         [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "def add(a, b):"}]
@@ -80,7 +80,7 @@ def test_stop_ends_a_long_generation_promptly(client: Any) -> None:
     final = job.outputs()[-1]
     print(f"stop -> reply finished in {took * 1000:.0f} ms")
     assert took < 1.5
-    assert "finished: cancelled" in final[2]
+    assert "finished: cancelled" in final[1]
     assert len(answer(final)) > 0
 
 
@@ -95,7 +95,7 @@ def test_gradio_cancel_also_frees_the_model(client: Any, playground: dict[str, A
     t0 = time.monotonic()
     other = Client(playground["url"], verbose=False)
     result = send(other, "hi", seed=1, max_new_tokens=3)
-    assert "reply **3**" in result[2]
+    assert "reply **3**" in result[1]
     assert time.monotonic() - t0 < 10  # not the ~minute a 4000-token reply would hold the model
 
 
@@ -142,11 +142,11 @@ def test_oldest_turns_are_trimmed_with_a_notice(client: Any, small_context: Any)
             f"message {i}", "small-context", "", *sampling_args(0, max_new_tokens=10), api_name="/send"
         )
     assert result is not None
-    assert "oldest exchange" in result[2] and "30-token context window" in result[2]
+    assert "oldest exchange" in result[1] and "30-token context window" in result[1]
     sent = small_context.calls[-1]["messages"]
     assert sent[-1] == {"role": "user", "content": "message 5"}
     assert {"role": "user", "content": "message 0"} not in sent
-    assert "message 0" not in result[3] and "message 5" in result[3]  # the raw prompt shows the trim
+    assert "message 0" not in result[2] and "message 5" in result[2]  # the raw prompt shows the trim
     assert len(result[0]) == 12  # the page still shows the whole conversation
 
 
@@ -197,7 +197,7 @@ def test_arena_vote_writes_exactly_one_preference_row(client: Any, playground: d
         "reverse a string", "", *sampling_args(0, max_new_tokens=8), api_name="/arena_send"
     )
     answer_a, answer_b = text_of(result[0][-1]), text_of(result[1][-1])
-    assert "Vote to reveal" in result[3]
+    assert "Vote to reveal" in result[2]
     reveal = client.predict(api_name="/vote_a")
     assert isinstance(reveal, str) and "Your vote: **A is better**" in reveal
     rows = read_jsonl(log)

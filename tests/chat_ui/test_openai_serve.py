@@ -155,8 +155,9 @@ def test_the_playground_chats_through_the_openai_backend(
         texts = {message_text(o[0][-1]) for o in outputs if o[0] and o[0][-1]["role"] == "assistant"}
         assert len(texts) >= 3
         final = outputs[-1]
-        assert "reply **12**" in final[2] and "context window **1024**" in final[2] and "seed `8`" in final[2]
-        assert final[3] == chat_backend.render_prompt(MESSAGES)
+        status = final[1]
+        assert "reply **12**" in status and "context window **1024**" in status and "seed `8`" in status
+        assert final[2] == chat_backend.render_prompt(MESSAGES)
         direct = backend.stream(
             MESSAGES, SamplingSettings(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=12, seed=8)
         )
