@@ -569,6 +569,7 @@ class Playground:
             index = gr.Number(precision=0, label="index")
             text = gr.Textbox(label="text")
             liked = gr.Checkbox(label="liked")
+            send_api = gr.Button("send")
             edit_api = gr.Button("edit")
             rate_api = gr.Button("rate")
 
@@ -577,11 +578,15 @@ class Playground:
         inputs = [model, system, *params]
         # streaming handlers yield page-ready values (chat_ui/page_values.py)
         progress = {"show_progress": "minimal", "concurrency_limit": None, "postprocess": False}
-        for trigger, naming in ((send.click, {"api_name": "send"}), (message.submit, PRIVATE)):
-            trigger(self.send, [message, history, *inputs], outputs, **naming, **progress).failure(
-                restore_message, [unsent, message, history], [message], queue=False, **PRIVATE
-            )
-            trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE)
+        # registered first, so that the API name "send" is this endpoint's (the page's listeners
+        # below are named after their functions too; a later "send" would become "send_2")
+        send_api.click(self.send, [message, history, *inputs], outputs, api_name="send", **progress)
+        # the page first takes the message out of its box, then answers it: the box is never an
+        # output of the reply, so a next question typed while the answer streams is kept
+        for trigger in (send.click, message.submit):
+            trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE).then(
+                self.send, [unsent, history, *inputs], outputs, **PRIVATE, **progress
+            ).failure(restore_message, [unsent, message, history], [message], queue=False, **PRIVATE)
         retry.click(self.retry, [history, *inputs], outputs, api_name="retry", **progress)
         edit_api.click(self.edit, [index, text, history, *inputs], outputs, api_name="edit", **progress)
         chatbot.edit(self.edit_from_chatbot, [history, *inputs], outputs, **PRIVATE, **progress)
@@ -645,6 +650,7 @@ class Playground:
                 gr.Button("Both are bad", interactive=False, elem_id="vote-both-bad"),
             ]
         reveal = gr.Markdown("Both answers are anonymous until you vote.", elem_id="reveal")
+        send_api = gr.Button("arena_send", visible=False)  # the API's endpoint: message in, round out
         gr.Examples(CODING_EXAMPLES, inputs=[message], label="Coding examples")
         params = self._sampling_controls()
 
@@ -652,11 +658,13 @@ class Playground:
         self._arena_values = PageValues(outputs)
         self._vote_buttons = vote_buttons
         progress = {"show_progress": "minimal", "concurrency_limit": None, "postprocess": False}
-        for trigger, naming in ((send.click, {"api_name": "arena_send"}), (message.submit, PRIVATE)):
-            trigger(self.arena_send, [message, system, *params], outputs, **naming, **progress).failure(
-                restore_message, [unsent, message], [message], queue=False, **PRIVATE
-            )
-            trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE)
+        send_api.click(  # first, as in the chat tab
+            self.arena_send, [message, system, *params], outputs, api_name="arena_send", **progress
+        )
+        for trigger in (send.click, message.submit):
+            trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE).then(
+                self.arena_send, [unsent, system, *params], outputs, **PRIVATE, **progress
+            ).failure(restore_message, [unsent, message], [message], queue=False, **PRIVATE)
         # like the chat's Stop: the round ends through its cancel event and says it was stopped
         stop.click(self.arena_stop, None, None, queue=False, api_name="arena_stop")
         cleared = [chat_a, chat_b, state, message, reveal, *vote_buttons]

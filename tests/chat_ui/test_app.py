@@ -14,6 +14,7 @@ import pytest
 from chat_ui.backend import SamplingSettings
 from chat_ui.client import message_text as text_of
 from chat_ui.client import slider_values
+from chat_ui.conversation import escape_markup
 from chat_ui.feedback import read_jsonl
 
 SYSTEM = "be brief"
@@ -82,6 +83,14 @@ def test_stop_ends_a_long_generation_promptly(client: Any) -> None:
     assert took < 1.5
     assert "finished: cancelled" in final[1]
     assert len(answer(final)) > 0
+    # the partial answer stays in the conversation, marked as stopped
+    row = json.loads(Path(client.predict(SYSTEM, "tiny-chat", api_name="/export_json")).read_text())
+    last = row["turns"][-1]
+    assert last["role"] == "assistant" and last["finish_reason"] == "cancelled"
+    assert 0 < last["completion_tokens"] < 4000
+    assert (
+        escape_markup(last["content"]).split() == answer(final).split()
+    )  # the Chatbot turns tabs into spaces
 
 
 def test_gradio_cancel_also_frees_the_model(client: Any, playground: dict[str, Any]) -> None:
@@ -219,6 +228,34 @@ def test_arena_vote_writes_exactly_one_preference_row(client: Any, playground: d
     with pytest.raises(AppError, match="already voted"):
         client.predict(api_name="/vote_b")
     assert len(read_jsonl(log)) == before + 1
+
+
+def test_a_stopped_arena_round_cannot_be_voted_on(tmp_path: Path) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from chat_ui.app import Playground, launch
+    from chat_ui.feedback import FeedbackLog
+
+    from .conftest import ScriptedBackend
+
+    slow = {name: ScriptedBackend(name, "", delay=0.02, words=500) for name in ("slow-a", "slow-b")}
+    log = FeedbackLog(tmp_path / "votes.jsonl")
+    demo = Playground(slow, log, stream_interval=0.0).blocks()
+    _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        job = client.submit("count", "", *sampling_args(0), api_name="/arena_send")
+        while not (job.outputs() and job.outputs()[-1][0]):
+            time.sleep(0.02)
+        client.predict(api_name="/arena_stop")
+        final = job.result(timeout=10)
+        assert "was stopped" in final[2]
+        with pytest.raises(AppError, match="stopped"):
+            client.predict(api_name="/vote_a")
+        assert not log.path.exists() or read_jsonl(log.path) == []
+    finally:
+        demo.close()
 
 
 def test_200_concurrent_feedback_writes_give_200_valid_lines(playground: dict[str, Any]) -> None:

@@ -115,10 +115,13 @@ def test_page_streams_highlights_code_and_never_runs_model_html(page: dict, tmp_
             tab.get_by_role("tab", name="Arena").click()
             tab.fill("#arena-message textarea", "Sort a list <quickly>.")
             tab.click("#arena-send")
+            tab.locator("#arena-a .message.bot").first.wait_for(timeout=15_000)
+            assert tab.locator("#vote-a").is_disabled(), "votes must wait until both answers are in"
             tab.wait_for_function(
                 "document.querySelector('#reveal').innerText.includes('Which answer is better')",
                 timeout=20_000,
             )
+            assert tab.locator("#vote-a").is_enabled()
             assert "coder" not in tab.locator("#arena-a").inner_text() + tab.locator("#arena-b").inner_text()
             tab.click("#vote-a")
             tab.wait_for_function(
@@ -133,5 +136,68 @@ def test_page_streams_highlights_code_and_never_runs_model_html(page: dict, tmp_
             tab.screenshot(path=str(arena_shot), full_page=False)
             shutil.copy(arena_shot, keep / "arena.png")
             print(f"screenshot: {arena_shot} (copy: {keep / 'arena.png'})")
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def long_page() -> Iterator[dict]:
+    from chat_ui.app import Playground, launch
+
+    from .conftest import ScriptedBackend
+
+    backend = ScriptedBackend("long-coder", "", delay=0.03, words=600)
+    demo = Playground({"long-coder": backend}, None).blocks()
+    _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
+    try:
+        yield {"url": url, "backend": backend}
+    finally:
+        demo.close()
+
+
+def test_stop_button_keeps_the_partial_answer_and_the_next_question(long_page: dict) -> None:
+    """Stop, clicked in the page, ends a long answer at once; the partial answer stays in the
+    conversation, and a question typed while the answer streamed is still in its box."""
+    assert CHROMIUM, "Debian's chromium is needed: apt-get install chromium"
+    from playwright.sync_api import sync_playwright
+
+    backend = long_page["backend"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 1000})
+            tab.goto(long_page["url"])
+            tab.wait_for_selector("#message textarea", timeout=30_000)
+            tab.fill("#message textarea", "Count for me.")
+            tab.click("#send")
+            tab.wait_for_function(
+                "document.querySelector('#chatbot').innerText.includes('w5 ')", timeout=15_000
+            )
+            assert tab.locator("#message textarea").input_value() == ""  # taken when sent
+            tab.locator("#message textarea").press_sequentially("And now backwards?", delay=10)
+
+            clicked = time.monotonic()
+            tab.click("#stop")
+            tab.locator("#status").get_by_text("finished: cancelled").wait_for(timeout=5_000)
+            took = time.monotonic() - clicked
+            shown = tab.locator("#chatbot .message.bot").last.inner_text()
+            time.sleep(0.5)
+            assert tab.locator("#chatbot .message.bot").last.inner_text() == shown, "still streaming"
+            words = shown.split()
+            print(
+                f"stop clicked -> 'finished: cancelled' shown in {took * 1000:.0f} ms, after {len(words)} words"
+            )
+            assert took < 2.0 and 5 < len(words) < 600
+
+            assert tab.locator("#message textarea").input_value() == "And now backwards?"
+            tab.locator("#message textarea").press("Enter")
+            tab.wait_for_function(
+                "document.querySelectorAll('#chatbot .message.user').length == 2", timeout=10_000
+            )
+            tab.click("#stop")
+            sent = backend.calls[-1]["messages"]
+            assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+            assert sent[2]["content"].split() == words  # the partial answer is part of the conversation
+            assert sent[3]["content"] == "And now backwards?"
         finally:
             browser.close()

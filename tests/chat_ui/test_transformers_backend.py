@@ -100,6 +100,29 @@ def test_cancel_stops_a_long_generation_within_a_token(chat_backend: Any) -> Non
     assert ended - stop_at[0] < 0.5, f"stopping took {ended - stop_at[0]:.3f}s"
 
 
+def test_stop_while_waiting_for_the_model_ends_the_reply_at_once(chat_backend: Any) -> None:
+    """A reply queued behind another user's (the model is busy) stops when asked, not when the
+    model is free, and does not generate afterwards."""
+    from chat_ui.transformers_backend import GENERATION_LOCK
+
+    cancel = threading.Event()
+    texts: list[str] = []
+    with GENERATION_LOCK:  # another reply holds the model
+        stream = chat_backend.stream(MESSAGES, SamplingSettings(temperature=0.0, max_new_tokens=50), cancel)
+        reader = threading.Thread(target=lambda: texts.append("".join(stream)), daemon=True)
+        t0 = time.monotonic()
+        reader.start()
+        time.sleep(0.2)
+        cancel.set()
+        reader.join(timeout=5)
+        waited = time.monotonic() - t0 - 0.2
+    assert not reader.is_alive(), "the reply kept waiting for the model after the stop"
+    assert texts == [""] and stream.finish_reason == "cancelled" and stream.completion_tokens == 0
+    assert waited < 0.6, f"the stop took {waited:.2f}s"
+    after = reply(chat_backend, temperature=0.0, max_new_tokens=3)  # the model is free again
+    assert after.completion_tokens == 3
+
+
 def test_closing_a_stream_frees_the_model_for_the_next_reply(chat_backend: Any) -> None:
     first = chat_backend.stream(MESSAGES, SamplingSettings(temperature=1.0, max_new_tokens=900))
     next(first)
