@@ -5,7 +5,7 @@ measured in the same run.
 
 Goal: at most 5% throughput loss and at most 50 ms of added time-to-first-token.
 
-    python bench/ui_overhead.py [--tokens 200] [--repeats 3]
+    python bench/ui_overhead.py [--tokens 200] [--repeats 15]
 
 The model is a StarCoder2-architecture network with random weights (about 18M parameters, so a
 token costs what a small real model costs on a CPU), using mixtune's offline code tokenizer,
@@ -233,15 +233,28 @@ def request_via_http(url: str, model: str, tokens: int) -> dict[str, float]:
     }
 
 
+def median_with_interval(values: list[float], draws: int = 2000) -> tuple[float, float, float]:
+    """The median and a bootstrap 90% interval for it: on a shared machine single runs of the same
+    work differ by 10-20%, so the interval says how far the median itself can be trusted."""
+    import random
+
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(draws))
+    return statistics.median(values), medians[int(0.05 * draws)], medians[int(0.95 * draws) - 1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps the comparison fair)")
     parser.add_argument(
-        "--stream-interval", type=float, default=0.05, help="the playground's update interval"
+        "--stream-interval",
+        type=float,
+        default=None,
+        help="the playground's update interval (default: its own)",
     )
     parser.add_argument(
         "--queue-poll",
@@ -254,7 +267,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from chat_ui.app import QUEUE_POLL_S, Playground, launch
+    from chat_ui.app import QUEUE_POLL_S, STREAM_INTERVAL_S, Playground, launch
     from chat_ui.transformers_backend import TransformersBackend
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -264,6 +277,7 @@ def main() -> int:
         fixed_length(backend, args.tokens)
         words_only(backend)
         queue_poll = QUEUE_POLL_S if args.queue_poll is None else args.queue_poll
+        interval = STREAM_INTERVAL_S if args.stream_interval is None else args.stream_interval
         n_params = sum(p.numel() for p in backend.model.parameters())
 
         clients = multiprocessing.get_context("spawn").Pool(1)
@@ -278,7 +292,7 @@ def main() -> int:
         def playground_run() -> tuple[dict[str, float], dict[str, float]]:
             # launched for each run and closed after it, so that the raw baseline runs alone (an idle
             # server still polls its queue: every 10 ms in the playground, every 1 ms in plain Gradio)
-            demo = Playground({"bench": backend}, None, stream_interval=args.stream_interval).blocks()
+            demo = Playground({"bench": backend}, None, stream_interval=interval).blocks()
             _, url, _ = launch(
                 demo, host="127.0.0.1", port=None, block=False, quiet=True, queue_poll_s=queue_poll
             )
@@ -337,14 +351,15 @@ def main() -> int:
         )
     for name, runs in paths[1:]:
         pairs = list(zip(runs, raw_runs, strict=True))
-        ratio = med(tps(ui) / tps(raw) for ui, raw in pairs)
+        ratios = [tps(ui) / tps(raw) for ui, raw in pairs]
+        ratio, low, high = median_with_interval(ratios)
         decode = med(decode_tps(ui) / decode_tps(raw) for ui, raw in pairs)
         ttft = med(ui["ttft"] - raw["ttft"] for ui, raw in pairs)
         cpu = med(cpu_ms(ui) / cpu_ms(raw) for ui, raw in pairs)
         print(
-            f"{name}: throughput ratio {ratio:.3f} (loss {(1 - ratio) * 100:.1f}%, goal <= 5%), "
-            f"decode ratio {decode:.3f}, TTFT overhead {ttft * 1000:.0f} ms (goal <= 50 ms), "
-            f"CPU/token ratio {cpu:.2f}"
+            f"{name}: throughput ratio {ratio:.3f} [90% interval {low:.3f}-{high:.3f}] "
+            f"(loss {(1 - ratio) * 100:.1f}%, goal <= 5%), decode ratio {decode:.3f}, "
+            f"TTFT overhead {ttft * 1000:.0f} ms (goal <= 50 ms), CPU/token ratio {cpu:.2f}"
         )
     print(
         "tokens/s counts from the request to the last token (time to first token included); decode/s from "

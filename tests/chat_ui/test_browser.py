@@ -201,3 +201,51 @@ def test_stop_button_keeps_the_partial_answer_and_the_next_question(long_page: d
             assert sent[3]["content"] == "And now backwards?"
         finally:
             browser.close()
+
+
+def test_a_login_is_required_when_auth_is_set() -> None:
+    """`--auth USER:PASS`: the page and the API refuse anyone without the login; with it, chat works."""
+    assert CHROMIUM, "Debian's chromium is needed: apt-get install chromium"
+    import httpx
+    from gradio_client import Client
+    from playwright.sync_api import sync_playwright
+
+    from chat_ui.app import Playground, launch
+
+    from .conftest import ScriptedBackend
+
+    demo = Playground({"coder": ScriptedBackend("coder", "Use `sorted(xs)`.")}, None).blocks()
+    _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True, auth=("ann", "s3cret"))
+    try:
+        assert httpx.get(f"{url}config").status_code == 401
+        with pytest.raises(Exception, match="(?i)login|credentials|401"):
+            Client(url, auth=("ann", "wrong"), verbose=False)
+        assert (
+            "sorted"
+            in Client(url, auth=("ann", "s3cret"), verbose=False).predict(
+                "sort?", "coder", "", 0.0, 50, 0.95, 16, 1.0, 0, api_name="/send"
+            )[0][-1]["content"][0]["text"]
+        )
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            try:
+                tab = browser.new_page()
+                tab.goto(url)
+                tab.get_by_label("username").fill("ann")
+                tab.get_by_label("password").fill("wrong")
+                tab.get_by_role("button", name="Login").click()
+                tab.get_by_text("Incorrect Credentials").wait_for(timeout=10_000)
+                assert tab.locator("#message textarea").count() == 0
+                tab.get_by_label("password").fill("s3cret")
+                tab.get_by_role("button", name="Login").click()
+                tab.wait_for_selector("#message textarea", timeout=30_000)
+                tab.fill("#message textarea", "How do I sort?")
+                tab.click("#send")
+                tab.wait_for_function(
+                    "document.querySelector('#chatbot').innerText.includes('sorted(xs)')", timeout=15_000
+                )
+            finally:
+                browser.close()
+    finally:
+        demo.close()
