@@ -237,6 +237,7 @@ def test_a_login_is_required_when_auth_is_set() -> None:
                 tab.get_by_role("button", name="Login").click()
                 tab.get_by_text("Incorrect Credentials").wait_for(timeout=10_000)
                 assert tab.locator("#message textarea").count() == 0
+                tab.get_by_label("username").fill("ann")  # the form starts over after a failed login
                 tab.get_by_label("password").fill("s3cret")
                 tab.get_by_role("button", name="Login").click()
                 tab.wait_for_selector("#message textarea", timeout=30_000)
