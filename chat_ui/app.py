@@ -7,16 +7,16 @@ with `gradio_client`. Conversations live in per-session `gr.State`; the backends
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from chat_ui.arena import SIDES, ArenaRound, draw_pair, stream_both
-from chat_ui.backend import ChatBackend, SamplingSettings, trim_to_context
+from chat_ui.backend import ChatBackend, ReplyStream, SamplingSettings, trim_to_context
 from chat_ui.conversation import (
     drop_last_reply,
     edit_user_turn,
@@ -32,6 +32,7 @@ from chat_ui.feedback import FeedbackLog
 from chat_ui.lineage import describe
 from chat_ui.page_values import PageValues
 from chat_ui.prompts import CODING_EXAMPLES, DEFAULT_SYSTEM_PROMPT, SYSTEM_PRESETS
+from chat_ui.pump import Pump
 from chat_ui.sessions import CancelRegistry
 from mixtune.errors import MixtuneError
 
@@ -76,11 +77,11 @@ def storage_notice(feedback: FeedbackLog | None) -> str:
     )
 
 
-# Seconds between screen updates while a reply streams. Each update costs the generating thread
-# GIL time in Gradio's server (about 0.4% of tokens/s per update per second on a CPU, measured
-# with bench/ui_overhead.py): 10 updates a second cost 3.4%, 20 cost 7.4%. A model slower than
-# 10 tokens/s still shows every token as it comes.
-STREAM_INTERVAL_S = 0.1
+# Seconds between screen updates while a reply streams. The handlers are async and read replies
+# through a Pump, so an update costs the generating thread little GIL time: on a CPU, 20 updates
+# a second cost 3.2% of tokens/s and 10 cost 3.3% (bench/ui_overhead.py; as synchronous
+# generators, the Gradio default, 20 a second cost 7.4%).
+STREAM_INTERVAL_S = 0.05
 
 PRIVATE = {"api_visibility": "private"}  # page-only listeners, not API endpoints
 
@@ -153,14 +154,24 @@ class Playground:
 
     # ---- chat ---------------------------------------------------------------------------------
 
-    def respond(
+    def _start_reply(
+        self, backend: ChatBackend, messages: list[dict[str, str]], settings: SamplingSettings, session: str
+    ) -> tuple[Any, str, Any, ReplyStream]:
+        """Fit the conversation to the context window and start the reply (tokenising, or an HTTP
+        call for an OpenAI backend, so it runs in a worker thread, not on the event loop)."""
+        trim = trim_to_context(backend, messages, settings.max_new_tokens)
+        raw_prompt = backend.render_prompt(trim.messages)
+        cancel = self.cancels.start(session, "chat")
+        return trim, raw_prompt, cancel, backend.stream(trim.messages, settings, cancel)
+
+    async def respond(
         self,
         history: list[dict[str, Any]],
         model: str,
         system: str,
         settings: SamplingSettings,
         session: str,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         """Stream a reply to the last user turn: yields (chatbot, history, status, raw prompt).
 
         The message box is not among the outputs: the page empties it when the message is sent
@@ -170,10 +181,9 @@ class Playground:
         backend = self.backend(model)
         messages = to_messages(history, system)
         try:
-            trim = trim_to_context(backend, messages, settings.max_new_tokens)
-            raw_prompt = backend.render_prompt(trim.messages)
-            cancel = self.cancels.start(session, "chat")
-            reply = backend.stream(trim.messages, settings, cancel)
+            trim, raw_prompt, cancel, reply = await asyncio.to_thread(
+                self._start_reply, backend, messages, settings, session
+            )
         except MixtuneError as exc:
             raise gr.Error(str(exc)) from None
         turn: dict[str, Any] = {
@@ -190,20 +200,21 @@ class Playground:
         # config rebuild): Stop ends the reply through `cancel`, so the end always comes, and the
         # history kept holds the partial answer.
         yield page(to_display(history), history, status, raw_prompt)
-        last = 0.0  # the first piece is shown at once; later ones at most every stream_interval
-        failure: MixtuneError | None = None
+        pump = Pump(reply, name=f"reply-{model}")
         try:
-            for piece in reply:
-                turn["content"] += piece
-                now = time.monotonic()
-                if now - last >= self.stream_interval:
-                    last = now
-                    yield page(to_display(history), gr.skip(), status, raw_prompt)
-        except MixtuneError as exc:
-            failure = exc
-        finally:
-            reply.close()
+            async for pieces in pump.batches(self.stream_interval):
+                turn["content"] += "".join(pieces)
+                yield page(to_display(history), gr.skip(), status, raw_prompt)
+        finally:  # also when Gradio cancels this handler (the page closed, or a client cancelled)
+            if pump.done:
+                reply.close()
+            else:  # the pump's thread sees the reply end within a token
+                cancel.set()
+                reply.stop()
             self.cancels.finish(session, "chat", cancel)
+        failure = pump.error
+        if failure is not None and not isinstance(failure, MixtuneError):
+            raise failure
         turn["finish_reason"] = "error" if failure else reply.finish_reason
         turn["completion_tokens"] = reply.completion_tokens
         status = self._status(turn, reply.prompt_tokens or trim.prompt_tokens, limit, trim.dropped_turns)
@@ -211,7 +222,7 @@ class Playground:
         if failure is not None:
             raise gr.Error(str(failure))
 
-    def send(
+    async def send(
         self,
         message: str,
         history: list[dict[str, Any]],
@@ -224,22 +235,18 @@ class Playground:
         repetition_penalty: float,
         seed: Any,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
 
         if not (message or "").strip():
             gr.Warning("Type a message first.")
             yield (gr.skip(),) * 4
             return
         history = [*(history or []), {"role": "user", "content": message}]
-        yield from self.respond(
-            history,
-            model,
-            system,
-            settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed),
-            request.session_hash,
-        )
+        settings = settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed)
+        async for update in self.respond(history, model, system, settings, request.session_hash):
+            yield update
 
-    def retry(
+    async def retry(
         self,
         history: list[dict[str, Any]],
         model: str,
@@ -251,7 +258,7 @@ class Playground:
         repetition_penalty: float,
         seed: Any,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         """Answer the last message again with a fresh random seed."""
 
         try:
@@ -260,9 +267,10 @@ class Playground:
             raise gr.Error(str(exc)) from None
         settings = settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed)
         settings.seed = None
-        yield from self.respond(history, model, system, settings, request.session_hash)
+        async for update in self.respond(history, model, system, settings, request.session_hash):
+            yield update
 
-    def edit(
+    async def edit(
         self,
         index: Any,
         text: str,
@@ -276,22 +284,18 @@ class Playground:
         repetition_penalty: float,
         seed: Any,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         """Replace user message `index` and answer it again; later turns are dropped."""
 
         try:
             history = edit_user_turn(history or [], int(index), text)
         except (MixtuneError, TypeError, ValueError) as exc:
             raise gr.Error(str(exc)) from None
-        yield from self.respond(
-            history,
-            model,
-            system,
-            settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed),
-            request.session_hash,
-        )
+        settings = settings_from(temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed)
+        async for update in self.respond(history, model, system, settings, request.session_hash):
+            yield update
 
-    def edit_from_chatbot(
+    async def edit_from_chatbot(
         self,
         history: list[dict[str, Any]],
         model: str,
@@ -304,11 +308,11 @@ class Playground:
         seed: Any,
         evt: gr.EditData,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         value = evt.value.get("content", "") if isinstance(evt.value, dict) else evt.value
         if isinstance(value, list):  # multimodal parts: keep the text
             value = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value)
-        yield from self.edit(
+        updates = self.edit(
             evt.index,
             unescape_markup(str(value)),
             history,
@@ -322,6 +326,8 @@ class Playground:
             seed,
             request=request,
         )
+        async for update in updates:
+            yield update
 
     def undo(self, history: list[dict[str, Any]]) -> tuple[Any, ...]:
         history, user_text = undo(history or [])
@@ -389,7 +395,7 @@ class Playground:
             shown.append({"role": "assistant", "content": escape_markup(rnd.answers[side])})
         return shown
 
-    def arena_send(
+    async def arena_send(
         self,
         message: str,
         system: str,
@@ -400,7 +406,7 @@ class Playground:
         repetition_penalty: float,
         seed: Any,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> AsyncIterator[tuple[Any, ...]]:
         """A new round: two anonymous models answer; yields (A, B, round, reveal, 4 vote buttons)."""
 
         if not (message or "").strip():
@@ -421,24 +427,19 @@ class Playground:
         # as in the chat: the round State is written at the start and the end only, and the
         # message box is the page's own (take_message)
         yield page([], [], rnd.to_state(), hidden, *locked)
-        last = 0.0
-        failure: MixtuneError | None = None
+        pump = Pump(stream_both(self.backends, rnd, settings, cancel), name="arena")
         try:
-            for _side in stream_both(self.backends, rnd, settings, cancel):
-                now = time.monotonic()
-                if now - last >= self.stream_interval:
-                    last = now
-                    yield page(
-                        self._arena_display(rnd, "A"),
-                        self._arena_display(rnd, "B"),
-                        gr.skip(),
-                        hidden,
-                        *labels,
-                    )
-        except MixtuneError as exc:
-            failure = exc
+            async for _sides in pump.batches(self.stream_interval):  # the answers grow in `rnd`
+                yield page(
+                    self._arena_display(rnd, "A"), self._arena_display(rnd, "B"), gr.skip(), hidden, *labels
+                )
         finally:
+            if not pump.done:  # Gradio cancelled this handler: end both replies
+                cancel.set()
             self.cancels.finish(request.session_hash, "arena", cancel)
+        failure = pump.error
+        if failure is not None and not isinstance(failure, MixtuneError):
+            raise failure
         if rnd.votable:
             note = "Which answer is better? Vote to reveal the models."
         elif failure is not None:

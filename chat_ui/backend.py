@@ -83,10 +83,15 @@ class ReplyStream:
         self.text += piece
         return piece
 
-    def close(self) -> None:
-        """Stop generating now and release the connection or thread behind the stream."""
+    def stop(self) -> None:
+        """Ask generation to stop; safe from any thread, also while another one is iterating."""
         for fn in self._on_close:
             fn()
+
+    def close(self) -> None:
+        """Stop generating now and release the connection or thread behind the stream (from the
+        thread that iterates it, or once nothing does)."""
+        self.stop()
         close = getattr(self.pieces, "close", None)
         if close is not None:
             close()

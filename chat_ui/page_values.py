@@ -2,11 +2,9 @@
 
 By default Gradio postprocesses every output of every update with its own round trip to a
 worker thread (five outputs: four round trips, two serialisations of the chat), all on the
-server's event loop. Those round trips take the GIL from the thread that is generating: at 20
-updates a second they cost a CPU about a tenth of its tokens/s (bench/ui_overhead.py). The
+server's event loop, and each round trip takes the GIL from the thread that is generating. The
 streaming events are therefore registered with `postprocess=False` and their handlers yield
-values made here: each component's own `postprocess`, done once, in the thread that already
-runs the handler.
+values made here: each component's own `postprocess`, done once, where the handler runs.
 """
 
 from __future__ import annotations
