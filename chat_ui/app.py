@@ -697,26 +697,27 @@ def build_app(
     return Playground(backends, feedback, stream_interval, title).blocks()
 
 
-QUEUE_POLL_S = 0.01
+QUEUE_POLL_S = 0.02
+PROGRESS_POLL_S = 0.5  # the playground sends no gr.Progress updates
 
 
 def quiet_queue_polling(demo: Any, interval_s: float) -> None:
     """Make Gradio's queue look for new jobs every `interval_s` instead of every millisecond.
 
-    Gradio's queue loop polls every 1 ms while it has nothing to do (and checks progress every
-    10 ms while a job runs). Each wake-up takes the GIL from the thread that is generating, and
-    on a CPU an idle playground alone slowed generation by about 4% (bench/ui_overhead.py
-    --queue-poll 0.001). Polling every 10 ms costs at most 10 ms once, when a reply starts, and
-    nothing measurable per token. Gradio has no public setting for this; if a later version
-    drops these attributes, its own polling stays in place.
+    Gradio's queue loop polls every 1 ms while it has nothing to do, and checks for progress
+    updates every 10 ms while a job runs. Each wake-up takes the GIL from the thread that is
+    generating: on a CPU an idle playground alone slowed generation by about 4%, and it used 6% of
+    a core (2.5% at 10 ms, 0.7% at 50 ms). Polling every 20 ms delays the start of a reply by
+    10 ms on average. Gradio has no public setting for this; if a later version drops these
+    attributes, its own polling stays in place.
     """
     queue = getattr(demo, "_queue", None)
     if queue is None:
         return
     if hasattr(queue, "sleep_when_free"):
         queue.sleep_when_free = interval_s
-    if hasattr(queue, "progress_update_sleep_when_free"):  # only gr.Progress uses these updates
-        queue.progress_update_sleep_when_free = max(interval_s, 0.05)
+    if hasattr(queue, "progress_update_sleep_when_free"):
+        queue.progress_update_sleep_when_free = max(interval_s, PROGRESS_POLL_S)
 
 
 def launch(

@@ -140,8 +140,17 @@ class TransformersBackend:
             return stop.is_set() or (cancel is not None and cancel.is_set())
 
         class CancelCriteria(StoppingCriteria):
+            """Ends generation within a token of a stop; its answers are made once, not per token."""
+
+            answers: dict[bool, Any] = {}
+
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), halted(), dtype=torch.bool, device=input_ids.device)
+                halt = halted()
+                if halt not in self.answers:
+                    self.answers[halt] = torch.full(
+                        (input_ids.shape[0],), halt, dtype=torch.bool, device=input_ids.device
+                    )
+                return self.answers[halt]
 
         class CountingStreamer(TextIteratorStreamer):
             generated = 0
