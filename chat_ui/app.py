@@ -84,6 +84,9 @@ def storage_notice(feedback: FeedbackLog | None) -> str:
 STREAM_INTERVAL_S = 0.05
 
 PRIVATE = {"api_visibility": "private"}  # page-only listeners, not API endpoints
+# the streaming events: their handlers yield page-ready values (chat_ui/page_values.py)
+STREAMING = {"show_progress": "minimal", "concurrency_limit": None, "postprocess": False}
+VOTES = {"A": "A is better", "B": "B is better", "tie": "Tie", "both-bad": "Both are bad"}
 
 
 def take_message(message: str) -> tuple[str, str]:
@@ -96,6 +99,39 @@ def restore_message(unsent: str, box: str, history: list[dict[str, Any]] | None 
     turns = history or []
     accepted = any(t["role"] == "user" and t["content"] == unsent for t in turns[-2:])
     return unsent if unsent and not box and not accepted else gr.skip()
+
+
+def message_row(placeholder: str, prefix: str = "") -> tuple[Any, Any, Any]:
+    """The message box with its Send and Stop buttons (element ids `{prefix}message`, ...)."""
+    with gr.Row():
+        message = gr.Textbox(placeholder=placeholder, show_label=False, scale=6, elem_id=f"{prefix}message")
+        send = gr.Button("Send", variant="primary", scale=1, elem_id=f"{prefix}send")
+        stop = gr.Button("Stop", variant="stop", scale=1, elem_id=f"{prefix}stop")
+    return message, send, stop
+
+
+def wire_send(
+    handler: Any,
+    api_name: str,
+    api_button: Any,
+    send: Any,
+    message: Any,
+    unsent: Any,
+    context: list[Any],
+    outputs: list[Any],
+    restore_context: tuple[Any, ...] = (),
+) -> None:
+    """Register a streaming send: the API endpoint `api_name` (the message is its first input), and
+    the page's Send button and Enter key, which first take the message out of its box and give it
+    back if sending fails. The box is never an output of the reply, so a next question typed
+    while the answer streams is kept."""
+    # registered first, so that the API name is this endpoint's (the page's listeners below are
+    # named after their functions too; a later "send" would become "send_2")
+    api_button.click(handler, [message, *context], outputs, api_name=api_name, **STREAMING)
+    for trigger in (send.click, message.submit):
+        trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE).then(
+            handler, [unsent, *context], outputs, **PRIVATE, **STREAMING
+        ).failure(restore_message, [unsent, message, *restore_context], [message], queue=False, **PRIVATE)
 
 
 class Playground:
@@ -119,7 +155,6 @@ class Playground:
         # the outputs of the streaming events, set when blocks() lays out the page
         self._chat_values = PageValues([])
         self._arena_values = PageValues([])
-        self._vote_buttons: list[Any] = []
 
     # ---- shared -----------------------------------------------------------------------------
 
@@ -420,7 +455,7 @@ class Playground:
             settings=settings.to_dict(),
         )
         locked = [gr.update(interactive=False)] * 4
-        labels = [button.value for button in self._vote_buttons]  # unchanged: keeps them locked
+        labels = list(VOTES.values())  # unchanged values: the buttons stay locked
         hidden = "Both answers are anonymous until you vote."
         cancel = self.cancels.start(request.session_hash, "arena")
         page = self._arena_values
@@ -547,15 +582,7 @@ class Playground:
             placeholder="Ask a coding question, or pick an example below.",
             elem_id="chatbot",
         )
-        with gr.Row():
-            message = gr.Textbox(
-                placeholder="Message (Enter to send, Shift+Enter for a new line)",
-                show_label=False,
-                scale=6,
-                elem_id="message",
-            )
-            send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
-            stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
+        message, send, stop = message_row("Message (Enter to send, Shift+Enter for a new line)")
         with gr.Row():
             retry = gr.Button("Retry (new seed)", size="sm")
             undo_btn = gr.Button("Undo", size="sm")
@@ -583,20 +610,10 @@ class Playground:
         outputs = [chatbot, history, status, raw]
         self._chat_values = PageValues(outputs)
         inputs = [model, system, *params]
-        # streaming handlers yield page-ready values (chat_ui/page_values.py)
-        progress = {"show_progress": "minimal", "concurrency_limit": None, "postprocess": False}
-        # registered first, so that the API name "send" is this endpoint's (the page's listeners
-        # below are named after their functions too; a later "send" would become "send_2")
-        send_api.click(self.send, [message, history, *inputs], outputs, api_name="send", **progress)
-        # the page first takes the message out of its box, then answers it: the box is never an
-        # output of the reply, so a next question typed while the answer streams is kept
-        for trigger in (send.click, message.submit):
-            trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE).then(
-                self.send, [unsent, history, *inputs], outputs, **PRIVATE, **progress
-            ).failure(restore_message, [unsent, message, history], [message], queue=False, **PRIVATE)
-        retry.click(self.retry, [history, *inputs], outputs, api_name="retry", **progress)
-        edit_api.click(self.edit, [index, text, history, *inputs], outputs, api_name="edit", **progress)
-        chatbot.edit(self.edit_from_chatbot, [history, *inputs], outputs, **PRIVATE, **progress)
+        wire_send(self.send, "send", send_api, send, message, unsent, [history, *inputs], outputs, (history,))
+        retry.click(self.retry, [history, *inputs], outputs, api_name="retry", **STREAMING)
+        edit_api.click(self.edit, [index, text, history, *inputs], outputs, api_name="edit", **STREAMING)
+        chatbot.edit(self.edit_from_chatbot, [history, *inputs], outputs, **PRIVATE, **STREAMING)
         # Stop sets the session's cancel event: generation ends within a token and the reply
         # finishes normally, so its last update (history, "finished: cancelled") is kept
         stop.click(self.stop, None, [notice], queue=False, api_name="stop")
@@ -640,21 +657,11 @@ class Playground:
         with gr.Row():
             chat_a = gr.Chatbot(label="Model A", elem_id="arena-a", **chat_options)
             chat_b = gr.Chatbot(label="Model B", elem_id="arena-b", **chat_options)
-        with gr.Row():
-            message = gr.Textbox(
-                placeholder="One prompt, two anonymous answers",
-                show_label=False,
-                scale=6,
-                elem_id="arena-message",
-            )
-            send = gr.Button("Send", variant="primary", scale=1, elem_id="arena-send")
-            stop = gr.Button("Stop", variant="stop", scale=1, elem_id="arena-stop")
+        message, send, stop = message_row("One prompt, two anonymous answers", prefix="arena-")
         with gr.Row():
             vote_buttons = [
-                gr.Button("A is better", interactive=False, elem_id="vote-a"),
-                gr.Button("B is better", interactive=False, elem_id="vote-b"),
-                gr.Button("Tie", interactive=False, elem_id="vote-tie"),
-                gr.Button("Both are bad", interactive=False, elem_id="vote-both-bad"),
+                gr.Button(label, interactive=False, elem_id=f"vote-{choice.lower()}")
+                for choice, label in VOTES.items()
             ]
         reveal = gr.Markdown("Both answers are anonymous until you vote.", elem_id="reveal")
         send_api = gr.Button("arena_send", visible=False)  # the API's endpoint: message in, round out
@@ -663,21 +670,13 @@ class Playground:
 
         outputs = [chat_a, chat_b, state, reveal, *vote_buttons]
         self._arena_values = PageValues(outputs)
-        self._vote_buttons = vote_buttons
-        progress = {"show_progress": "minimal", "concurrency_limit": None, "postprocess": False}
-        send_api.click(  # first, as in the chat tab
-            self.arena_send, [message, system, *params], outputs, api_name="arena_send", **progress
-        )
-        for trigger in (send.click, message.submit):
-            trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE).then(
-                self.arena_send, [unsent, system, *params], outputs, **PRIVATE, **progress
-            ).failure(restore_message, [unsent, message], [message], queue=False, **PRIVATE)
+        wire_send(self.arena_send, "arena_send", send_api, send, message, unsent, [system, *params], outputs)
         # like the chat's Stop: the round ends through its cancel event and says it was stopped
         stop.click(self.arena_stop, None, None, queue=False, api_name="arena_stop")
         cleared = [chat_a, chat_b, state, message, reveal, *vote_buttons]
         for chat in (chat_a, chat_b):  # their trash icons
             chat.clear(self.arena_clear, None, cleared, api_visibility="private", queue=False)
-        for button, choice in zip(vote_buttons, ("A", "B", "tie", "both-bad"), strict=True):
+        for button, choice in zip(vote_buttons, VOTES, strict=True):
             button.click(
                 lambda s, choice=choice: self.vote(choice, s),
                 [state],
