@@ -493,9 +493,14 @@ def tree_files(repo: Path) -> list[str]:
     return files
 
 
-def copy_tree(repo: Path, dest: Path, files: list[str]) -> None:
-    """Copy the working tree; `../shared` (benchmark files the tests read) is linked beside it."""
-    for rel in files:
+def copy_tree(repo: Path, dest: Path, files: list[str] | None) -> None:
+    """Copy the working tree (or, with files=None, the last commit); `../shared` (benchmark files
+    the tests read) is linked beside it."""
+    if files is None:
+        dest.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=repo, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    for rel in files or []:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(repo / rel, target)
@@ -523,7 +528,7 @@ def _first_failure(output: str) -> str:
     return tail[-1] if tail else "(no output)"
 
 
-def run_one(mutation: Mutation, files: list[str], timeout: float) -> Outcome:
+def run_one(mutation: Mutation, files: list[str] | None, timeout: float) -> Outcome:
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix=f"mutation-{mutation.name}-"))
     try:
@@ -597,6 +602,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the mutations and exit")
     parser.add_argument("--jobs", type=int, default=1, help="mutations run at a time (default 1)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per mutation's test run")
+    parser.add_argument(
+        "--committed",
+        action="store_true",
+        help="mutate the last commit (git archive HEAD) instead of the working tree",
+    )
     args = parser.parse_args(argv)
 
     names = [m.name for m in MUTATIONS]
@@ -621,10 +631,11 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         return 1 if stale else 0
 
-    files = tree_files(REPO)
+    files = None if args.committed else tree_files(REPO)
+    tree = "the last commit" if files is None else f"the working tree ({len(files)} files)"
     width = max(len(m.name) for m in selected)
     outcomes: list[Outcome] = []
-    print(f"{len(selected)} mutation(s), {args.jobs} at a time, tree of {len(files)} files", flush=True)
+    print(f"{len(selected)} mutation(s) of {tree}, {args.jobs} at a time", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for outcome in pool.map(lambda m: run_one(m, files, args.timeout), selected):
             outcomes.append(outcome)
