@@ -58,7 +58,7 @@ def test_prompt_rendering_mismatch_raises_naming_the_row(tokenizer, pairs) -> No
 
 def test_mismatch_skip_counts_every_dropped_row(tokenizer, pairs) -> None:
     bad = _mismatching_template(tokenizer)
-    with pytest.raises(DataError, match="no usable preference pairs"):
+    with pytest.raises(DataError, match=r"no usable preference pairs left \(\{'prompt_mismatch': 3\}\)"):
         encode_preferences(
             _dataset(pairs(3, seed=2)), bad, max_length=None, max_prompt_length=None, on_mismatch="skip"
         )
