@@ -41,7 +41,7 @@ from mixtures.sources import ResolvedInput, resolve_source, resolve_test_source
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = "1"
+BUILD_VERSION = "2"
 MANIFEST = "manifest.json"
 
 
@@ -55,6 +55,8 @@ class SideResult:
     pool: Any = None
     formats: dict[str, int] = field(default_factory=dict)
     bad_indices: np.ndarray | None = None
+    placeholders: dict[str, int] = field(default_factory=dict)
+    placeholder_rows: int = 0
 
     @property
     def kept(self) -> int:
@@ -70,6 +72,7 @@ class SideResult:
             "kept": self.kept,
             "dropped": dict(sorted(self.dropped.items())),
             "formats": dict(sorted(self.formats.items())),
+            "placeholders": {"rows": self.placeholder_rows, "names": dict(sorted(self.placeholders.items()))},
         }
 
 
@@ -119,6 +122,8 @@ def normalise_side(
     from mixtures.normalise import canonical_columns, normalise_part
 
     spec = src.model_dump()
+    length = recipe.filters.for_source(src.filters).length
+    allow_empty = bool(length.enabled and length.drop_empty_assistant)
     parts = inp.parts(work)
     normalised_parts = [
         normalise_part(
@@ -129,6 +134,7 @@ def normalise_side(
             work=work,
             tag=f"{src.name}-{side}-{i}",
             num_proc=num_proc,
+            allow_empty_assistant=allow_empty,
         )
         for i, part in enumerate(parts)
     ]
@@ -151,9 +157,37 @@ def normalise_side(
     result.bad_indices = bad
     formats = arrow_column(normalised, "_format").filter(ok).value_counts().to_pylist() if ok.any() else []
     result.formats = {item["values"]: int(item["counts"]) for item in formats}
+    count_placeholders(result, src, side, normalised, ok)
     keep = canonical_columns(recipe.kind) + ("source", "id")
     result.pool = normalised.select(np.flatnonzero(ok)).select_columns(list(keep))
     return result
+
+
+def count_placeholders(
+    result: SideResult, src: SourceSpec, side: str, normalised: Any, ok: np.ndarray
+) -> None:
+    """Rows of kept turns still holding `{{...}}` template placeholders: counted per name and
+    warned about (a `replace:` mapping on the source fills them)."""
+    if not ok.any():
+        return
+    column = arrow_column(normalised, "_placeholders").filter(ok)
+    found = [names for names in column.to_pylist() if names]
+    if not found:
+        return
+    counts: dict[str, int] = {}
+    for names in found:
+        for name in names.split(" "):
+            counts[name] = counts.get(name, 0) + 1
+    result.placeholders, result.placeholder_rows = counts, len(found)
+    shown = ", ".join(f"{{{{{k}}}}} x{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:5])
+    log.warning(
+        "source '%s' (%s): %d row(s) hold template placeholders (%s); fill them with "
+        "replace: {name: ...} on the source",
+        src.name,
+        side,
+        len(found),
+        shown,
+    )
 
 
 def _apply_filters_function() -> Any:
@@ -172,7 +206,10 @@ def run_filters(
     import pyarrow.compute as pc
     from datasets import concatenate_datasets
 
-    enabled = getattr(recipe.filters, "any_enabled", lambda: False)()
+    own = {src.name: src.filters for src in recipe.sources if src.filters}
+    enabled = recipe.filters.any_enabled() or any(
+        recipe.filters.for_source(o).any_enabled() for o in own.values()
+    )
     pools = [s.pool for s in sides.values() if s.pool is not None and len(s.pool)]
     if not enabled or not pools:
         return None, {}
@@ -181,9 +218,11 @@ def run_filters(
         raise RecipeError(
             f"{recipe_path}: filters: this installation has no filters package (mixtures.filters)"
         )
-    config = recipe.filters.resolved(recipe_path.resolve().parent)
+    base = recipe_path.resolve().parent
+    config = recipe.filters.resolved(base)
+    per_source = {name: recipe.filters.for_source(o).resolved(base) for name, o in own.items()}
     pooled = pools[0] if len(pools) == 1 else concatenate_datasets(pools)
-    result = apply_filters(pooled, config, recipe.kind, num_proc)
+    result = apply_filters(pooled, config, recipe.kind, num_proc, per_source=per_source)
     kept = result.kept
     sources = arrow_column(kept, "source")
     for name, side in sides.items():

@@ -1,7 +1,9 @@
 """Normalise one row of any supported input format into a canonical row.
 
-Canonical SFT row: {"messages": [{"role", "content"}, ...]} with an optional system turn
-first, then user/assistant alternating, ending with the assistant. Canonical preference
+Canonical SFT row: {"messages": [{"role", "content"}, ...], "tools": [...] | None} with an
+optional system turn first, then user/assistant alternating, ending with the assistant; an
+assistant turn may carry `tool_calls` (arguments kept as JSON text so Arrow holds any
+schema), answered by one or more `tool` turns before the assistant speaks again. Canonical preference
 row: {"prompt": [...], "chosen": [...], "rejected": [...]} (TRL's explicit-prompt
 conversational format). A row that fits no format or breaks the role rules raises
 `RowError` with a short machine reason and a human detail; the builder decides whether
@@ -10,12 +12,16 @@ that is fatal or a counted reject.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
-Message = dict[str, str]
+Message = dict[str, Any]
 
+# Speaker names -> canonical roles. "function_call" (a call made by the assistant) and
+# "observation" (its result) are the glaive / LLaMA-Factory function-calling turns.
 SHAREGPT_ROLES = {
     "human": "user",
     "user": "user",
@@ -26,8 +32,15 @@ SHAREGPT_ROLES = {
     "bing": "assistant",
     "model": "assistant",
     "system": "system",
+    "function_call": "function_call",
+    "observation": "tool",
+    "tool": "tool",
+    "function": "tool",
 }
-CHAT_ROLES = ("system", "user", "assistant")
+CHAT_ROLES = ("system", "user", "assistant", "tool")
+ROLE_TARGETS = ("system", "user", "assistant", "tool", "function_call")
+NON_TEXT_PARTS = ("image", "image_url", "input_image", "audio", "input_audio", "video", "file")
+MAX_NESTING = 64
 
 
 class RowError(Exception):
@@ -39,22 +52,130 @@ class RowError(Exception):
         self.detail = detail
 
 
+def _part_text(part: dict[str, Any], where: str) -> str:
+    kind = part.get("type", "text")
+    if kind in NON_TEXT_PARTS or (kind != "text" and any(k in part for k in NON_TEXT_PARTS)):
+        raise RowError("non_text_content", f"{where} is a '{kind}' part; only text parts can be trained on")
+    if kind != "text":
+        raise RowError("bad_content", f"{where} has part type {kind!r}; expected 'text'")
+    for key in ("text", "value", "content"):
+        if isinstance(part.get(key), str):
+            return part[key]
+    raise RowError("bad_content", f"{where}: a text part needs its text under 'text' or 'value'")
+
+
 def _text(value: Any, field: str) -> str:
-    """Message content as text: a string, or OpenAI content parts of type text."""
+    """Message content as text: a string, or content parts of type text (text under `text` or
+    `value`); an image/audio part is a reject that says so."""
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(p, dict) for p in value):
-        parts = []
-        for part in value:
-            if part.get("type", "text") != "text" or not isinstance(part.get("text"), str):
-                raise RowError("bad_content", f"{field}: only text content parts are supported")
-            parts.append(part["text"])
-        return "".join(parts)
+        return "".join(_part_text(part, f"{field}[{i}]") for i, part in enumerate(value))
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # CSV and spreadsheet exports turn answers like "42" into numbers
     if value is None:
         raise RowError("empty_content", f"{field} is missing")
     raise RowError("bad_type", f"{field} should be text, got {type(value).__name__}")
+
+
+def _json_object_text(value: Any, where: str) -> str:
+    """Tool-call arguments as the JSON text of an object (OpenAI sends text, transformers a dict)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except (json.JSONDecodeError, RecursionError):
+            raise RowError("bad_tool_call", f"{where} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise RowError("bad_tool_call", f"{where} should be an object, got {type(value).__name__}")
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _tool_call(call: Any, where: str) -> dict[str, Any]:
+    """One call in the canonical shape; accepts OpenAI's `{"type", "function": {...}, "id"}` and
+    the bare `{"name", "arguments"}` of ShareGPT function_call turns and legacy `function_call`."""
+    if isinstance(call, dict) and isinstance(call.get("function"), dict):
+        fn, call_id = call["function"], call.get("id")
+    elif isinstance(call, dict):
+        fn, call_id = call, call.get("id")
+    else:
+        raise RowError("bad_tool_call", f"{where} should be an object, got {type(call).__name__}")
+    name = fn.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise RowError("bad_tool_call", f"{where} has no function name")
+    args = fn.get("arguments", fn.get("parameters", {}))
+    return {
+        "id": None if call_id is None else str(call_id),
+        "type": "function",
+        "function": {"name": name, "arguments": _json_object_text(args, f"{where}.arguments")},
+    }
+
+
+def _tool_calls(value: Any, where: str) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            raise RowError("bad_tool_call", f"{where} is not valid JSON") from None
+    calls = value if isinstance(value, list) else [value]
+    return [_tool_call(c, f"{where}[{i}]" if isinstance(value, list) else where) for i, c in enumerate(calls)]
+
+
+def parse_tools(value: Any, where: str = "tools") -> list[dict[str, Any]] | None:
+    """A row's tool list (JSON text or a list) in `apply_chat_template(tools=)` shape:
+    `{"type": "function", "function": {...}}`; bare function schemas are wrapped."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            value = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            raise RowError("bad_tools", f"'{where}' is not valid JSON") from None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise RowError("bad_tools", f"'{where}' should be a list of functions, got {type(value).__name__}")
+    out = []
+    for i, tool in enumerate(value):
+        if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
+            fn = tool["function"]
+            entry = {**tool, "type": tool.get("type", "function")}
+        elif isinstance(tool, dict):
+            fn, entry = tool, {"type": "function", "function": tool}
+        else:
+            raise RowError("bad_tools", f"{where}[{i}] should be an object, got {type(tool).__name__}")
+        if not isinstance(fn.get("name"), str) or not fn["name"].strip():
+            raise RowError("bad_tools", f"{where}[{i}] has no function name")
+        out.append(entry)
+    return out or None
+
+
+def _role(raw: Any, where: str, role_map: dict[str, str] | None, known: dict[str, str]) -> str:
+    """The canonical role of a speaker name: the source's `role_map` first, then the known names."""
+    if role_map and raw in role_map:
+        return role_map[raw]
+    role = known.get(str(raw).lower()) if isinstance(raw, str) else None
+    if role is None:
+        expected = sorted(set(known) | set(role_map or {}))
+        raise RowError(
+            "bad_role", f"{where} has role {raw!r}; expected one of {expected} (or map it with role_map)"
+        )
+    return role
+
+
+def _message(role: str, content: str, **extra: Any) -> Message:
+    msg: Message = {"role": role, "content": content}
+    msg.update({k: v for k, v in extra.items() if v is not None})
+    return msg
+
+
+def _append_call(out: list[Message], calls: list[dict[str, Any]]) -> None:
+    """A function_call turn right after an assistant text turn joins it (one assistant message)."""
+    if out and out[-1]["role"] == "assistant" and not out[-1].get("tool_calls"):
+        out[-1]["tool_calls"] = calls
+    else:
+        out.append(_message("assistant", "", tool_calls=calls))
 
 
 def _maybe_json_list(value: Any) -> Any:
@@ -68,61 +189,106 @@ def _maybe_json_list(value: Any) -> Any:
 
 
 def _message_list(
-    value: Any, field: str, role_key: str = "role", content_key: str = "content"
+    value: Any,
+    field: str,
+    role_key: str = "role",
+    content_key: str = "content",
+    role_map: dict[str, str] | None = None,
 ) -> list[Message]:
+    """OpenAI-style messages: `tool_calls` (arguments as JSON text or a dict), legacy
+    `function_call`, `tool`/`function` results with `tool_call_id`/`name`, `name` on any turn."""
     value = _maybe_json_list(value)
     if not isinstance(value, list):
         raise RowError("bad_type", f"'{field}' should be a list of messages, got {type(value).__name__}")
+    known = {r: r for r in CHAT_ROLES} | {"function": "tool"}
     out: list[Message] = []
     for i, msg in enumerate(value):
+        where = f"{field}[{i}]"
         if not isinstance(msg, dict):
-            raise RowError("bad_type", f"{field}[{i}] should be an object, got {type(msg).__name__}")
-        role = msg.get(role_key)
-        if role not in CHAT_ROLES:
-            raise RowError("bad_role", f"{field}[{i}] has role {role!r}; expected one of {list(CHAT_ROLES)}")
-        out.append({"role": role, "content": _text(msg.get(content_key), f"{field}[{i}].{content_key}")})
+            raise RowError("bad_type", f"{where} should be an object, got {type(msg).__name__}")
+        role = _role(msg.get(role_key), where, role_map, known)
+        raw_calls = msg.get("tool_calls") or msg.get("function_call")
+        if role == "function_call":
+            _append_call(out, _tool_calls(msg.get(content_key), f"{where}.{content_key}"))
+            continue
+        calls = _tool_calls(raw_calls, f"{where}.tool_calls") if raw_calls else None
+        if calls and role != "assistant":
+            raise RowError("bad_tool_call", f"{where}: only assistant turns make tool calls, not '{role}'")
+        content = msg.get(content_key)
+        text = "" if content is None and calls else _text(content, f"{where}.{content_key}")
+        name = msg.get("name")
+        call_id = msg.get("tool_call_id")
+        out.append(
+            _message(
+                role,
+                text,
+                tool_calls=calls,
+                name=None if name is None else str(name),
+                tool_call_id=None if call_id is None else str(call_id),
+            )
+        )
     return out
 
 
-def _sharegpt_list(value: Any, field: str) -> list[Message]:
+def _sharegpt_list(value: Any, field: str, role_map: dict[str, str] | None = None) -> list[Message]:
+    """ShareGPT turns (`from`/`value`, or `role`/`content`), including `function_call` turns
+    (value: JSON `{"name", "arguments"}` or a list of them) and `observation` results."""
     value = _maybe_json_list(value)
     if not isinstance(value, list):
         raise RowError("bad_type", f"'{field}' should be a list of turns, got {type(value).__name__}")
     out: list[Message] = []
     for i, turn in enumerate(value):
+        where = f"{field}[{i}]"
         if not isinstance(turn, dict):
-            raise RowError("bad_type", f"{field}[{i}] should be an object, got {type(turn).__name__}")
-        speaker = turn.get("from", turn.get("role"))
-        role = SHAREGPT_ROLES.get(str(speaker).lower()) if speaker is not None else None
-        if role is None:
-            raise RowError(
-                "bad_role", f"{field}[{i}] is from {speaker!r}; expected one of {sorted(SHAREGPT_ROLES)}"
-            )
+            raise RowError("bad_type", f"{where} should be an object, got {type(turn).__name__}")
+        role = _role(turn.get("from", turn.get("role")), where, role_map, SHAREGPT_ROLES)
         content = turn.get("value", turn.get("content"))
-        out.append({"role": role, "content": _text(content, f"{field}[{i}].value")})
+        if role == "function_call":
+            _append_call(out, _tool_calls(content, f"{where}.value"))
+            continue
+        name = turn.get("name")
+        out.append(_message(role, _text(content, f"{where}.value"), name=None if name is None else str(name)))
     return out
 
 
 def check_conversation(
-    messages: list[Message], field: str = "messages", end: str = "assistant", first: str = "user"
+    messages: list[Message],
+    field: str = "messages",
+    end: str = "assistant",
+    first: str = "user",
+    allow_empty_assistant: bool = False,
 ) -> None:
     """Optional system first (when the turns start with the user), then user/assistant
-    alternating from `first`, ending with `end`; no empty content."""
+    alternating from `first`, ending with `end`; an assistant turn with tool calls is followed
+    by one or more tool turns, then the assistant again. No empty content, except an assistant
+    turn that only calls tools (or any assistant turn when a length filter is to judge it)."""
     if not messages:
         raise RowError("empty_conversation", f"'{field}' has no turns")
     for i, msg in enumerate(messages):
-        if not msg["content"].strip():
-            raise RowError("empty_content", f"{field}[{i}] ({msg['role']}) is empty")
+        if msg["content"].strip() or msg.get("tool_calls"):
+            continue
+        if msg["role"] == "assistant" and allow_empty_assistant:
+            continue
+        raise RowError("empty_content", f"{field}[{i}] ({msg['role']}) is empty")
     start = 1 if messages[0]["role"] == "system" and first == "user" else 0
     if start == 1 and len(messages) == 1:
         raise RowError("empty_conversation", f"'{field}' has only a system turn")
-    other = "assistant" if first == "user" else "user"
+    expected: tuple[str, ...] = (first,)
     for i, msg in enumerate(messages[start:], start):
-        expected = first if (i - start) % 2 == 0 else other
-        if msg["role"] != expected:
-            raise RowError(
-                "bad_alternation", f"{field}[{i}] is '{msg['role']}' where '{expected}' should come"
-            )
+        if msg["role"] not in expected:
+            if msg["role"] == "tool":
+                detail = f"{field}[{i}] is a tool result with no assistant tool call before it"
+            else:
+                detail = f"{field}[{i}] is '{msg['role']}' where '{' or '.join(expected)}' should come"
+            raise RowError("bad_alternation", detail)
+        if msg["role"] == "user":
+            expected = ("assistant",)
+        elif msg["role"] == "assistant":
+            expected = ("tool",) if msg.get("tool_calls") else ("user",)
+        elif msg["role"] == "tool":
+            expected = ("tool", "assistant")
+        else:
+            expected = ()
     if messages[-1]["role"] != end:
         raise RowError(
             "bad_last_turn", f"the last turn of '{field}' is '{messages[-1]['role']}', not '{end}'"
@@ -149,15 +315,18 @@ def _pair(row: dict[str, Any], user_key: str, assistant_key: str) -> list[Messag
     )
 
 
-def sft_messages(row: dict[str, Any]) -> list[Message]:
-    return _message_list(row["messages"], "messages")
+RoleMap = dict[str, str] | None
 
 
-def sft_sharegpt(row: dict[str, Any]) -> list[Message]:
-    return _with_system(_sharegpt_list(row["conversations"], "conversations"), row.get("system"))
+def sft_messages(row: dict[str, Any], role_map: RoleMap = None) -> list[Message]:
+    return _with_system(_message_list(row["messages"], "messages", role_map=role_map), row.get("system"))
 
 
-def sft_alpaca(row: dict[str, Any]) -> list[Message]:
+def sft_sharegpt(row: dict[str, Any], role_map: RoleMap = None) -> list[Message]:
+    return _with_system(_sharegpt_list(row["conversations"], "conversations", role_map), row.get("system"))
+
+
+def sft_alpaca(row: dict[str, Any], role_map: RoleMap = None) -> list[Message]:
     for key in ("instruction", "output"):
         if row.get(key) is None:
             raise RowError("missing_field", f"'{key}' is missing")
@@ -172,23 +341,25 @@ def sft_alpaca(row: dict[str, Any]) -> list[Message]:
     return _with_system(messages, row.get("system"))
 
 
-def sft_prompt_completion(row: dict[str, Any]) -> list[Message]:
+def sft_prompt_completion(row: dict[str, Any], role_map: RoleMap = None) -> list[Message]:
     prompt, completion = _maybe_json_list(row.get("prompt")), _maybe_json_list(row.get("completion"))
     if isinstance(prompt, list) or isinstance(completion, list):
-        messages = _message_list(prompt, "prompt") + _message_list(completion, "completion")
+        messages = _message_list(prompt, "prompt", role_map=role_map) + _message_list(
+            completion, "completion", role_map=role_map
+        )
         return _with_system(messages, row.get("system"))
     return _pair(row, "prompt", "completion")
 
 
-def sft_problem_solution(row: dict[str, Any]) -> list[Message]:
+def sft_problem_solution(row: dict[str, Any], role_map: RoleMap = None) -> list[Message]:
     return _pair(row, "problem", "solution")
 
 
-def sft_instruction_response(row: dict[str, Any]) -> list[Message]:
+def sft_instruction_response(row: dict[str, Any], role_map: RoleMap = None) -> list[Message]:
     return _pair(row, "instruction", "response")
 
 
-def sft_question_answer(row: dict[str, Any]) -> list[Message]:
+def sft_question_answer(row: dict[str, Any], role_map: RoleMap = None) -> list[Message]:
     return _pair(row, "question", "answer")
 
 
@@ -206,13 +377,13 @@ def _split_shared_prefix(
     return chosen[:n], chosen[n:], rejected[n:]
 
 
-def pref_conversations(row: dict[str, Any]) -> dict[str, list[Message]]:
-    chosen = _message_list(row.get("chosen"), "chosen")
-    rejected = _message_list(row.get("rejected"), "rejected")
+def pref_conversations(row: dict[str, Any], role_map: RoleMap = None) -> dict[str, list[Message]]:
+    chosen = _message_list(row.get("chosen"), "chosen", role_map=role_map)
+    rejected = _message_list(row.get("rejected"), "rejected", role_map=role_map)
     prompt_value = _maybe_json_list(row.get("prompt"))
     if isinstance(prompt_value, list):
         # TRL explicit-prompt format: chosen/rejected are the completions only.
-        prompt = _message_list(prompt_value, "prompt")
+        prompt = _message_list(prompt_value, "prompt", role_map=role_map)
         if chosen and chosen[0]["role"] == "user":
             prompt, chosen, rejected = _split_shared_prefix(chosen, rejected)
     else:
@@ -220,7 +391,37 @@ def pref_conversations(row: dict[str, Any]) -> dict[str, list[Message]]:
     return {"prompt": _with_system(prompt, row.get("system")), "chosen": chosen, "rejected": rejected}
 
 
-def pref_strings(row: dict[str, Any]) -> dict[str, list[Message]]:
+def _one_reply(value: Any, field: str, role_map: RoleMap) -> list[Message]:
+    """LLaMA-Factory's ranking rows give each reply as one `{from, value}` (or `{role, content}`) object."""
+    value = _maybe_json_list(value)
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    if isinstance(value, dict):
+        value = [value]
+    if isinstance(value, str):
+        return [{"role": "assistant", "content": value}]
+    return _sharegpt_list(value, field, role_map)
+
+
+def pref_sharegpt(row: dict[str, Any], role_map: RoleMap = None) -> dict[str, list[Message]]:
+    """LLaMA-Factory ShareGPT preference rows: the prompt turns in `conversations` (or
+    `messages`), `chosen` / `rejected` a single reply object each."""
+    key = "conversations" if row.get("conversations") is not None else "messages"
+    if row.get(key) is None:
+        raise RowError("missing_field", "'conversations' is missing")
+    prompt = _sharegpt_list(row[key], key, role_map)
+    for k in ("chosen", "rejected"):
+        if row.get(k) is None:
+            raise RowError("missing_field", f"'{k}' is missing")
+    return {
+        "prompt": _with_system(prompt, row.get("system")),
+        "chosen": _one_reply(row["chosen"], "chosen", role_map),
+        "rejected": _one_reply(row["rejected"], "rejected", role_map),
+    }
+
+
+def pref_strings(row: dict[str, Any], role_map: RoleMap = None) -> dict[str, list[Message]]:
     key = "question" if row.get("question") is not None else "prompt"
     for k in (key, "chosen", "rejected"):
         if row.get(k) is None:
@@ -233,7 +434,7 @@ def pref_strings(row: dict[str, Any]) -> dict[str, list[Message]]:
     }
 
 
-SFT_PARSERS: dict[str, Callable[[dict[str, Any]], list[Message]]] = {
+SFT_PARSERS: dict[str, Callable[..., list[Message]]] = {
     "messages": sft_messages,
     "sharegpt": sft_sharegpt,
     "alpaca": sft_alpaca,
@@ -242,8 +443,9 @@ SFT_PARSERS: dict[str, Callable[[dict[str, Any]], list[Message]]] = {
     "instruction_response": sft_instruction_response,
     "question_answer": sft_question_answer,
 }
-PREFERENCE_PARSERS: dict[str, Callable[[dict[str, Any]], dict[str, list[Message]]]] = {
+PREFERENCE_PARSERS: dict[str, Callable[..., dict[str, list[Message]]]] = {
     "preference_conversations": pref_conversations,
+    "preference_sharegpt": pref_sharegpt,
     "preference_strings": pref_strings,
 }
 
@@ -252,11 +454,19 @@ def _present(row: dict[str, Any], *keys: str) -> bool:
     return all(row.get(k) is not None for k in keys)
 
 
+def _is_single_turn(value: Any) -> bool:
+    return isinstance(value, dict) and ("from" in value or "role" in value)
+
+
 def detect_format(row: dict[str, Any], kind: str) -> str:
     """The format a row's keys point to, for `kind` ('sft' or 'preference')."""
     if kind == "preference":
         if _present(row, "chosen", "rejected"):
             chosen = _maybe_json_list(row["chosen"])
+            if _is_single_turn(chosen) and (_present(row, "conversations") or _present(row, "messages")):
+                return "preference_sharegpt"
+            if _present(row, "conversations"):
+                return "preference_sharegpt"
             return "preference_conversations" if isinstance(chosen, list) else "preference_strings"
     else:
         for fmt, keys in (
@@ -298,6 +508,38 @@ def remap_columns(row: Any, columns: dict[str, str] | None) -> dict[str, Any]:
     return row
 
 
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}\n]{1,64}?)\s*\}\}")
+
+
+def fill_placeholders(result: dict[str, Any], replace: dict[str, str] | None) -> list[str]:
+    """Fill `{{name}}` placeholders from a source's `replace` mapping (in place); returns the
+    names of the placeholders still left in the row's turns."""
+    left: list[str] = []
+
+    def sub(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if replace and key in replace:
+            return replace[key]
+        left.append(key)
+        return match.group(0)
+
+    for column in ("messages", "prompt", "chosen", "rejected"):
+        for msg in result.get(column) or []:
+            if "{{" in msg["content"]:
+                msg["content"] = PLACEHOLDER.sub(sub, msg["content"])
+    return left
+
+
+def _no_tools_in_preference(pair: dict[str, list[Message]]) -> None:
+    for side, messages in pair.items():
+        for i, msg in enumerate(messages):
+            if msg["role"] == "tool" or msg.get("tool_calls"):
+                raise RowError(
+                    "tool_turn_in_preference",
+                    f"{side}[{i}]: preference rows hold text turns only; put tool-calling data in an sft mixture",
+                )
+
+
 def normalise_row(
     row: dict[str, Any],
     kind: str,
@@ -305,17 +547,22 @@ def normalise_row(
     columns: dict[str, str] | None = None,
     system_prompt: str | None = None,
     system_prompt_mode: str = "if_missing",
-) -> dict[str, list[Message]]:
+    role_map: dict[str, str] | None = None,
+    allow_empty_assistant: bool = False,
+) -> dict[str, Any]:
     """One input row (any supported format) -> canonical columns, or RowError."""
     row = remap_columns(row, columns)
     fmt = detect_format(row, kind) if fmt == "auto" else fmt
     if kind == "sft":
-        messages = apply_system_prompt(SFT_PARSERS[fmt](row), system_prompt, system_prompt_mode)
-        check_conversation(messages)
-        return {"messages": messages}
-    pair = PREFERENCE_PARSERS[fmt](row)
+        messages = apply_system_prompt(SFT_PARSERS[fmt](row, role_map), system_prompt, system_prompt_mode)
+        check_conversation(messages, allow_empty_assistant=allow_empty_assistant)
+        return {"messages": messages, "tools": parse_tools(row.get("tools"))}
+    pair = PREFERENCE_PARSERS[fmt](row, role_map)
+    _no_tools_in_preference(pair)
     pair["prompt"] = apply_system_prompt(pair["prompt"], system_prompt, system_prompt_mode)
     check_conversation(pair["prompt"], "prompt", end="user")
     for side in ("chosen", "rejected"):
-        check_conversation(pair[side], side, end="assistant", first="assistant")
+        check_conversation(
+            pair[side], side, end="assistant", first="assistant", allow_empty_assistant=allow_empty_assistant
+        )
     return pair

@@ -15,26 +15,54 @@ from typing import Any
 import pyarrow as pa
 
 from mixtune.hashing import hash_obj
-from mixtures.formats import RowError, detect_format, normalise_row, remap_columns
+from mixtures.formats import RowError, detect_format, fill_placeholders, normalise_row, remap_columns
 
-PROVENANCE = ("_ok", "_reason", "_detail", "_raw", "_file", "_line", "_index", "_format")
-NORMALISE_VERSION = "1"
+PROVENANCE = (
+    "_ok",
+    "_reason",
+    "_detail",
+    "_raw",
+    "_file",
+    "_line",
+    "_index",
+    "_format",
+    "_placeholders",
+)
+NORMALISE_VERSION = "2"
+TOOL_FIELDS = ("tool_calls", "name", "tool_call_id")
 
 
-def canonical_columns(kind: str) -> tuple[str, ...]:
-    return ("messages",) if kind == "sft" else ("prompt", "chosen", "rejected")
+def canonical_columns(kind: str, tools: bool = True) -> tuple[str, ...]:
+    """The data columns of a kind; SFT rows carry `tools` while building (and in the written
+    mixture when any row uses tool calling)."""
+    if kind == "sft":
+        return ("messages", "tools") if tools else ("messages",)
+    return ("prompt", "chosen", "rejected")
 
 
-def message_feature() -> Any:
+def message_feature(tools: bool = False) -> Any:
+    """A turn: role and content, plus (tool-calling mixtures) `tool_calls` with arguments as
+    JSON text, `name` and `tool_call_id` — one Arrow schema for every tool's argument shape."""
     from datasets import List, Value
 
-    return List({"role": Value("string"), "content": Value("string")})
+    fields: dict[str, Any] = {"role": Value("string"), "content": Value("string")}
+    if tools:
+        call = {
+            "id": Value("string"),
+            "type": Value("string"),
+            "function": {"name": Value("string"), "arguments": Value("string")},
+        }
+        fields.update({"tool_calls": List(call), "name": Value("string"), "tool_call_id": Value("string")})
+    return List(fields)
 
 
-def canonical_features(kind: str) -> Any:
+def canonical_features(kind: str, tools: bool = True) -> Any:
     from datasets import Features, Value
 
-    cols: dict[str, Any] = {c: message_feature() for c in canonical_columns(kind)}
+    sft = kind == "sft"
+    cols: dict[str, Any] = {c: message_feature(tools and sft) for c in canonical_columns(kind, False)}
+    if sft and tools:
+        cols["tools"] = Value("string")
     cols.update({"source": Value("string"), "id": Value("string")})
     return Features(cols)
 
@@ -53,6 +81,7 @@ def normalised_features(kind: str) -> Any:
             "_line": Value("int64"),
             "_index": Value("int64"),
             "_format": Value("string"),
+            "_placeholders": Value("string"),
         }
     )
     return Features(cols)
@@ -71,6 +100,30 @@ def _parse_raw(text: str, error: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise RowError("malformed_json", f"{exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise RowError("too_deeply_nested", "JSON nested deeper than Python can parse") from None
+
+
+def _full_message(msg: dict[str, Any]) -> dict[str, Any]:
+    return {"role": msg["role"], "content": msg["content"], **{k: msg.get(k) for k in TOOL_FIELDS}}
+
+
+def _stored(result: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A canonical row as Arrow stores it: every turn with every field, tools as JSON text."""
+    if kind != "sft":
+        return result
+    tools = result.get("tools")
+    return {
+        "messages": [_full_message(m) for m in result["messages"]],
+        "tools": None if tools is None else json.dumps(tools, ensure_ascii=False),
+    }
+
+
+def _raw_text(row: Any) -> str:
+    try:
+        return json.dumps(row, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):
+        return repr(row)[:10_000]
 
 
 def normalise_batch(
@@ -82,6 +135,9 @@ def normalise_batch(
     columns: dict[str, str],
     system_prompt: str | None,
     system_prompt_mode: str,
+    role_map: dict[str, str] | None = None,
+    replace: dict[str, str] | None = None,
+    allow_empty_assistant: bool = False,
     source: str,
     raw: bool,
     file: str,
@@ -103,12 +159,28 @@ def normalise_batch(
             row = _parse_raw(text, batch["_error"][j]) if raw else {k: batch[k][j] for k in keys}
             mapped = remap_columns(row, columns)
             used = detect_format(mapped, kind) if fmt == "auto" else fmt
-            result = normalise_row(mapped, kind, used, None, system_prompt, system_prompt_mode)
+            result = normalise_row(
+                mapped,
+                kind,
+                used,
+                None,
+                system_prompt,
+                system_prompt_mode,
+                role_map=role_map,
+                allow_empty_assistant=allow_empty_assistant,
+            )
+            left = fill_placeholders(result, replace)
+            result = _stored(result, kind)
             ok, reason, detail, raw_text = True, "", "", ""
         except RowError as exc:
-            result = {c: [] for c in canon}
-            ok, reason, detail, used = False, exc.reason, exc.detail, ""
-            raw_text = text if raw else json.dumps(row, ensure_ascii=False, default=str)
+            result = {c: None if c == "tools" else [] for c in canon}
+            ok, reason, detail, used, left = False, exc.reason, exc.detail, "", []
+            raw_text = text if raw else _raw_text(row)
+        except RecursionError:
+            result = {c: None if c == "tools" else [] for c in canon}
+            ok, reason, used, left = False, "too_deeply_nested", "", []
+            detail = "the row is nested deeper than Python can handle"
+            raw_text = text[:10_000] if raw and text else ""
         for c in canon:
             out[c].append(result[c])
         out["source"].append(source)
@@ -121,11 +193,20 @@ def normalise_batch(
         out["_line"].append(line)
         out["_index"].append(index)
         out["_format"].append(used)
+        out["_placeholders"].append(" ".join(sorted(set(left))))
     return pa.Table.from_pydict(out, schema=normalised_schema(kind))
 
 
 def normalise_part(
-    part: Any, *, kind: str, spec: dict[str, Any], source: str, work: Path, tag: str, num_proc: int | None
+    part: Any,
+    *,
+    kind: str,
+    spec: dict[str, Any],
+    source: str,
+    work: Path,
+    tag: str,
+    num_proc: int | None,
+    allow_empty_assistant: bool = False,
 ) -> Any:
     """Run `normalise_batch` over one raw part; the result is cached in `work` by content."""
     ds = part.dataset
@@ -135,6 +216,9 @@ def normalise_part(
         "columns": spec["columns"],
         "system_prompt": spec["system_prompt"],
         "system_prompt_mode": spec["system_prompt_mode"],
+        "role_map": spec.get("role_map") or None,
+        "replace": spec.get("replace") or None,
+        "allow_empty_assistant": allow_empty_assistant,
         "source": source,
         "raw": part.raw,
         "file": part.file,

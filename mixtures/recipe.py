@@ -8,6 +8,7 @@ data is read. `check_offline` adds the checks that need the filesystem but no ne
 from __future__ import annotations
 
 import glob
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +40,7 @@ SFT_FORMATS = (
     "instruction_response",
     "question_answer",
 )
-PREFERENCE_FORMATS = ("preference_conversations", "preference_strings")
+PREFERENCE_FORMATS = ("preference_conversations", "preference_sharegpt", "preference_strings")
 FORMATS = ("auto", *SFT_FORMATS, *PREFERENCE_FORMATS)
 FormatName = Literal[
     "auto",
@@ -51,6 +52,7 @@ FormatName = Literal[
     "instruction_response",
     "question_answer",
     "preference_conversations",
+    "preference_sharegpt",
     "preference_strings",
 ]
 
@@ -71,10 +73,14 @@ CANONICAL_FIELDS = (
     "answer",
     "chosen",
     "rejected",
+    "tools",
 )
+ROLE_TARGETS = ("system", "user", "assistant", "tool", "function_call")
+FILTER_NAMES = ("length", "decontamination", "exact_dedup", "near_dedup", "pii")
 
 LOCAL_FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv", ".arrow")
 CODE_TASKS = ("complete_file", "complete_function", "docstring_to_code")
+MAX_WEIGHT = 10_000.0
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -115,7 +121,44 @@ class SourceSpec(BaseModel):
     count: int | None = Field(default=None, ge=1)
     system_prompt: str | None = None
     system_prompt_mode: Literal["if_missing", "replace"] = "if_missing"
+    role_map: dict[str, str] = Field(default_factory=dict)
+    replace: dict[str, str] = Field(default_factory=dict)
+    filters: dict[str, Any] = Field(default_factory=dict)
     on_error: OnError | None = None
+
+    @field_validator("weight")
+    @classmethod
+    def _finite_weight(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("weight must be a finite number (e.g. 0.5 or 3)")
+        if value is not None and value > MAX_WEIGHT:
+            raise ValueError(
+                f"weight {value:g} repeats the source more than {MAX_WEIGHT:g} times; use a smaller weight or 'count'"
+            )
+        return value
+
+    @field_validator("role_map")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, role in value.items():
+            if role not in ROLE_TARGETS:
+                raise ValueError(
+                    f"role_map: '{name}' maps to '{role}'{suggest(role, set(ROLE_TARGETS))}; "
+                    f"map speaker names to one of {list(ROLE_TARGETS)}"
+                )
+        return value
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filter_overrides(cls, value: Any) -> Any:
+        """Per-source filter settings: `near_dedup: false`, or keys that change the mixture's."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("filters: give a mapping of filter names, e.g. {near_dedup: false}")
+        from mixtures.filters.config import check_source_overrides
+
+        return check_source_overrides(value)
 
     @model_validator(mode="after")
     def _one_location_one_amount(self) -> SourceSpec:

@@ -22,13 +22,14 @@ REJECTS_DIR = "rejects"
 REJECT_BATCH = 1000
 
 
-def _empty_split(kind: str) -> Any:
+def _empty_split(kind: str, tools: bool = True) -> Any:
     from datasets import Dataset
 
     from mixtures.normalise import canonical_columns, canonical_features
 
     return Dataset.from_dict(
-        {c: [] for c in (*canonical_columns(kind), "source", "id")}, features=canonical_features(kind)
+        {c: [] for c in (*canonical_columns(kind, tools), "source", "id")},
+        features=canonical_features(kind, tools),
     )
 
 
@@ -39,6 +40,51 @@ def _concat(parts: list[Any], kind: str) -> Any:
     if not parts:
         return _empty_split(kind)
     return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+
+
+def uses_tools(*splits: Any) -> bool:
+    """Whether any row carries tools or a turn carries a tool call, name or call id."""
+    import pyarrow.compute as pc
+
+    for ds in splits:
+        if len(ds) == 0 or "tools" not in ds.column_names:
+            continue
+        table = ds.with_format("arrow")
+        if table["tools"].null_count < len(ds):
+            return True
+        turns = pc.list_flatten(table["messages"])
+        for name in ("tool_calls", "name", "tool_call_id"):
+            if pc.struct_field(turns, name).null_count < len(turns):
+                return True
+    return False
+
+
+def plain_rows(ds: Any, kind: str) -> Any:
+    """A split without the tool-calling fields (all null), in the plain role/content schema."""
+    from mixtures.normalise import canonical_features
+
+    if "tools" not in ds.column_names:
+        return ds
+    if not len(ds):
+        return _empty_split(kind, tools=False)
+    features = canonical_features(kind, tools=False)
+    schema = features.arrow_schema
+
+    def cast(table: Any) -> Any:
+        return table.select(schema.names).cast(schema)  # Arrow drops the all-null struct fields
+
+    return (
+        ds.with_format("arrow")
+        .map(
+            cast,
+            batched=True,
+            batch_size=10_000,
+            features=features,
+            remove_columns=["tools"],
+            desc="plain schema",
+        )
+        .with_format(None)
+    )
 
 
 def select_splits(
@@ -208,6 +254,16 @@ def write_mixture(
     from mixtures.report import write_report
 
     train, test, entries = select_splits(recipe, plans, train_sides, test_sides)
+    tooled = recipe.kind == "sft" and uses_tools(train, test)
+    if not tooled:
+        train, test = plain_rows(train, recipe.kind), plain_rows(test, recipe.kind)
+    for p in plans:
+        if p.spec.filters:
+            applied = recipe.filters.for_source(p.spec.filters)
+            entries[p.spec.name]["filters"] = {
+                "overrides": p.spec.filters,
+                "enabled": [n for n in type(applied).model_fields if getattr(applied, n).enabled],
+            }
     procs = num_proc if num_proc and num_proc > 1 and len(train) >= 50_000 else None
     log.info("writing %d train / %d test rows", len(train), len(test))
     shards = {name: 1 for name, split in (("train", train), ("test", test)) if len(split) == 0}
@@ -234,7 +290,8 @@ def write_mixture(
         "hash": digest,
         "description": recipe.description,
         "seed": recipe.seed,
-        "columns": [*canonical_columns(recipe.kind), "source", "id"],
+        "columns": [*canonical_columns(recipe.kind, tooled), "source", "id"],
+        "tool_calling": tooled,
         "splits": {"train": len(train), "test": len(test)},
         "sources": entries,
         "filters": {

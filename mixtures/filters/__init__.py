@@ -93,8 +93,84 @@ def _check_columns(ds: Any, kind: str) -> None:
         )
 
 
-def apply_filters(ds: Any, cfg: FiltersConfig, kind: str, num_proc: int | None = None) -> FilterResult:
-    """Apply every enabled filter of `cfg` to `ds` (a `datasets.Dataset` of canonical `kind` rows)."""
+def _stage_groups(
+    name: str, sources: np.ndarray, cfg: FiltersConfig, per_source: dict[str, FiltersConfig]
+) -> list[tuple[FiltersConfig | None, np.ndarray]]:
+    """Rows grouped by the settings `name` runs with for their source (None: exempt)."""
+    configs: dict[str, FiltersConfig | None] = {}
+    for source in np.unique(sources).tolist():
+        own = per_source.get(source, cfg)
+        configs[source] = own if getattr(own, name).enabled else None
+    keys: dict[str, tuple[FiltersConfig | None, list[str]]] = {}
+    for source, own in configs.items():
+        key = "" if own is None else getattr(own, name).model_dump_json()
+        keys.setdefault(key, (own, []))[1].append(source)
+    return [(own, np.flatnonzero(np.isin(sources, members))) for own, members in keys.values()]
+
+
+def _merge_stats(total: dict[str, Any], new: dict[str, Any]) -> None:
+    """Stage statistics of several source groups: numbers add up, mappings merge."""
+    for key, value in new.items():
+        old = total.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            _merge_stats(old, value)
+        elif isinstance(old, int | float) and isinstance(value, int | float) and not isinstance(value, bool):
+            total[key] = old + value
+        else:
+            total[key] = value
+
+
+def _run_grouped(
+    name: str,
+    ds: Any,
+    cfg: FiltersConfig,
+    per_source: dict[str, FiltersConfig],
+    kind: str,
+    num_proc: int | None,
+) -> StageResult | None:
+    """Run one stage over the rows it applies to, each source group with its own settings; the
+    verdicts (and rewritten rows) come back in the order of `ds`."""
+    from datasets import concatenate_datasets
+
+    if not per_source:
+        return _run_stage(name, ds, cfg, kind, num_proc) if getattr(cfg, name).enabled else None
+    sources = np.asarray(ds.with_format("arrow")["source"].to_pylist(), dtype=object)
+    groups = _stage_groups(name, sources, cfg, per_source)
+    if all(own is None for own, _ in groups):
+        return None
+    if len(groups) == 1:
+        return _run_stage(name, ds, groups[0][0], kind, num_proc)  # type: ignore[arg-type]
+    reasons, details = [""] * len(ds), [""] * len(ds)
+    stats: dict[str, Any] = {}
+    rewritten, order = [], []
+    for own, idx in groups:
+        part = ds.select(idx)
+        if own is None:
+            rewritten.append(part)
+            order.append(idx)
+            continue
+        result = _run_stage(name, part, own, kind, num_proc)
+        for j, i in enumerate(idx.tolist()):
+            reasons[i], details[i] = result.reasons[j], result.details[j]
+        _merge_stats(stats, result.stats)
+        rewritten.append(result.dataset if result.dataset is not None else part)
+        order.append(idx)
+    dataset = None
+    if any(r is not None for r in rewritten) and name == "pii":
+        joined = concatenate_datasets(rewritten)
+        dataset = joined.select(np.argsort(np.concatenate(order), kind="stable"))
+    return StageResult(reasons, details, stats, dataset=dataset)
+
+
+def apply_filters(
+    ds: Any,
+    cfg: FiltersConfig,
+    kind: str,
+    num_proc: int | None = None,
+    per_source: dict[str, FiltersConfig] | None = None,
+) -> FilterResult:
+    """Apply every enabled filter of `cfg` to `ds` (a `datasets.Dataset` of canonical `kind` rows);
+    `per_source` gives the sources whose own `filters:` change a filter's settings or exempt them."""
     from datasets import concatenate_datasets
 
     _check_columns(ds, kind)
@@ -103,9 +179,9 @@ def apply_filters(ds: Any, cfg: FiltersConfig, kind: str, num_proc: int | None =
     stats: dict[str, Any] = {}
     current = ds
     for name in STAGES:
-        if not getattr(cfg, name).enabled:
+        result = _run_grouped(name, current, cfg, per_source or {}, kind, num_proc) if len(current) else None
+        if result is None:
             continue
-        result = _run_stage(name, current, cfg, kind, num_proc)
         stats.update(result.stats)
         if result.dataset is not None:
             current = result.dataset

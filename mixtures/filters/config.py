@@ -185,6 +185,21 @@ class FiltersConfig(BaseModel):
     def any_enabled(self) -> bool:
         return any(getattr(self, name).enabled for name in type(self).model_fields)
 
+    def for_source(self, overrides: dict[str, Any]) -> FiltersConfig:
+        """This config with one source's `filters:` applied: `false` exempts the source from a
+        filter, `true` or a mapping turns it on with the mixture's settings (or the defaults)
+        updated by the mapping's keys."""
+        if not overrides:
+            return self
+        data = self.model_dump()
+        for name, value in overrides.items():
+            if value is None or isinstance(value, bool):
+                data[name]["enabled"] = bool(value)
+                continue
+            base = data[name] if data[name]["enabled"] else FILTER_CLASSES[name]().model_dump()
+            data[name] = {**base, "enabled": True, **value}
+        return FiltersConfig.model_validate(data)
+
     def resolved(self, base_dir: str | Path) -> FiltersConfig:
         """A copy whose relative paths (benchmark files; a tokenizer given as a relative path that
         exists there) are taken relative to `base_dir`, the recipe's folder."""
@@ -197,6 +212,44 @@ class FiltersConfig(BaseModel):
         if tok and not Path(tok).is_absolute() and (base / tok).exists():
             out.length.tokenizer = str(base / tok)
         return out
+
+
+FILTER_CLASSES: dict[str, type[_Filter]] = {
+    "exact_dedup": ExactDedupConfig,
+    "near_dedup": NearDedupConfig,
+    "decontamination": DecontaminationConfig,
+    "pii": PIIConfig,
+    "length": LengthConfig,
+}
+
+
+def check_source_overrides(value: dict[str, Any]) -> dict[str, Any]:
+    """Validate a source's `filters:` mapping (names and keys, as the mixture's own section)."""
+    from mixtune.recipe_io import suggest
+
+    out: dict[str, Any] = {}
+    for name, setting in value.items():
+        if name not in FILTER_CLASSES:
+            raise ValueError(
+                f"filters: '{name}' is not a filter{suggest(str(name), set(FILTER_CLASSES))}; "
+                f"one of {sorted(FILTER_CLASSES)}"
+            )
+        if setting is None or isinstance(setting, bool):
+            out[name] = bool(setting)
+            continue
+        if not isinstance(setting, dict):
+            raise ValueError(f"filters.{name}: give true, false or a mapping of its settings")
+        try:
+            FILTER_CLASSES[name].model_validate(setting)
+        except ValueError as exc:
+            first = exc.errors()[0] if hasattr(exc, "errors") else None
+            where = ".".join(str(x) for x in first["loc"]) if first else ""
+            msg = first["msg"] if first else str(exc)
+            raise ValueError(
+                f"filters.{name}.{where}: {msg}" if where else f"filters.{name}: {msg}"
+            ) from None
+        out[name] = dict(setting)
+    return out
 
 
 @lru_cache(maxsize=64)

@@ -41,8 +41,9 @@ class LengthChecker:
         as long as its prompt plus its longer reply; only the chosen reply is checked for refusals."""
         if self.kind == "sft":
             msgs = row["messages"] or []
+            # a turn that only calls tools has no text by design: not an empty reply
             return [m["content"] or "" for m in msgs], [
-                m["content"] or "" for m in msgs if m["role"] == "assistant"
+                m["content"] or "" for m in msgs if m["role"] == "assistant" and not m.get("tool_calls")
             ]
         prompt = [m["content"] or "" for m in row["prompt"] or []]
         chosen = [m["content"] or "" for m in row["chosen"] or []]

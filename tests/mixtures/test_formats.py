@@ -78,7 +78,7 @@ def test_openai_content_parts_and_extra_keys() -> None:
             A,
         ]
     }
-    assert normalise_row(row, "sft")["messages"][0] == {"role": "user", "content": "ab"}
+    assert normalise_row(row, "sft")["messages"][0] == {"role": "user", "content": "ab", "name": "x"}
 
 
 def test_preference_conversations_prompt_is_shared_prefix() -> None:
@@ -185,3 +185,66 @@ def test_bad_preference_rows(row: dict, reason: str) -> None:
     with pytest.raises(RowError) as exc:
         normalise_row(row, "preference")
     assert exc.value.reason == reason
+
+
+CALL = {"type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
+
+
+@pytest.mark.parametrize(
+    ("messages", "reason"),
+    [
+        ([U, {"role": "tool", "content": "42"}, A], "bad_alternation"),  # a result nobody asked for
+        ([U, {"role": "assistant", "tool_calls": [CALL]}, U, A], "bad_alternation"),  # call never answered
+        (
+            [U, {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{oops"}}]}],
+            "bad_tool_call",
+        ),
+        ([U, {"role": "assistant", "tool_calls": [{"function": {"arguments": "{}"}}]}], "bad_tool_call"),
+        ([{"role": "user", "content": "hi", "tool_calls": [CALL]}, A], "bad_tool_call"),
+        (
+            [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "..."}}]}, A],
+            "non_text_content",
+        ),
+    ],
+)
+def test_tool_turn_rules(messages: list, reason: str) -> None:
+    with pytest.raises(RowError) as exc:
+        normalise_row({"messages": messages}, "sft")
+    assert exc.value.reason == reason
+
+
+def test_tool_calls_then_results_then_answer() -> None:
+    row = {
+        "messages": [
+            U,
+            {"role": "assistant", "content": None, "tool_calls": [CALL, {**CALL, "id": "c2"}]},
+            {"role": "tool", "content": "1", "tool_call_id": "c1"},
+            {"role": "tool", "content": "2", "tool_call_id": "c2"},
+            {"role": "assistant", "tool_calls": [{"function": {"name": "g", "arguments": {"y": [1, 2]}}}]},
+            {"role": "tool", "content": "3"},
+            A,
+        ],
+        "tools": '[{"name": "f"}, {"type": "function", "function": {"name": "g"}}]',
+    }
+    out = normalise_row(row, "sft")
+    assert [m["role"] for m in out["messages"]] == [
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+    assert out["messages"][4]["tool_calls"][0]["function"]["arguments"] == '{"y": [1, 2]}'
+    assert out["tools"] == [
+        {"type": "function", "function": {"name": "f"}},
+        {"type": "function", "function": {"name": "g"}},
+    ]
+
+
+def test_preference_rows_with_tool_turns_are_rejected_by_name() -> None:
+    row = {"prompt": [U], "chosen": [{"role": "assistant", "tool_calls": [CALL]}], "rejected": [A]}
+    with pytest.raises(RowError) as exc:
+        normalise_row(row, "preference")
+    assert exc.value.reason == "tool_turn_in_preference"
