@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mixtune.errors import MixtuneError
+from mixtures.flow import Flow, flow_markdown, plot_flows, source_flows
 from mixtures.stats import mixture_stats
 
 OTHER = "other sources"
@@ -199,6 +200,31 @@ def plot_lengths(stats_list: list[dict[str, Any]], path: str | Path, by_source: 
     return Path(path)
 
 
+def mixture_flows(stats_list: list[dict[str, Any]]) -> list[Flow]:
+    labels = mixture_labels(stats_list)
+    return [
+        flow
+        for label, s in zip(labels, stats_list, strict=True)
+        for flow in source_flows(s.get("source_flow") or {}, prefix=f"{label} / ")
+    ]
+
+
+def plot_mixture_flows(stats_list: list[dict[str, Any]], path: str | Path) -> Path:
+    """Per mixture and source: rows in → kept, the dropped rows stacked by reason."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    flows = mixture_flows(stats_list)
+    fig, ax = plt.subplots(figsize=(11, 1.8 + 0.4 * len(flows)))
+    plot_flows(ax, flows, "per mixture and source: rows in → kept, dropped by reason")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return Path(path)
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -288,6 +314,14 @@ def compare_markdown(stats_list: list[dict[str, Any]]) -> str:
     if not langs:
         lines.append("| (no fenced code blocks) |" + " |" * len(labels))
 
+    lines += [
+        "",
+        "## Rows in → kept, per source",
+        "",
+        "![flow](flow.png)",
+        "",
+        *flow_markdown(mixture_flows(stats_list)),
+    ]
     lines += ["", "## Rows dropped by filters", "", head, rule]
     reasons: list[str] = []
     for s in stats_list:
@@ -327,7 +361,8 @@ def compare_markdown(stats_list: list[dict[str, Any]]) -> str:
 def compare_mixtures(
     dirs: list[str | Path], out: str | Path, tokenizer: str | None = None, num_proc: int | None = None
 ) -> Path:
-    """Compare built mixtures; writes report.md, stats.json, composition.png and lengths.png into `out`."""
+    """Compare built mixtures; writes report.md, stats.json, composition.png, flow.png and lengths.png
+    into `out`."""
     if len(dirs) < 2:
         raise MixtuneError("compare needs at least two built mixture directories")
     stats_list = [mixture_stats(d, tokenizer=tokenizer, num_proc=num_proc) for d in dirs]
@@ -338,6 +373,7 @@ def compare_mixtures(
         json.dumps(dict(zip(labels, stats_list, strict=True)), indent=2) + "\n", encoding="utf-8"
     )
     plot_composition(stats_list, out / "composition.png")
+    plot_mixture_flows(stats_list, out / "flow.png")
     plot_lengths(stats_list, out / "lengths.png")
     (out / "report.md").write_text(compare_markdown(stats_list), encoding="utf-8")
     return out

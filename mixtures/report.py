@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mixtures.flow import flow_markdown, plot_flows, source_flows
+
 SAMPLE_CHARS = 400
 
 
@@ -32,10 +34,13 @@ def _where(identity: dict[str, Any]) -> str:
     return f"`{identity.get('path')}`"
 
 
-def _render_messages(messages: list[dict[str, str]]) -> str:
+def _render_messages(messages: list[dict[str, Any]]) -> str:
     lines = []
     for m in messages:
         text = m["content"] if len(m["content"]) <= SAMPLE_CHARS else m["content"][:SAMPLE_CHARS] + " …"
+        for call in m.get("tool_calls") or []:
+            fn = call["function"]
+            text += f"\n\n`{fn['name']}({fn['arguments']})`"
         lines.append(f"**{m['role']}**:\n\n{text}")
     return "\n\n".join(lines)
 
@@ -83,7 +88,7 @@ def plot_composition(manifest: dict[str, Any], path: Path) -> None:
     field = "messages_chars" if manifest["kind"] == "sft" else "chosen_chars"
     by_source = manifest["stats"]["train"]["by_source"]
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.6 * len(names) + 2.2), sharey=True)
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(18, 0.6 * len(names) + 2.2), sharey=True)
     y = list(range(len(names)))
     ax1.barh(y, unique, color="#4C72B0", label="train: distinct rows")
     ax1.barh(y, repeats, left=unique, color="#8FB0E0", label="train: upsampled repeats")
@@ -120,6 +125,8 @@ def plot_composition(manifest: dict[str, Any], path: Path) -> None:
         ax2.grid(axis="x", alpha=0.3)
     ax2.set_xlabel(f"{field.replace('_', ' ')} per train row (bar p50–p95, dot mean, tick max)")
     ax2.set_title("length per source")
+    plot_flows(ax3, source_flows(sources))
+    ax3.set_yticks(y, names)
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
@@ -149,6 +156,22 @@ def write_report(out: Path, manifest: dict[str, Any], saved: Any) -> None:
             f"| {name} | {_where(e['identity'])} | {_amount(e)} | {e['rows_in']} | {e['kept']} | {_dropped(e)} | "
             f"{e['train_rows']}{up} | {100 * e['share_of_train']:.1f}% | {e['test']['rows']} ({e['test']['from']}) |"
         )
+    lines += [
+        "",
+        "## Rows in → kept, dropped by reason",
+        "",
+        *flow_markdown(source_flows(manifest["sources"])),
+    ]
+    held = [
+        (n, e["placeholders"])
+        for n, e in manifest["sources"].items()
+        if (e.get("placeholders") or {}).get("rows")
+    ]
+    if held:
+        lines += ["", "## Template placeholders left in rows", ""]
+        for name, ph in held:
+            names = ", ".join(f"`{{{{{k}}}}}` {v}" for k, v in ph["names"].items())
+            lines.append(f"- {name}: {ph['rows']} rows ({names}); fill them with `replace:` on the source")
     field = "messages" if kind == "sft" else "chosen"
     lines += [
         "",

@@ -272,6 +272,10 @@ def mixture_stats(
         "sources": sources,
         "length_histogram": {"bin_edges": bins.tolist(), "counts": histogram},
         "dropped": dict(dropped_total.most_common()),
+        "source_flow": {
+            name: {k: e.get(k) for k in ("rows_in", "kept", "dropped", "test")}
+            for name, e in manifest_sources.items()
+        },
         "filter_stats": filters.get("stats", {}) if isinstance(filters, dict) else {},
     }
 
