@@ -335,7 +335,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "extreme = np.sum(np.abs(means - observed) >= abs(observed) - 1e-12)",
         "extreme = np.sum(means - observed >= abs(observed) - 1e-12)",
         "the paired bootstrap p-value is one-sided (half the evidence needed)",
-        ("tests/evals/test_compare.py",),
+        ("tests/evals/test_compare.py", "tests/evals/test_stats_guards.py"),
     ),
     M(
         "mcnemar-one-sided",
