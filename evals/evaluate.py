@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,9 @@ class EvalRequest:
     out: str | None = None
     name: str | None = None
     ks: tuple[int, ...] = DEFAULT_KS
-    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    limits: SandboxLimits | None = None  # None: the language's (and benchmark's) defaults
+    timeout: float | None = None  # run-phase timeout override (keeps the other defaults)
+    memory_mb: int | None = None
     workers: int | None = None
     require_isolation: bool = False
     show_progress: bool = True
@@ -127,6 +129,26 @@ def default_out(req: EvalRequest, source: str, label: str, bench: Benchmark, set
     return Path("runs") / "evals" / _slug(label) / run_dir
 
 
+# MBPP has tasks that need several seconds of CPU; on a loaded 2-core machine 3 s is not enough.
+BENCHMARK_TIMEOUTS = {"mbpp": 15.0}
+
+
+def limits_for(bench: Benchmark, timeout: float | None, memory_mb: int | None) -> SandboxLimits:
+    """The language's limits, the benchmark's own timeout default, then the user's overrides."""
+    default = BENCHMARK_TIMEOUTS.get(bench.shape)
+    return SandboxLimits.for_language(bench.language, timeout=timeout or default, memory_mb=memory_mb)
+
+
+def run_evals(req: EvalRequest) -> list[Path]:
+    """`--benchmark a,b,...`: one run (and one results.json) per benchmark."""
+    names = [n.strip() for n in req.benchmark.split(",") if n.strip()]
+    if not names:
+        raise MixtuneError("--benchmark needs at least one name or file")
+    if len(names) > 1 and req.out:
+        raise MixtuneError("--out names one run directory; leave it out with several benchmarks")
+    return [run_eval(replace(req, benchmark=name)) for name in names]
+
+
 def run_eval(req: EvalRequest) -> Path:
     """Run one evaluation and write its files; returns the path of results.json."""
     source = _source(req)
@@ -146,7 +168,8 @@ def run_eval(req: EvalRequest) -> Path:
     else:
         samples, generation = _generate(req, source, bench)
     generated = time.monotonic()
-    with Sandbox(req.limits, req.workers, require_isolation=req.require_isolation) as sandbox:
+    limits = req.limits or limits_for(bench, req.timeout, req.memory_mb)
+    with Sandbox(limits, req.workers, require_isolation=req.require_isolation, language=bench.language) as sandbox:
         executed = execute_samples(bench, samples, sandbox, show_progress=req.show_progress)
         isolation = sandbox.isolation()
         workers = sandbox.workers
@@ -178,15 +201,19 @@ def run_eval(req: EvalRequest) -> Path:
         },
         "benchmark": {
             "name": bench.name,
+            "language": bench.language,
+            "shape": bench.shape,
             "path": bench.path,
             "sha256": bench.sha256,
             "problems": len(bench.problems),
         },
         "generation": generation,
         "execution": {
-            "timeout_s": req.limits.timeout,
-            "memory_mb": req.limits.memory_mb,
-            "nproc": req.limits.nproc,
+            "language": bench.language,
+            "timeout_s": limits.timeout,
+            "compile_timeout_s": limits.compile_timeout,
+            "memory_mb": limits.memory_mb,
+            "nproc": limits.nproc,
             "workers": workers,
             "isolation": isolation,
         },

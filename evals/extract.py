@@ -162,3 +162,44 @@ def _parses(code: str) -> bool:
     except (SyntaxError, ValueError):
         return False
     return True
+
+
+def fenced_blocks_for(text: str, tags: Iterable[str]) -> list[str]:
+    """Code of every fenced block tagged with one of `tags` (or untagged)."""
+    wanted = {"", *(t.lower() for t in tags)}
+    return [m.group(2) for m in _FENCE.finditer(text) if m.group(1).lower() in wanted]
+
+
+def mbpp_completion(generated: str, stops: Iterable[str]) -> str:
+    """A base model's MBPP answer: the program up to [DONE]."""
+    return truncate_at_stops(generated, stops).strip("\n") + "\n"
+
+
+def mbpp_chat_completion(answer: str) -> str:
+    """The program in a chat answer to an MBPP task, without the model's own asserts."""
+    blocks = fenced_blocks(answer)
+    code = max(blocks, key=len) if blocks else extract_code(answer, "")
+    return keep_definitions(textwrap.dedent(code)) + "\n"
+
+
+def closing_completion(problem: Problem, generated: str, stops: Iterable[str], close: str) -> str:
+    """A continuation cut at the end of the function, with the closing text put back when the
+    benchmark's tests do not close it themselves (HumanEval-X)."""
+    return truncate_at_stops(generated, stops) + close
+
+
+def code_chat_completion(
+    problem: Problem, answer: str, tags: Iterable[str], stops: Iterable[str], close: str
+) -> str:
+    """A chat answer in any language: the fenced block's code after the prompt's signature line
+    (the body the prompt leaves open), cut where the function ends."""
+    blocks = fenced_blocks_for(answer, tags)
+    code = max(blocks, key=len) if blocks else answer
+    lines = [line for line in problem.prompt.rstrip().split("\n") if line.strip()]
+    signature = lines[-1].strip() if lines else ""
+    at = code.find(signature) if signature else -1
+    body = code[at + len(signature) :].lstrip(" \t").removeprefix("\n") if at != -1 else code
+    if not body.startswith("\n"):
+        body = "\n" + body if at == -1 else body
+    cut = truncate_at_stops(body, stops)
+    return cut + close if close else cut

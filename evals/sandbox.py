@@ -1,4 +1,5 @@
-"""Run untrusted Python programs (model-written code) in isolated, resource-limited processes.
+"""Run untrusted programs (model-written code: Python, JavaScript, C++, Java, Rust) in
+isolated, resource-limited processes.
 
 A fork server (`sandbox_child.py`, one `python -I -S` per Sandbox, common stdlib modules
 preloaded) forks one process tree per program, in its own session, with: new mount, network,
@@ -10,16 +11,23 @@ limits; the OOM killer's first choice; stdin closed; a scrubbed environment; and
 deadline after which the pid namespace is torn down (everything in it killed) before the run
 returns. Whatever the kernel refuses degrades with one logged warning, or raises when
 `require_isolation` is set.
+
+Verdicts come from evidence the program cannot produce: "passed" needs the proof line
+carrying a per-run secret (written by the harness's runner after the tests returned, see
+`evals.languages`) and a clean exit reported on a channel the program never holds. Anything
+the program writes, anywhere, can at worst fail its own sample.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
 import math
 import os
 import queue
+import secrets
 import selectors
 import shutil
 import signal
@@ -35,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from evals import languages
 from mixtune.errors import MixtuneError
 
 log = logging.getLogger(__name__)
@@ -44,7 +53,7 @@ CHILD_SCRIPT = Path(__file__).with_name("sandbox_child.py")
 PASSED = "passed"
 ASSERTION = "assertion"
 TIMEOUT = "timeout"
-SYNTAX = "syntax"
+COMPILE_ERROR = "compile_error"
 MEMORY = "memory"
 RUNTIME = "runtime"
 EXIT = "exit"
@@ -57,10 +66,10 @@ VERDICT_KINDS = {
     PASSED: "ran to the end, every assertion held",
     ASSERTION: "an assertion failed (wrong answer)",
     TIMEOUT: "exceeded the wall-clock or CPU-time limit",
-    SYNTAX: "did not compile",
+    COMPILE_ERROR: "did not compile (syntax error, compiler error or compile-time limit)",
     MEMORY: "ran out of its memory limit",
     RUNTIME: "raised an exception other than AssertionError",
-    EXIT: "exited before its tests finished (sys.exit, os._exit)",
+    EXIT: "exited before its tests finished (sys.exit, os._exit, exit(0), or no proof of finishing)",
     CRASH: "died from a fault signal (segfault, abort)",
     KILLED: "killed by a signal",
     OUTPUT: "exceeded the output or file-size limit",
@@ -79,6 +88,15 @@ _CRASH_SIGNALS = {
 # What full isolation looks like; anything else is a degradation worth a warning.
 _STRONG = {"net": "namespace", "pid": "namespace", "fs": "read-only"}
 
+# Covered by empty tmpfs in every program's view (host Unix sockets live there); /tmp and
+# /dev/shm get a private writable tmpfs per program.
+PRIVATE_DIRS = ("/var/tmp", "/run", "/var/run", "/var/lock", "/var/spool")
+
+# Failure kinds a program's own report may pick between (never "passed").
+_FAILURE_HINTS = {ASSERTION, RUNTIME, MEMORY, OUTPUT, EXIT}
+_RECORD_MAX = 8192  # longer status lines are not records the harness wrote
+_STATUS_MAX = 1 << 20
+
 
 class SandboxError(MixtuneError):
     """The sandbox itself could not run (not a verdict about the program)."""
@@ -88,9 +106,11 @@ class SandboxError(MixtuneError):
 class SandboxLimits:
     """Per-program limits. Defaults suit HumanEval-style unit tests."""
 
-    timeout: float = 3.0  # wall-clock seconds, from process start to the end of the tests
+    timeout: float = 3.0  # wall-clock seconds of the run phase (from the start, or the end of compiling)
     memory_mb: int = 1024  # address space per process (RLIMIT_AS)
     nproc: int = 32  # processes and threads (RLIMIT_NPROC)
+    compile_timeout: float = 0.0  # compiled languages: wall-clock seconds for the compiler
+    compile_memory_mb: int = 0
     max_output_bytes: int = 1 << 20  # stdout+stderr
     file_size_mb: int = 16  # largest file the program may write (RLIMIT_FSIZE)
     tmpfs_mb: int = 64  # size of the private /tmp
@@ -98,6 +118,21 @@ class SandboxLimits:
     def __post_init__(self) -> None:
         if self.timeout <= 0 or self.memory_mb < 64 or self.nproc < 1 or self.max_output_bytes < 1:
             raise MixtuneError(f"impossible sandbox limits: {self}")
+
+    @classmethod
+    def for_language(
+        cls, name: str, timeout: float | None = None, memory_mb: int | None = None, **kwargs: object
+    ) -> SandboxLimits:
+        """The language's defaults (which hold on a loaded 2-core machine), with overrides."""
+        lang = languages.language(name)
+        return cls(
+            timeout=timeout if timeout is not None else lang.timeout,
+            memory_mb=memory_mb if memory_mb is not None else lang.memory_mb,
+            nproc=lang.nproc,
+            compile_timeout=lang.compile_timeout,
+            compile_memory_mb=lang.compile_memory_mb,
+            **kwargs,  # type: ignore[arg-type]
+        )
 
 
 @dataclass
@@ -123,7 +158,8 @@ class Verdict:
 class _Capture:
     head: bytearray = field(default_factory=bytearray)
     total: int = 0
-    status: bytearray = field(default_factory=bytearray)
+    status: bytearray = field(default_factory=bytearray)  # fd 3: the program can write here
+    trusted: bytearray = field(default_factory=bytearray)  # fd 4: only the sandbox writes here
 
 
 def _program_paths() -> tuple[list[str], list[str]]:
@@ -167,14 +203,27 @@ class Sandbox:
         uid_base: int = 60000,
         require_isolation: bool = False,
         namespaces: bool = True,
+        language: str = "python",
     ) -> None:
         """workers: programs run at once. uid_base: first uid of the per-slot uids (as root).
         require_isolation: raise instead of warning when the kernel refuses an isolation layer.
         namespaces: False skips every namespace (debugging, or kernels where they misbehave):
-        the uid switch, limits and in-process socket blocking remain."""
+        the uid switch, limits and in-process socket blocking remain (Python only).
+        language: what `run` is given (see `evals.languages`); its toolchain must be installed."""
         if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
             raise SandboxError("sandboxed execution needs Linux 5.3+ (pidfd) and Python 3.9+")
-        self.limits = limits or SandboxLimits()
+        self.language = languages.language(language).name
+        self.toolchain = languages.toolchain(self.language) if self.language != "python" else None
+        self.limits = limits or SandboxLimits.for_language(self.language)
+        if languages.language(self.language).compiled and self.limits.compile_timeout <= 0:
+            lang = languages.language(self.language)
+            self.limits = SandboxLimits(
+                **{
+                    **asdict(self.limits),
+                    "compile_timeout": lang.compile_timeout,
+                    "compile_memory_mb": lang.compile_memory_mb,
+                }
+            )
         self.namespaces = namespaces
         # Programs spend much of their life in process creation and teardown rather than on a
         # CPU, so twice as many slots as cores keeps the CPUs busy.
@@ -183,6 +232,8 @@ class Sandbox:
         self._scratch = Path(tempfile.mkdtemp(prefix="mixtune-sandbox-"))
         os.chmod(self._scratch, 0o711)
         self._keep, self._site = _program_paths()
+        if self.toolchain is not None:
+            self._keep += [p for p in self.toolchain.visible if os.path.isdir(p)]
         home = os.path.expanduser("~")
         self._hide = [p for p in dict.fromkeys(["/root", "/home", home]) if os.path.isdir(p)]
         self._uids: list[int | None] = (
@@ -198,12 +249,13 @@ class Sandbox:
         self._process: subprocess.Popen | None = None
         self._isolation: dict | None = None
         self._env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "PATH": self.toolchain.path_env if self.toolchain else "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONIOENCODING": "utf-8",
             "OMP_NUM_THREADS": "1",
+            **dict(self.toolchain.env if self.toolchain else ()),
         }
 
     # -- public API ----------------------------------------------------------------------
@@ -235,16 +287,28 @@ class Sandbox:
         assert self._isolation is not None
         return self._isolation
 
-    def run(self, source: str) -> Verdict:
-        """Run one program to its end (or its limits) and classify how it ended."""
+    def run(self, program: str | languages.Job, test: str = "") -> Verdict:
+        """Run one program to its end (or its limits) and classify how it ended. `program` is
+        source in the sandbox's language (with `test`, the harness's tests, appended), or a Job.
+        A harness failure on one program becomes that program's verdict, never an abort."""
         slot = self._slots.get()
         try:
-            return self._run_in_slot(source, slot)
+            job = (
+                program
+                if isinstance(program, languages.Job)
+                else languages.build_job(self.language, program, test)
+            )
+            return self._run_in_slot(job, slot)
+        except SandboxError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one sample's trouble must not stop the eval
+            log.exception("sandbox run failed")
+            return Verdict(CRASH, f"the harness could not run this program: {type(exc).__name__}: {exc}")
         finally:
             self._slots.put(slot)
 
     def run_many(
-        self, sources: Iterable[str], progress: Callable[[int], None] | None = None
+        self, sources: Iterable[str | languages.Job], progress: Callable[[int], None] | None = None
     ) -> list[Verdict]:
         """Run programs concurrently on `workers` slots; verdicts in input order."""
         sources = list(sources)
@@ -262,14 +326,21 @@ class Sandbox:
 
     # -- one run -------------------------------------------------------------------------
 
-    def _config(self, slot: int) -> dict:
+    def _config(self, slot: int, job: languages.Job) -> dict:
         with self._lock:
             self._counter += 1
             run_id = self._counter
         lim = self.limits
         return {
+            "language": job.language,
             "cpu_seconds": math.ceil(lim.timeout) + 1,
             "memory_bytes": lim.memory_mb << 20,
+            "compile_timeout": lim.compile_timeout,
+            "compile_cpu_seconds": math.ceil(lim.compile_timeout) + 1,
+            "compile_memory_bytes": max(lim.compile_memory_mb, lim.memory_mb) << 20,
+            "compile": list(job.compile),
+            "run": list(job.run),
+            "env": self._env,
             "nproc": lim.nproc,
             "fsize_bytes": lim.file_size_mb << 20,
             "tmpfs_bytes": lim.tmpfs_mb << 20,
@@ -286,6 +357,7 @@ class Sandbox:
             server_cfg = {
                 "keep_paths": self._keep,
                 "hide_paths": self._hide,
+                "private_dirs": list(PRIVATE_DIRS),
                 "switch_uid": self._uids[0] is not None,
                 "namespaces": self.namespaces,
             }
@@ -334,23 +406,28 @@ class Sandbox:
                 with contextlib.suppress(OSError):
                     self._control.send(json.dumps({"op": "release", "pid": pid}).encode())
 
-    def _run_in_slot(self, source: str, slot: int) -> Verdict:
-        cfg = self._config(slot)
+    def _run_in_slot(self, job: languages.Job, slot: int) -> Verdict:
+        cfg = self._config(slot, job)
+        secret = secrets.token_hex(24)
+        payload = json.dumps(
+            {"source": job.source, "files": job.files, "secret": secret}, ensure_ascii=True
+        ).encode("ascii")
         out_r, out_w = os.pipe()
         status_r, status_w = os.pipe()
-        source_r, source_w = os.pipe()
+        trusted_r, trusted_w = os.pipe()
+        job_r, job_w = os.pipe()
         start = time.monotonic()
         try:
-            pid, pidfd = self._spawn(cfg, self._uids[slot], [out_w, status_w, source_r])
+            pid, pidfd = self._spawn(cfg, self._uids[slot], [out_w, status_w, trusted_w, job_r])
         finally:
-            for fd in (out_w, status_w, source_r):
+            for fd in (out_w, status_w, trusted_w, job_r):
                 os.close(fd)
         capture = _Capture()
         timed_out = overflow = False
         finished = False
         try:
-            _write_source(source_w, source.encode("utf-8", "surrogatepass"))
-            timed_out, overflow = self._watch(pidfd, out_r, status_r, capture, start + self.limits.timeout)
+            _write_source(job_w, payload)
+            timed_out, overflow = self._watch(pidfd, out_r, status_r, trusted_r, capture, start)
             finished = not (timed_out or overflow)
         finally:
             if not finished:
@@ -358,26 +435,37 @@ class Sandbox:
             _kill_group(pid)
             os.close(pidfd)
             self._release(pid)
-            _drain(out_r, capture, self.limits.max_output_bytes, into_status=False)
-            _drain(status_r, capture, 1 << 20, into_status=True)
-            os.close(out_r)
-            os.close(status_r)
+            _drain(out_r, capture, self.limits.max_output_bytes, into="out")
+            _drain(status_r, capture, _STATUS_MAX, into="status")
+            _drain(trusted_r, capture, _STATUS_MAX, into="trusted")
+            for fd in (out_r, status_r, trusted_r):
+                os.close(fd)
             shutil.rmtree(cfg["scratch_dir"], ignore_errors=True)
         duration = time.monotonic() - start
         overflow = overflow or capture.total > self.limits.max_output_bytes
-        verdict = self._classify(capture, timed_out, overflow)
+        verdict = self._classify(capture, timed_out, overflow, secret)
         verdict.duration_s = round(duration, 4)
         verdict.output = capture.head.decode("utf-8", "replace")
         return verdict
 
     def _watch(
-        self, pidfd: int, out_fd: int, status_r: int, capture: _Capture, deadline: float
+        self, pidfd: int, out_fd: int, status_r: int, trusted_r: int, capture: _Capture, start: float
     ) -> tuple[bool, bool]:
-        """Collect output until the sandbox process exits, the deadline passes, or output overflows."""
+        """Collect output until the sandbox process exits, the deadline passes, or output
+        overflows. A compiled language gets its compile time, then the run timeout from the
+        moment the sandbox (not the program) reports that compiling finished."""
         cap = self.limits.max_output_bytes
+        deadline = (
+            start
+            + self.limits.timeout
+            + self.limits.compile_timeout
+            + (2.0 if self.limits.compile_timeout else 0.0)
+        )
+        compiled = False
         with selectors.DefaultSelector() as sel:
             sel.register(out_fd, selectors.EVENT_READ, "out")
             sel.register(status_r, selectors.EVENT_READ, "status")
+            sel.register(trusted_r, selectors.EVENT_READ, "trusted")
             sel.register(pidfd, selectors.EVENT_READ, "exit")
             while True:
                 remaining = deadline - time.monotonic()
@@ -395,43 +483,66 @@ class Sandbox:
                         _keep_output(capture, chunk)
                         if capture.total > cap:
                             return False, True
-                    elif len(capture.status) < (1 << 20):
-                        capture.status += chunk
+                    elif key.data == "status":
+                        if len(capture.status) < _STATUS_MAX:
+                            capture.status += chunk
+                    elif len(capture.trusted) < _STATUS_MAX:
+                        capture.trusted += chunk
+                        if not compiled and any(
+                            r.get("event") == "compiled" for r in _records(capture.trusted)
+                        ):
+                            compiled = True
+                            deadline = min(deadline, time.monotonic() + self.limits.timeout)
                 if exited:
                     return False, False
 
-    def _classify(self, capture: _Capture, timed_out: bool, overflow: bool) -> Verdict:
-        records = []
-        for line in bytes(capture.status).decode("utf-8", "replace").splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict):
-                records.append(rec)
+    def _classify(self, capture: _Capture, timed_out: bool, overflow: bool, secret: str) -> Verdict:
+        """The verdict, from the trusted channel (setup, compile, exit) and the proof line; the
+        program's own status records only ever choose between failure kinds."""
+        trusted = _records(capture.trusted)
+        errors = [r for r in trusted if r.get("event") == "setup-error"]
+        if errors:
+            raise SandboxError(f"sandbox setup failed: {str(errors[0].get('error'))[:2000]}")
+        exits = [r for r in trusted if r.get("event") == "exit" and isinstance(r.get("isolation"), dict)]
+        if exits:
+            self._note_isolation(exits[-1])
+        compile_errors = [r for r in trusted if r.get("event") == "compile_error"]
+        if compile_errors:
+            return Verdict(COMPILE_ERROR, str(compile_errors[0].get("error", ""))[:4000])
         if overflow:
             return Verdict(OUTPUT, f"more than {self.limits.max_output_bytes} bytes of output")
         if timed_out:
             return Verdict(TIMEOUT, f"wall-clock limit of {self.limits.timeout:g}s")
-        errors = [r for r in records if r.get("event") == "setup-error"]
-        if errors:
-            raise SandboxError(f"sandbox setup failed: {errors[0].get('error')}")
-        exits = [r for r in records if r.get("event") == "exit" and "isolation" in r]
         if not exits:
             return Verdict(CRASH, "the sandbox's init process ended without a report")
         end = exits[-1]
-        self._note_isolation(end)
-        results = [r for r in records if r.get("event") == "result" and r.get("pid") == end.get("child")]
-        sig = end.get("signal")
-        if sig is not None:
-            return self._signal_verdict(int(sig))
-        code = end.get("code")
-        if results:
-            res = results[-1]
-            kind = res.get("kind", RUNTIME)
-            if kind == PASSED and code != 0:
-                kind = EXIT
-            return Verdict(kind, str(res.get("error", ""))[:1000], exit_code=code)
+        sig, code = end.get("signal"), end.get("code")
+        status = _records(capture.status)
+        proved = any(
+            r.get("event") == "proof"
+            and isinstance(r.get("secret"), str)
+            and hmac.compare_digest(r["secret"].encode("ascii", "replace"), secret.encode("ascii"))
+            for r in status
+        )
+        if isinstance(sig, int) and not isinstance(sig, bool):
+            verdict = self._signal_verdict(sig)
+            if verdict.kind == CRASH:
+                hint = languages.failure_hint(capture.head.decode("utf-8", "replace"))
+                if hint is not None:
+                    verdict.kind = hint
+            return verdict
+        if not isinstance(code, int) or isinstance(code, bool):
+            return Verdict(CRASH, "the sandbox's exit report has no status")
+        if code == 0 and proved:
+            return Verdict(PASSED, exit_code=0)
+        hints = [r for r in status if r.get("event") == "result" and r.get("kind") in _FAILURE_HINTS]
+        if code != 0 and hints:
+            res = hints[-1]
+            return Verdict(str(res["kind"]), str(res.get("error", ""))[:1000], exit_code=code)
+        if code != 0:
+            hint = languages.failure_hint(capture.head.decode("utf-8", "replace"))
+            if hint is not None:
+                return Verdict(hint, f"exited with status {code}", exit_code=code)
         return Verdict(EXIT, f"exited with status {code} before its tests finished", exit_code=code)
 
     def _signal_verdict(self, sig: int) -> Verdict:
@@ -470,7 +581,7 @@ def _keep_output(capture: _Capture, chunk: bytes, keep: int = 4096) -> None:
         capture.head += chunk[:room]
 
 
-def _drain(fd: int, capture: _Capture, cap: int, into_status: bool) -> None:
+def _drain(fd: int, capture: _Capture, cap: int, into: str) -> None:
     """Read what is left in a pipe without blocking (writers may be gone or killed)."""
     os.set_blocking(fd, False)
     while True:
@@ -480,13 +591,31 @@ def _drain(fd: int, capture: _Capture, cap: int, into_status: bool) -> None:
             return
         if not chunk:
             return
-        if into_status:
-            if len(capture.status) < cap:
-                capture.status += chunk
-        else:
+        if into == "out":
             _keep_output(capture, chunk)
             if capture.total > cap:
                 return
+        else:
+            buf = capture.status if into == "status" else capture.trusted
+            if len(buf) < cap:
+                buf += chunk
+
+
+def _records(data: bytes | bytearray) -> list[dict]:
+    """JSON objects, one per line; anything else (partial, oversized, malformed, nested too
+    deep, undecodable) is skipped rather than trusted or allowed to raise."""
+    records = []
+    for line in bytes(data).split(b"\n"):
+        line = line.strip()
+        if not line or len(line) > _RECORD_MAX or not line.startswith(b"{"):
+            continue
+        try:
+            rec = json.loads(line.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(rec, dict):
+            records.append(rec)
+    return records
 
 
 def _kill_group(pid: int) -> None:

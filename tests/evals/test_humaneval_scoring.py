@@ -33,7 +33,7 @@ def test_wrong_completions_score_zero(executed, humaneval):
 
 def test_failure_kinds_are_told_apart(executed):
     kinds = [r.verdict.kind for r in executed["special"]]
-    assert kinds == ["syntax", "timeout", "exit", "memory", "runtime"]
+    assert kinds == ["compile_error", "timeout", "exit", "memory", "runtime"]
     assert "ValueError: no" in executed["special"][4].verdict.detail
 
 
