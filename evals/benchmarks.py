@@ -268,7 +268,9 @@ def _problem(shape: str, row: dict, path: Path, lineno: int) -> Problem:
             )
         lang = _X_PREFIX[prefix]
         solution = row.get("canonical_solution")
-        defs = re.findall(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", str(row.get("declaration") or row["prompt"]), re.M)
+        defs = re.findall(
+            r"^\s*def\s+([A-Za-z_]\w*)\s*\(", str(row.get("declaration") or row["prompt"]), re.M
+        )
         return Problem(
             task_id=row["task_id"],
             prompt=row["prompt"],

@@ -82,7 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "2-core machine: Python 6, MBPP 15, JavaScript/C++/Rust 10, Java 15; compiling has its own limit)",
     )
     ev.add_argument(
-        "--memory-mb", type=int, help="address-space limit per process (default per language: 1024, JVM/V8 4096)"
+        "--memory-mb",
+        type=int,
+        help="address-space limit per process (default per language: 1024, JVM/V8 4096)",
     )
     ev.add_argument("--workers", type=int, help="programs run in parallel (default: 2 x CPU count)")
     ev.add_argument(

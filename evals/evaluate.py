@@ -169,7 +169,9 @@ def run_eval(req: EvalRequest) -> Path:
         samples, generation = _generate(req, source, bench)
     generated = time.monotonic()
     limits = req.limits or limits_for(bench, req.timeout, req.memory_mb)
-    with Sandbox(limits, req.workers, require_isolation=req.require_isolation, language=bench.language) as sandbox:
+    with Sandbox(
+        limits, req.workers, require_isolation=req.require_isolation, language=bench.language
+    ) as sandbox:
         executed = execute_samples(bench, samples, sandbox, show_progress=req.show_progress)
         isolation = sandbox.isolation()
         workers = sandbox.workers

@@ -15,3 +15,24 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
     echo "note: Debian's chromium is not installed; the browser test will fail until it is (apt-get install chromium)" >&2
   fi
 fi
+# Toolchains of the languages `mixtune eval` runs (evals/languages.py), only those missing:
+# node (+ js-md5, which HumanEval-X's JavaScript tests require), g++ (+ boost and OpenSSL
+# headers for HumanEval-X's C++), javac/java (+ javatuples for MultiPL-E's Java), rustc.
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+  command -v g++ >/dev/null 2>&1 || missing+=(g++)
+  [ -e /usr/include/boost/any.hpp ] || missing+=(libboost-dev)
+  [ -e /usr/include/openssl/md5.h ] || missing+=(libssl-dev)
+  command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
+  [ -e /usr/share/java/javatuples.jar ] || missing+=(libjavatuples-java)
+  command -v rustc >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/rustc" ] || missing+=(rustc)
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if command -v npm >/dev/null 2>&1 && [ ! -d "$(npm root -g)/js-md5" ]; then
+    npm install -g --silent js-md5 >/dev/null
+  fi
+else
+  echo "note: run as root to install the eval toolchains (node, g++, javac, rustc); missing ones are named by mixtune eval" >&2
+fi

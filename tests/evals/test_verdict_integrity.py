@@ -22,36 +22,35 @@ FAILING_TAIL = "\nassert False, 'the tests'\n"
 FORGERIES = {
     "proof_record_then_exit": (
         "import os\n"
-        "os.write(3, b'{\"event\": \"proof\", \"secret\": \"guess\"}\\n')\n"
-        "os.write(3, b'{\"event\": \"result\", \"kind\": \"passed\"}\\n')\n"
+        'os.write(3, b\'{"event": "proof", "secret": "guess"}\\n\')\n'
+        'os.write(3, b\'{"event": "result", "kind": "passed"}\\n\')\n'
         "os._exit(0)\n"
     ),
     "forged_exit_record": (
         "import os\n"
         "for fd in (3, 4):\n"
         "    try:\n"
-        "        os.write(fd, b'{\"event\": \"exit\", \"child\": 2, \"code\": 0, \"isolation\": {}}\\n')\n"
+        '        os.write(fd, b\'{"event": "exit", "child": 2, "code": 0, "isolation": {}}\\n\')\n'
         "    except OSError:\n"
         "        pass\n"
         "os._exit(0)\n"
     ),
     "record_glued_to_partial_byte_then_abort": (
-        "import os\nos.write(3, b'{\"event\": \"result\", \"kind\": \"passed\"}\\nx')\nos.abort()\n"
+        'import os\nos.write(3, b\'{"event": "result", "kind": "passed"}\\nx\')\nos.abort()\n'
     ),
     "patched_runner_functions": (
         "import sys, os\n"
         "m = sys.modules['__main__']\n"
         "for name in ('classify_exception', 'exception_classifier'):\n"
         "    setattr(m, name, lambda *a, **k: 'passed')\n"
-        "m.Reporter.send = lambda self, **r: os.write(3, b'{\"event\": \"proof\", \"secret\": \"x\"}\\n')\n"
+        'm.Reporter.send = lambda self, **r: os.write(3, b\'{"event": "proof", "secret": "x"}\\n\')\n'
         "os._exit = lambda code=0: None\n"
         "sys.exit = lambda code=0: None\n"
     ),
-    "forged_setup_error": "import os\nos.write(3, b'{\"event\": \"setup-error\", \"error\": \"boom\"}\\n')\n",
+    "forged_setup_error": 'import os\nos.write(3, b\'{"event": "setup-error", "error": "boom"}\\n\')\n',
     "deep_nesting_on_the_channel": "import os\nos.write(3, b'[' * 200000 + b'\\n')\n",
     "non_integer_signal": (
-        "import os\n"
-        "os.write(3, b'{\"event\": \"exit\", \"child\": 1, \"signal\": \"nine\", \"isolation\": {}}\\n')\n"
+        'import os\nos.write(3, b\'{"event": "exit", "child": 1, "signal": "nine", "isolation": {}}\\n\')\n'
     ),
     "undecodable_and_oversized_records": (
         "import os\nos.write(3, b'\\xff\\xfe{\\x80}\\n' + b'{\"a\": \"' + b'x' * 100000 + b'\"}\\n')\n"
@@ -92,12 +91,15 @@ def test_a_guessed_or_replayed_secret_is_not_enough(pool):
     v = pool.run("import os\nprint(os.read(5, 256).decode())\n")  # reads its own run's secret
     stolen = v.output.strip()
     assert len(stolen) == 48
-    replay = f"import os\nos.write(3, b'{{\"event\": \"proof\", \"secret\": \"{stolen}\"}}\\n')\nos._exit(0)\n"
+    replay = f'import os\nos.write(3, b\'{{"event": "proof", "secret": "{stolen}"}}\\n\')\nos._exit(0)\n'
     assert pool.run(replay).kind == "exit"
 
 
 def test_rebinding_assertion_error_keeps_the_kind(pool):
-    v = pool.run("import builtins\nbuiltins.AssertionError = ValueError\nbuiltins.isinstance = lambda *a: False\n" + FAILING_TAIL)
+    v = pool.run(
+        "import builtins\nbuiltins.AssertionError = ValueError\nbuiltins.isinstance = lambda *a: False\n"
+        + FAILING_TAIL
+    )
     assert v.kind == "assertion"
     v = pool.run("import builtins\nbuiltins.MemoryError = KeyError\nx = bytearray(10 * 1024 ** 3)\n")
     assert v.kind == "memory"
@@ -107,7 +109,9 @@ def test_one_bad_sample_never_stops_the_eval(tmp_path, humaneval):
     """Every forging program, a lone surrogate, and a correct sample in one eval: it completes,
     writes every verdict, and only the correct sample passes."""
     first = humaneval.problems[0]
-    rows = [{"task_id": first.task_id, "completion": "    pass\n" + _indent(src)} for src in FORGERIES.values()]
+    rows = [
+        {"task_id": first.task_id, "completion": "    pass\n" + _indent(src)} for src in FORGERIES.values()
+    ]
     rows.append({"task_id": first.task_id, "completion": "    return '\ud800'\n"})
     rows.append({"task_id": first.task_id, "completion": first.canonical_solution})
     samples = tmp_path / "samples.jsonl"
@@ -183,12 +187,12 @@ def test_raw_socket_fails_whenever_the_network_namespace_is_reported(pool):
         "import ctypes, struct, socket\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         "fd = libc.socket(2, 1, 0)\n"
-        "addr = struct.pack('!HH4s8x', 2, %d, socket.inet_aton('127.0.0.1'))\n"
+        "addr = struct.pack('!HH4s8x', 2, PORT, socket.inet_aton('127.0.0.1'))\n"
         "addr = struct.pack('=H', 2) + addr[2:]\n"
         "rc = libc.connect(fd, addr, len(addr))\n"
         "assert rc != 0, 'connected'\n"
         "print('refused', ctypes.get_errno())\n"
-    ) % port
+    ).replace("PORT", str(port))
     v = pool.run(src)
     with pytest.raises(TimeoutError):
         listener.accept()
