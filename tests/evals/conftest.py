@@ -69,9 +69,17 @@ def executed(
     return {"canonical": results[:a], "wrong": results[a:b], "special": results[b:]}
 
 
+def must_run_security_tests() -> bool:
+    """Root, or a CI machine (CI=true): security tests fail instead of skipping there."""
+    return os.geteuid() == 0 or os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 def _sandbox_processes(uid_low: int = 60000, uid_high: int = 61000) -> list[str]:
-    """Live (non-zombie) processes under the sandbox's uids."""
+    """Live (non-zombie) processes of sandboxed programs: those under the sandbox's uids (as
+    root), and, without root, those of our own uid inside a nested pid namespace (NSpid lists
+    more than one id), which is where every program runs."""
     found = []
+    me = os.getuid()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -79,8 +87,11 @@ def _sandbox_processes(uid_low: int = 60000, uid_high: int = 61000) -> list[str]
             status = Path(f"/proc/{entry}/status").read_text()
         except OSError:
             continue
+        if "State:\tZ" in status:
+            continue
         uid = int(status.split("Uid:")[1].split()[0])
-        if uid_low <= uid < uid_high and "State:\tZ" not in status:
+        nspid = status.split("NSpid:")[1].split("\n")[0].split() if "NSpid:" in status else []
+        if uid_low <= uid < uid_high or (me != 0 and uid == me and len(nspid) > 1):
             found.append(entry)
     return found
 
