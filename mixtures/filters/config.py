@@ -113,6 +113,19 @@ class DecontaminationConfig(_Filter):
         40, ge=1, description="benchmark snippets shorter than this are matched only by n-grams"
     )
     whitelist: list[str] = Field(default_factory=lambda: list(DEFAULT_DECONTAMINATION_WHITELIST))
+    code: bool = Field(
+        True,
+        description="benchmark code (a field that parses as Python): its normalised lines, in order, "
+        "and its functions' syntax trees are matched exactly",
+    )
+    min_code_chars: int = Field(
+        30, ge=1, description="non-whitespace characters of non-trivial lines a code snippet needs"
+    )
+    min_code_lines: int = Field(2, ge=1, description="non-trivial lines a code snippet needs")
+    whole_turn: bool = Field(
+        True, description="a turn that is exactly a benchmark text (however short) is a copy"
+    )
+    min_whole_turn_words: int = Field(3, ge=1)
 
 
 class PIIConfig(_Filter):

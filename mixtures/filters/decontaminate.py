@@ -9,13 +9,25 @@ have n-grams. Whitelisted trivial lines are removed from snippets first, and n-g
 than two informative words (digit runs, `for i in range(n): for j in range(n)`) or shared by more
 than three benchmark problems (boilerplate) are not evidence: on the ~10k Python files of a
 scientific site-packages they flag nothing, while a pasted HumanEval prompt is caught.
+
+Short code solutions (MBPP-style functions of a few lines of keywords, builtins and one-letter
+names) carry no informative n-grams, so code snippets are also matched exactly: their lines
+with all whitespace removed, in order (a verbatim copy however it is indented or spaced), and
+each function's syntax tree without its docstring (a copy reformatted across lines). A text
+snippet of any length is caught when a turn is exactly that text (case and spacing aside).
+Thresholds (`min_code_chars`, `min_code_lines`, `min_whole_turn_words`) keep one-liners such as
+`return sorted(l)` from being evidence.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
+import hashlib
 import keyword
 import re
+import textwrap
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,6 +229,100 @@ def file_snippets(path: Path, fields: list[str], label: str) -> list[Snippet]:
     return out
 
 
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_WS = re.compile(r"\s+")
+_COMMENT = re.compile(r"(?m)^\s*#.*$")
+MIN_FUNCTION_NODES = 12
+WHOLE_TURN_PUNCT = " .?!:;"
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def code_lines(text: str) -> list[str]:
+    """Non-empty lines with every whitespace character removed (indentation, spacing and line
+    ends do not hide a copy); comment-only lines dropped."""
+    return [line for line in (_WS.sub("", raw) for raw in _COMMENT.sub("", text).splitlines()) if line]
+
+
+def parse_python(text: str) -> ast.Module | None:
+    """The module a text parses to (dedented), or None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences in pasted code
+            return ast.parse(textwrap.dedent(text.replace("\r\n", "\n")))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def looks_like_code(text: str) -> bool:
+    """A snippet that parses as Python and has at least one statement that is not a bare
+    expression (a sentence of prose never does)."""
+    if "\n" not in text.strip() and not text.lstrip().startswith(
+        ("def ", "return ", "import ", "from ", "class ")
+    ):
+        return False
+    module = parse_python(text)
+    return module is not None and any(not isinstance(n, ast.Expr) for n in module.body)
+
+
+def _without_docstring(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.stmt]:
+    body = list(fn.body)
+    first = body[0] if body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        body = body[1:]
+    return body
+
+
+def function_keys(module: ast.Module) -> list[int]:
+    """One key per function big enough to be evidence: its name, arguments and body (docstring
+    removed) as a syntax tree, so line breaks, spacing, quotes and parentheses do not matter."""
+    keys = []
+    for node in ast.walk(module):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            body = _without_docstring(node)
+            size = sum(1 for stmt in body for _ in ast.walk(stmt))
+            if size < MIN_FUNCTION_NODES:
+                continue
+            dump = ast.dump(ast.Module(body=body, type_ignores=[]), annotate_fields=False)
+            keys.append(_digest(f"{node.name}|{ast.dump(node.args, annotate_fields=False)}|{dump}"))
+    return keys
+
+
+def code_candidates(turn: str) -> list[str]:
+    """Pieces of a turn that may be Python: fenced blocks, else the text from the first line that
+    starts a definition or import."""
+    blocks = [m.group(1) for m in _FENCE.finditer(turn)]
+    if blocks:
+        return blocks
+    match = re.search(r"(?m)^[ \t]*(?:def |async def |class |import |from \S+ import )", turn)
+    return [turn[match.start() :]] if match else []
+
+
+def parse_prefix(text: str) -> ast.Module | None:
+    """Parse code that may be followed by prose: on a syntax error, retry up to the bad line."""
+    module = parse_python(text)
+    if module is not None:
+        return module
+    try:
+        ast.parse(textwrap.dedent(text))
+    except SyntaxError as exc:
+        if exc.lineno and exc.lineno > 1:
+            return parse_python("\n".join(textwrap.dedent(text).splitlines()[: exc.lineno - 1]))
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
+def whole_turn_key(text: str) -> str:
+    return normalize(text).strip(WHOLE_TURN_PUNCT)
+
+
 def _strip_whitelisted(text: str, whitelist: set[str]) -> str:
     return "\n".join(line for line in text.splitlines() if normalize(line) not in whitelist)
 
@@ -255,6 +361,48 @@ class BenchmarkIndex:
         self.short = short
         self.short_keys = np.array(sorted(short), dtype=np.uint64)
 
+        # code snippets: exact line sequences and function syntax trees
+        self.code_lines: dict[int, list[tuple[list[str], int]]] = {}
+        self.functions: dict[int, int] = {}
+        self.whole: dict[str, int] = {}
+        for snippet in snippets:
+            problem = problem_of[(snippet.benchmark, snippet.problem)]
+            if cfg.code and looks_like_code(snippet.text):
+                self._add_code(snippet.text, problem, cfg, whitelist)
+            elif cfg.whole_turn:
+                key = whole_turn_key(snippet.text)
+                if len(key.split()) >= cfg.min_whole_turn_words:
+                    self.whole.setdefault(key, problem)
+
+    def _add_code(self, text: str, problem: int, cfg: DecontaminationConfig, whitelist: set[str]) -> None:
+        lines = code_lines(text)
+        trivial = {_WS.sub("", w) for w in whitelist}
+        telling = [line for line in lines if line.lower() not in trivial]
+        if len(telling) >= cfg.min_code_lines and sum(map(len, telling)) >= cfg.min_code_chars:
+            self.code_lines.setdefault(_digest(lines[0]), []).append((lines, problem))
+        module = parse_python(text)
+        if module is not None:
+            for key in function_keys(module):
+                self.functions.setdefault(key, problem)
+
+    def check_code(self, turn: str) -> tuple[int, str] | None:
+        """A benchmark solution's lines in order, or one of its functions, inside a turn."""
+        if self.code_lines:
+            lines = code_lines(turn)
+            for i, line in enumerate(lines):
+                for sequence, problem in self.code_lines.get(_digest(line), ()):
+                    if lines[i : i + len(sequence)] == sequence:
+                        return problem, "code lines match"
+        if self.functions and "def " in turn:
+            for piece in code_candidates(turn):
+                module = parse_prefix(piece)
+                if module is None:
+                    continue
+                for key in function_keys(module):
+                    if key in self.functions:
+                        return self.functions[key], "function syntax tree match"
+        return None
+
     def __len__(self) -> int:
         return len(self.problem_names)
 
@@ -271,6 +419,11 @@ class BenchmarkIndex:
             for turn, problem in zip(owner[hit], self.grams_problem[pos[hit]], strict=True):
                 if found[turn] is None:
                     found[turn] = (int(problem), f"{self.n}-gram overlap")
+        for turn, text in enumerate(turns):
+            if found[turn] is None and self.whole and whole_turn_key(text) in self.whole:
+                found[turn] = (self.whole[whole_turn_key(text)], "whole turn match")
+            if found[turn] is None and (self.code_lines or self.functions):
+                found[turn] = self.check_code(text)
         if len(self.short_keys):
             has_key = np.isin(tok, self.short_keys)
             for turn in np.unique(doc[has_key]):
@@ -350,5 +503,12 @@ def run_decontamination(ds: Any, cfg: DecontaminationConfig, kind: str, num_proc
     out = map_columns(ds, ContaminationChecker(index, kind), num_proc, "decontamination")
     reasons, details = verdict_lists(out)
     benchmarks = (["humaneval"] if cfg.humaneval else []) + [b.label for b in cfg.benchmarks]
-    stats = {"benchmarks": benchmarks, "problems": len(index), "ngrams": int(len(index.grams))}
+    stats = {
+        "benchmarks": benchmarks,
+        "problems": len(index),
+        "ngrams": int(len(index.grams)),
+        "code_snippets": sum(len(v) for v in index.code_lines.values()),
+        "functions": len(index.functions),
+        "whole_texts": len(index.whole),
+    }
     return StageResult(reasons, details, {"decontamination": stats})
