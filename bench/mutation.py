@@ -38,7 +38,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SKIP_DIRS = {"runs", "__pycache__", ".pytest_cache", ".ruff_cache", ".git", "build", "dist"}
-PYTEST = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rfE"]
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header", "-rfE"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Mutation:
     replacement: str
     breaks: str
     tests: tuple[str, ...]
+    exclusive: bool = False  # its tests must not run beside another mutation's (shared uids, timing)
 
 
 M = Mutation
@@ -60,6 +61,7 @@ MIX = "tests/mixtures"
 ACCOUNTING = f"{MIX}/test_accounting_guards.py"
 DECON = f"{MIX}/test_decontamination_guards.py"
 SANDBOX = ("tests/evals/test_sandbox_hostile.py", "tests/evals/test_sandbox_degraded.py")
+VERDICTS = "tests/evals/test_verdict_integrity.py"
 
 MUTATIONS: tuple[Mutation, ...] = (
     # ------------------------------------------------------------------ mixtures: accounting
@@ -285,7 +287,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "full = CLONE_NEWNET | CLONE_NEWPID",
         "full = CLONE_NEWPID",
         "programs keep the host's network (falls back to in-process blocking, bypassable with ctypes)",
-        SANDBOX,
+        (*SANDBOX, VERDICTS),
+        exclusive=True,
     ),
     M(
         "sandbox-socket-fallback-inverted",
@@ -295,17 +298,30 @@ MUTATIONS: tuple[Mutation, ...] = (
         'if isolation["net"] != "namespace":',
         'if isolation["net"] == "namespace":',
         "without a network namespace, sockets are not blocked in-process",
-        SANDBOX,
+        (*SANDBOX, VERDICTS),
+        exclusive=True,
     ),
     M(
-        "verdict-nonzero-exit-after-pass",
+        "verdict-pass-without-proof",
         "evals",
         "evals/sandbox.py",
         "Sandbox._classify",
-        "if kind == PASSED and code != 0:",
-        "if False:",
-        "a program that reports a pass and then exits with an error status counts as passed",
-        ("tests/evals/test_sandbox_hostile.py", "tests/evals/test_humaneval_scoring.py"),
+        "if code == 0 and proved:",
+        "if code == 0:",
+        "a program that exits 0 before its tests ran (sys.exit(0), os._exit(0)) counts as passed",
+        (*SANDBOX, VERDICTS),
+        exclusive=True,
+    ),
+    M(
+        "verdict-forged-proof-accepted",
+        "evals",
+        "evals/sandbox.py",
+        "Sandbox._classify",
+        'hmac.compare_digest(r["secret"].encode("ascii", "replace"), secret.encode("ascii"))',
+        "True",
+        "a program that prints its own proof line (any secret) gets a pass",
+        (VERDICTS,),
+        exclusive=True,
     ),
     M(
         "passk-off-by-one",
@@ -528,36 +544,42 @@ def _first_failure(output: str) -> str:
     return tail[-1] if tail else "(no output)"
 
 
+def _prepare(files: list[str] | None, tag: str) -> tuple[Path, Path, dict[str, str]]:
+    """A throwaway copy of the tree: (temporary root, repository copy, environment for pytest)."""
+    root = Path(tempfile.mkdtemp(prefix=f"mutation-{tag}-"))
+    work = root / REPO.name
+    copy_tree(REPO, work, files)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import mixtures; print(mixtures.__file__)"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode == 0 and not probe.stdout.strip().startswith(str(work)):
+        shutil.rmtree(root, ignore_errors=True)
+        raise RuntimeError(f"the copy imports code from {probe.stdout.strip()}, not from {work}")
+    return root, work, env
+
+
 def run_one(mutation: Mutation, files: list[str] | None, timeout: float) -> Outcome:
     started = time.monotonic()
-    root = Path(tempfile.mkdtemp(prefix=f"mutation-{mutation.name}-"))
+
+    def outcome(status: str, detail: str) -> Outcome:
+        return Outcome(mutation, status, detail, time.monotonic() - started)
+
+    root, work, env = _prepare(files, mutation.name)
     try:
-        work = root / REPO.name
-        copy_tree(REPO, work, files)
         path = work / mutation.file
         try:
             path.write_text(mutate_source(path.read_text(encoding="utf-8"), mutation), encoding="utf-8")
-        except MutationError as exc:
-            return Outcome(mutation, "error", str(exc), time.monotonic() - started)
-        env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "PYTHONPATH": str(work),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        env.pop("PYTEST_ADDOPTS", None)
-        probe = subprocess.run(
-            [sys.executable, "-c", f"import {mutation.file.split('/')[0]} as m; print(m.__file__)"],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        if probe.returncode == 0 and not probe.stdout.strip().startswith(str(work)):
-            raise RuntimeError(f"the copy imports code from {probe.stdout.strip()}, not from {work}")
+        except (MutationError, OSError) as exc:
+            return outcome("error", str(exc))
         try:
             proc = subprocess.run(
-                [*PYTEST, *mutation.tests],
+                [*PYTEST, "-x", *mutation.tests],
                 cwd=work,
                 env=env,
                 capture_output=True,
@@ -565,28 +587,50 @@ def run_one(mutation: Mutation, files: list[str] | None, timeout: float) -> Outc
                 timeout=timeout,
             )
         except subprocess.TimeoutExpired:
-            return Outcome(mutation, "caught", f"(timeout after {timeout:g}s)", time.monotonic() - started)
+            return outcome("caught", f"(the tests ran past {timeout:g}s)")
         output = proc.stdout + proc.stderr
         if proc.returncode == 0:
-            return Outcome(mutation, "NOT CAUGHT", "all named tests pass", time.monotonic() - started)
-        if proc.returncode == 1:
-            return Outcome(mutation, "caught", _first_failure(output), time.monotonic() - started)
-        # 2: interrupted/collection error, 4: usage error, 5: no tests collected
+            return outcome("NOT CAUGHT", "all named tests pass")
+        if proc.returncode == 1 or (proc.returncode in (2, 3) and _FAILED.search(output)):
+            return outcome("caught", _first_failure(output))
+        # 2: interrupted or a collection error, 4: usage error (e.g. a missing test file), 5: no tests
         last = output.strip().splitlines()[-3:] if output.strip() else ["(no output)"]
-        if proc.returncode in (2, 3) and _FAILED.search(output):
-            return Outcome(mutation, "caught", _first_failure(output), time.monotonic() - started)
-        return Outcome(
-            mutation,
-            "error",
-            f"pytest exit {proc.returncode}: {' | '.join(last)}",
-            time.monotonic() - started,
-        )
+        return outcome("error", f"pytest exit {proc.returncode}: {' | '.join(last)}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def baseline(mutations: list[Mutation], files: list[str] | None, timeout: float) -> dict[str, str]:
+    """Run every named test once on the unmutated copy; {mutation name: why it cannot be judged}
+    for mutations whose tests fail (or cannot run) without any mutation."""
+    tests = sorted({t for m in mutations for t in m.tests})
+    root, work, env = _prepare(files, "baseline")
+    try:
+        missing = [t for t in tests if not (work / t.split("::")[0]).exists()]
+        present = [t for t in tests if t not in missing]
+        proc = subprocess.run(
+            [*PYTEST, *present], cwd=work, env=env, capture_output=True, text=True, timeout=timeout
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    output = proc.stdout + proc.stderr
+    failing = _FAILED.findall(output)
+    if proc.returncode not in (0, 1) and not failing:
+        last = output.strip().splitlines()[-3:] if output.strip() else ["(no output)"]
+        return {m.name: f"baseline pytest exit {proc.returncode}: {' | '.join(last)}" for m in mutations}
+    bad: dict[str, str] = {}
+    for m in mutations:
+        gone = [t for t in m.tests if t in missing]
+        failed = [f for f in failing for t in m.tests if f == t or f.startswith(t.rstrip("/") + "::")]
+        if gone:
+            bad[m.name] = f"test file missing: {gone[0]}"
+        elif failed:
+            bad[m.name] = f"fails without the mutation: {failed[0]}"
+    return bad
+
+
 def check_applies(mutations: list[Mutation]) -> list[str]:
-    """Errors for mutations that no longer apply to the current tree (fast; nothing copied)."""
+    """Errors for mutations that no longer apply to the working tree (fast; nothing copied)."""
     errors = []
     for m in mutations:
         try:
@@ -606,6 +650,11 @@ def main(argv: list[str] | None = None) -> int:
         "--committed",
         action="store_true",
         help="mutate the last commit (git archive HEAD) instead of the working tree",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the unmutated run of the named tests (a failure there makes 'caught' meaningless)",
     )
     args = parser.parse_args(argv)
 
@@ -633,17 +682,41 @@ def main(argv: list[str] | None = None) -> int:
 
     files = None if args.committed else tree_files(REPO)
     tree = "the last commit" if files is None else f"the working tree ({len(files)} files)"
+    print(f"{len(selected)} mutation(s) of {tree}, {args.jobs} at a time", flush=True)
+    unusable: dict[str, str] = {}
+    if not args.no_baseline:
+        started = time.monotonic()
+        unusable = baseline(selected, files, args.timeout * 2)
+        ok = len(selected) - len(unusable)
+        print(
+            f"baseline: the named tests pass unmutated for {ok}/{len(selected)} mutation(s) "
+            f"({time.monotonic() - started:.0f}s)",
+            flush=True,
+        )
     width = max(len(m.name) for m in selected)
     outcomes: list[Outcome] = []
-    print(f"{len(selected)} mutation(s) of {tree}, {args.jobs} at a time", flush=True)
+
+    def report(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        m = outcome.mutation
+        print(
+            f"{outcome.status:<10} {m.name:<{width}}  {m.area:<8} {outcome.seconds:6.1f}s  {outcome.detail}",
+            flush=True,
+        )
+
+    runnable = []
+    for m in selected:
+        if m.name in unusable:
+            report(Outcome(m, "error", unusable[m.name], 0.0))
+        else:
+            runnable.append(m)
+    shared = [m for m in runnable if not m.exclusive]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for outcome in pool.map(lambda m: run_one(m, files, args.timeout), selected):
-            outcomes.append(outcome)
-            m = outcome.mutation
-            print(
-                f"{outcome.status:<10} {m.name:<{width}}  {m.area:<9} {outcome.seconds:6.1f}s  {outcome.detail}",
-                flush=True,
-            )
+        for outcome in pool.map(lambda m: run_one(m, files, args.timeout), shared):
+            report(outcome)
+    for m in runnable:
+        if m.exclusive:  # tests that must not share the machine with another run of themselves
+            report(run_one(m, files, args.timeout))
     caught = sum(o.status == "caught" for o in outcomes)
     errors = [o for o in outcomes if o.status == "error"]
     if errors:
