@@ -60,6 +60,7 @@ M = Mutation
 MIX = "tests/mixtures"
 ACCOUNTING = f"{MIX}/test_accounting_guards.py"
 DECON = f"{MIX}/test_decontamination_guards.py"
+DECON_SHORT = f"{MIX}/test_decontamination_short.py"
 SANDBOX = ("tests/evals/test_sandbox_hostile.py", "tests/evals/test_sandbox_degraded.py")
 VERDICTS = "tests/evals/test_verdict_integrity.py"
 
@@ -165,6 +166,46 @@ MUTATIONS: tuple[Mutation, ...] = (
         "hit = self.grams[pos] != self.grams[pos]",
         "a pasted benchmark prompt is no longer found by n-gram overlap",
         (DECON,),
+    ),
+    M(
+        "decontam-code-lines-off",
+        "filters",
+        "mixtures/filters/decontaminate.py",
+        "BenchmarkIndex.check_code",
+        "if lines[i : i + len(sequence)] == sequence:",
+        "if False:",
+        "a short benchmark solution pasted with new spacing is not found by its code lines",
+        (DECON_SHORT,),
+    ),
+    M(
+        "decontam-function-tree-off",
+        "filters",
+        "mixtures/filters/decontaminate.py",
+        "BenchmarkIndex.check_code",
+        "if key in self.functions:",
+        "if False:",
+        "a benchmark function reformatted (line breaks, quotes, parentheses) is no longer found",
+        (DECON_SHORT,),
+    ),
+    M(
+        "decontam-whole-turn-off",
+        "filters",
+        "mixtures/filters/decontaminate.py",
+        "BenchmarkIndex.check_turns",
+        "if found[turn] is None and self.whole and whole_turn_key(text) in self.whole:",
+        "if False:",
+        "a short benchmark prompt asked verbatim as a whole turn is not flagged",
+        (DECON_SHORT,),
+    ),
+    M(
+        "decontam-trivial-functions-evidence",
+        "filters",
+        "mixtures/filters/decontaminate.py",
+        "<module>",
+        "MIN_FUNCTION_NODES = 12",
+        "MIN_FUNCTION_NODES = 1",
+        "one-line benchmark functions (return a + b) become evidence: ordinary rows flagged",
+        (DECON_SHORT,),
     ),
     M(
         "exact-dedup-not-normalised",
