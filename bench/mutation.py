@@ -175,7 +175,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if lines[i : i + len(sequence)] == sequence:",
         "if False:",
         "a short benchmark solution pasted with new spacing is not found by its code lines",
-        (DECON_SHORT,),
+        (DECON_SHORT, DECON),
     ),
     M(
         "decontam-function-tree-off",
@@ -185,7 +185,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if key in self.functions:",
         "if False:",
         "a benchmark function reformatted (line breaks, quotes, parentheses) is no longer found",
-        (DECON_SHORT,),
+        (DECON_SHORT, DECON),
     ),
     M(
         "decontam-whole-turn-off",
@@ -195,7 +195,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "if found[turn] is None and self.whole and whole_turn_key(text) in self.whole:",
         "if False:",
         "a short benchmark prompt asked verbatim as a whole turn is not flagged",
-        (DECON_SHORT,),
+        (DECON_SHORT, DECON),
     ),
     M(
         "decontam-trivial-functions-evidence",
@@ -205,7 +205,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "MIN_FUNCTION_NODES = 12",
         "MIN_FUNCTION_NODES = 1",
         "one-line benchmark functions (return a + b) become evidence: ordinary rows flagged",
-        (DECON_SHORT,),
+        (DECON_SHORT, DECON),
     ),
     M(
         "exact-dedup-not-normalised",
@@ -574,7 +574,7 @@ class Outcome:
     seconds: float
 
 
-_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.M)
 
 
 def _first_failure(output: str) -> str:

@@ -25,6 +25,15 @@ SHARED_BY_TWO = (  # in two problems: evidence
 )
 HEADER = "Copyright 2024 Example Corporation licensed under the Apache License version two point zero"
 LOOP = "for i in range(n):\n    for j in range(n):\n        grid[i][j] = 0"
+MERGE = (  # a short solution: matched by its lines or its syntax tree, not by n-grams alone
+    "def merge_counts(left, right):\n"
+    "    total = dict(left)\n"
+    "    for key, value in right.items():\n"
+    "        total[key] = total.get(key, 0) + value\n"
+    "    return total\n"
+)
+SHORT_PROMPT = "Count inversions in a ledger."  # too short for n-grams and substrings
+TRIVIAL = "def add(x, y):\n    return x + y\n"  # too small a function to be evidence
 UNIQUE = {
     "p1": "Compute the harmonic centrality of every vertex in a weighted directed graph using Dijkstra distances.",
     "p2": "Merge overlapping calendar intervals and report the total booked minutes per meeting room.",
@@ -43,6 +52,9 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
     records += [{"task_id": p, "text": f"{UNIQUE[p]}\n{SHARED_BY_TWO}"} for p in ("p6", "p7")]
     records.append({"task_id": "p8", "text": f"{HEADER}\n{UNIQUE['p8']}"})
     records.append({"task_id": "p9", "text": f"def clear(grid, n):\n{LOOP}\nreturn grid"})
+    records.append({"task_id": "p10", "text": MERGE})
+    records.append({"task_id": "p11", "text": SHORT_PROMPT})
+    records.append({"task_id": "p12", "text": TRIVIAL})
     path = tmp_path_factory.mktemp("bench") / "bench.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
@@ -111,3 +123,35 @@ def test_every_problem_is_found_when_pasted(bench: Path) -> None:
     rows["unrelated"] = "How do I read a CSV file with the csv module and skip the header row?"
     flagged = _verdicts(bench, rows)
     assert flagged == {p: f"bench {p} 10-gram overlap" for p in UNIQUE}
+
+
+def test_a_reformatted_short_solution_is_found_by_its_syntax_tree(bench: Path) -> None:
+    # a comment on every line: no ten tokens in a row and no line are the benchmark's, the tree is
+    commented = "\n".join(f"{line}  # step {i}" for i, line in enumerate(MERGE.splitlines()))
+    flagged = _verdicts(
+        bench,
+        {
+            "commented": f"Here you go:\n\n```python\n{commented}\n```",
+            "respaced": MERGE.replace("    ", "  ").replace(", ", ","),
+            "renamed": MERGE.replace("total", "acc"),
+        },
+    )
+    assert set(flagged) == {"commented", "respaced"}  # a renamed variable is a different solution
+    assert flagged["commented"] == "bench p10 function syntax tree match"
+    assert flagged["respaced"].startswith("bench p10 ")
+
+
+def test_a_short_benchmark_text_is_found_only_as_a_whole_turn(bench: Path) -> None:
+    flagged = _verdicts(
+        bench,
+        {
+            "asked": "count  inversions in a LEDGER",
+            "inside": f"My teacher said: {SHORT_PROMPT} How would I start?",
+        },
+    )
+    assert flagged == {"asked": "bench p11 whole turn match"}
+
+
+def test_trivial_functions_are_not_evidence(bench: Path) -> None:
+    rows = {"add": "def add(x, y):  # the usual one\n    return x + y  # sum\n\nprint(add(1, 2))"}
+    assert _verdicts(bench, rows) == {}
