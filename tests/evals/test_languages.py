@@ -134,7 +134,7 @@ HOSTILE = {
         "fork": 'public class Main { public static void main(String[] a) throws Exception { while (true) { try { new ProcessBuilder("sleep", "30").start(); } catch (Exception e) {} } } }\n',
         "network": 'public class Main { public static void main(String[] a) throws Exception { new java.net.Socket("127.0.0.1", PORT).getOutputStream().write(1); } }\n',
         "write": 'public class Main { public static void main(String[] a) throws Exception { java.nio.file.Files.writeString(java.nio.file.Path.of("TARGET"), "pwned"); } }\n',
-        "memory": "public class Main { public static void main(String[] a) { java.util.List<long[]> l = new java.util.ArrayList<>(); while (true) l.add(new long[1 << 24]); } }\n",
+        "memory": "public class Main { public static void main(String[] a) { java.util.List<long[]> l = new java.util.ArrayList<>(); while (true) l.add(new long[1 << 27]); } }\n",
     },
     "rust": {
         "loop": "fn main() { let mut x: u64 = 0; loop { x = x.wrapping_add(1); std::hint::black_box(x); } }\n",
