@@ -184,7 +184,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "BenchmarkIndex.check_code",
         "if key in self.functions:",
         "if False:",
-        "a benchmark function reformatted (line breaks, quotes, parentheses) is no longer found",
+        "a benchmark function copied with a comment on every line is no longer found (its syntax tree is)",
         (DECON_SHORT, DECON),
     ),
     M(
@@ -277,6 +277,26 @@ MUTATIONS: tuple[Mutation, ...] = (
         "args.assistant_only_loss = False",
         "conversational SFT trains on every token by default",
         ("tests/sft/test_labels.py",),
+    ),
+    M(
+        "tool-call-never-answered-accepted",
+        "mixtures",
+        "mixtures/formats.py",
+        "check_conversation",
+        'expected = ("tool",) if msg.get("tool_calls") else ("user",)',
+        'expected = ("tool", "user")',
+        "an assistant turn that calls a tool may be followed by the user instead of the tool's result",
+        (f"{MIX}/test_formats.py",),
+    ),
+    M(
+        "tool-results-trained",
+        "training",
+        "mixtune/chat_format.py",
+        "_jinja",
+        r'''"{{- '<tool_response>\n' + (message['content'] or '') + '\n</tool_response>' }}"''',
+        r'''"{%- generation %}{{- '<tool_response>\n' + (message['content'] or '') + '\n</tool_response>' }}{%- endgeneration %}"''',
+        "tool results fall inside the trained span: the model learns to write what tools return",
+        ("tests/test_chat_format.py",),
     ),
     # ------------------------------------------------------------------ DPO encoding
     M(
