@@ -178,19 +178,41 @@ def _program_paths() -> tuple[list[str], list[str]]:
     return [os.path.realpath(p) for p in dict.fromkeys(keep) if os.path.isdir(p)], site
 
 
-def _free_uids(base: int, count: int) -> list[int]:
-    """`count` uids from `base` up that belong to no account on this machine."""
+UID_LOCK_DIR = Path("/var/lock/mixtune-sandbox-uids")
+
+
+def _reserve_uids(base: int, count: int, span: int = 4096) -> tuple[list[int], list[int]]:
+    """`count` uids from `base` up that belong to no account and no other live Sandbox on this
+    machine (each is held by an flock on a file of its own, released when the process ends),
+    so concurrent evaluations never share process counts, signals or cleanup. Returns (uids,
+    lock fds)."""
+    import fcntl
     import pwd
 
+    UID_LOCK_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     uids: list[int] = []
-    uid = base
-    while len(uids) < count:
+    fds: list[int] = []
+    for uid in range(base, base + span):
+        if len(uids) == count:
+            break
         try:
             pwd.getpwuid(uid)
+            continue
         except KeyError:
-            uids.append(uid)
-        uid += 1
-    return uids
+            pass
+        fd = os.open(UID_LOCK_DIR / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        uids.append(uid)
+        fds.append(fd)
+    if len(uids) < count:
+        for fd in fds:
+            os.close(fd)
+        raise SandboxError(f"no {count} free sandbox uids in {base}..{base + span - 1}")
+    return uids, fds
 
 
 class Sandbox:
@@ -236,9 +258,11 @@ class Sandbox:
             self._keep += [p for p in self.toolchain.visible if os.path.isdir(p)]
         home = os.path.expanduser("~")
         self._hide = [p for p in dict.fromkeys(["/root", "/home", home]) if os.path.isdir(p)]
-        self._uids: list[int | None] = (
-            list(_free_uids(uid_base, self.workers)) if os.geteuid() == 0 else [None] * self.workers
-        )
+        self._uid_locks: list[int] = []
+        self._uids: list[int | None] = [None] * self.workers
+        if os.geteuid() == 0:
+            uids, self._uid_locks = _reserve_uids(uid_base, self.workers)
+            self._uids = list(uids)
         self._slots: queue.Queue[int] = queue.Queue()
         for slot in range(self.workers):
             self._slots.put(slot)
@@ -278,7 +302,16 @@ class Sandbox:
                     self._process.kill()
                     self._process.wait()
                 self._process = None
+            for fd in self._uid_locks:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._uid_locks = []
         shutil.rmtree(self._scratch, ignore_errors=True)
+
+    @property
+    def uids(self) -> list[int]:
+        """The unprivileged uids of this pool's slots (empty without root)."""
+        return [u for u in self._uids if u is not None]
 
     def isolation(self) -> dict:
         """What this machine allowed (namespaces, read-only fs, uid): runs a probe if needed."""
@@ -506,6 +539,11 @@ class Sandbox:
         exits = [r for r in trusted if r.get("event") == "exit" and isinstance(r.get("isolation"), dict)]
         if exits:
             self._note_isolation(exits[-1])
+        harness = [r for r in trusted if r.get("event") == "harness-error"]
+        if harness:
+            return Verdict(
+                CRASH, f"the harness could not run this program: {str(harness[0].get('error'))[:1000]}"
+            )
         compile_errors = [r for r in trusted if r.get("event") == "compile_error"]
         if compile_errors:
             return Verdict(COMPILE_ERROR, str(compile_errors[0].get("error", ""))[:4000])

@@ -25,6 +25,7 @@ Channels (one JSON object per line):
         {"event": "exit", "child": pid, "code"|"signal": n, "isolation": {...}, "warnings": [...]}
         {"event": "compile_error", "error": ...} / {"event": "compiled"}
         {"event": "setup-error", "error": ...}       a bug or impossible config
+        {"event": "harness-error", "error": ...}     this run could not be carried out
 """
 
 from __future__ import annotations
@@ -511,8 +512,8 @@ def compile_sources(job: dict, cfg: dict, trusted: Reporter) -> bool:
                 start_new_session=True,
                 preexec_fn=lambda: phase_limits(cfg, "compile"),
             )
-        except OSError as exc:
-            trusted.send(event="setup-error", error=f"cannot start {command[0]}: {exc}")
+        except OSError as exc:  # e.g. EAGAIN: this run's trouble, not the sandbox's
+            trusted.send(event="harness-error", error=f"cannot start {command[0]}: {exc}")
             os._exit(71)
         try:
             code = proc.wait(timeout=float(cfg["compile_timeout"]))

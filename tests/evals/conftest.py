@@ -74,10 +74,12 @@ def must_run_security_tests() -> bool:
     return os.geteuid() == 0 or os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _sandbox_processes(uid_low: int = 60000, uid_high: int = 61000) -> list[str]:
-    """Live (non-zombie) processes of sandboxed programs: those under the sandbox's uids (as
-    root), and, without root, those of our own uid inside a nested pid namespace (NSpid lists
-    more than one id), which is where every program runs."""
+def _sandbox_processes(
+    uids: list[int] | None = None, uid_low: int = 60000, uid_high: int = 64096
+) -> list[str]:
+    """Live (non-zombie) processes of sandboxed programs: those under the given pool's uids (as
+    root; any sandbox uid when none are given), and, without root, those of our own uid inside
+    a nested pid namespace (NSpid lists more than one id), which is where every program runs."""
     found = []
     me = os.getuid()
     for entry in os.listdir("/proc"):
@@ -91,12 +93,13 @@ def _sandbox_processes(uid_low: int = 60000, uid_high: int = 61000) -> list[str]
             continue
         uid = int(status.split("Uid:")[1].split()[0])
         nspid = status.split("NSpid:")[1].split("\n")[0].split() if "NSpid:" in status else []
-        if uid_low <= uid < uid_high or (me != 0 and uid == me and len(nspid) > 1):
+        ours = uid in uids if uids else uid_low <= uid < uid_high
+        if ours or (me != 0 and uid == me and len(nspid) > 1):
             found.append(entry)
     return found
 
 
 @pytest.fixture(scope="session")
-def sandbox_processes() -> Callable[[], list[str]]:
+def sandbox_processes() -> Callable[..., list[str]]:
     """Call it after a run: processes of the program that outlived it (should be none)."""
     return _sandbox_processes

@@ -183,7 +183,7 @@ def test_hostile_suite_per_language(lang, canary, sandbox_processes):
         listener.accept()
     listener.close()
     assert canary.read_text() == "keep" and not target.exists()
-    assert sandbox_processes() == []
+    assert sandbox_processes(sb.uids) == []
     wrong = {c: (v.kind, v.detail[:200]) for c, v in verdicts.items() if v.kind not in EXPECTED[c]}
     assert wrong == {}, wrong
     if os.geteuid() == 0:

@@ -61,12 +61,12 @@ def test_escaped_and_forked_processes_are_killed(degraded, sandbox_processes):
         "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\nprint('parent done')\n"
     )
     assert v.kind == "passed"
-    assert sandbox_processes() == []
+    assert sandbox_processes(degraded.uids) == []
     v = degraded.run(
         "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
     )
     assert v.kind == "timeout"
-    assert sandbox_processes() == []
+    assert sandbox_processes(degraded.uids) == []
 
 
 def test_root_owned_files_are_protected_by_the_uid(degraded, tmp_path):

@@ -111,7 +111,7 @@ def run_checked(hostile_env, source: str):
     elapsed = time.monotonic() - start
     assert elapsed < sandbox.limits.timeout + 12, f"the harness took {elapsed:.1f}s"
     assert host.damage() == []
-    assert sandbox_processes() == [], "processes of the program outlived it"
+    assert sandbox_processes(sandbox.uids) == [], "processes of the program outlived it"
     return verdict
 
 
