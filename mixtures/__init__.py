@@ -45,7 +45,15 @@ def load_mixture(directory: str | Path) -> Any:
     """The `train` and `test` splits of a built mixture, as a `datasets.DatasetDict`."""
     from datasets import load_from_disk
 
-    read_manifest(directory)
+    from mixtures.integrity import verify_files
+
+    manifest = read_manifest(directory)
+    if "file_hashes" in manifest:
+        problems = verify_files(Path(directory), manifest, full=False)
+        if problems:
+            raise DataError(
+                f"{directory}: damaged mixture ({'; '.join(problems[:3])}); `mix build` its recipe again"
+            )
     return load_from_disk(str(directory))
 
 

@@ -89,13 +89,23 @@ def default_output(recipe: MixtureRecipe, digest: str) -> Path:
 
 
 def is_built(out: Path, digest: str) -> bool:
+    """`out` holds this mixture, every file exactly as the manifest's sha256 list records it."""
+    from mixtures.integrity import verify_files
+
     manifest = out / MANIFEST
     if not manifest.is_file() or not (out / "dataset_dict.json").is_file():
         return False
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("hash") == digest
+        data = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
+    if data.get("hash") != digest:
+        return False
+    problems = verify_files(out, data, full=True)
+    if problems:
+        log.warning("%s: damaged (%s); rebuilding", out, "; ".join(problems[:3]))
+        return False
+    return True
 
 
 def arrow_column(ds: Any, name: str) -> Any:
@@ -275,8 +285,12 @@ def build_mixture(
     recipe = load_mixture_recipe(recipe_path)
     for note in check_offline(recipe, recipe_path):
         log.info("%s: %s", recipe_path, note)
+    from mixtures.integrity import claim, clean_stale_work, record_files
+
     plans = plan_sources(recipe, recipe_path)
+    clean_stale_work(cache_dir("work"))
     work = Path(tempfile.mkdtemp(prefix=f"{recipe.name}-", dir=cache_dir("work")))
+    claim(work)
     try:
         fingerprints = {
             p.spec.name: {
@@ -302,9 +316,11 @@ def build_mixture(
         train_rejected, train_filter_stats = run_filters(recipe, recipe_path, train_sides, num_proc)
         test_rejected, test_filter_stats = run_filters(recipe, recipe_path, test_sides, num_proc)
         tmp = target.parent / f".{target.name}.tmp-{digest}"
+        clean_stale_work(target.parent, prefix=f".{target.name}.tmp-")
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
+        claim(tmp)
         try:
             write_mixture(
                 tmp,
@@ -318,6 +334,7 @@ def build_mixture(
                 filter_stats={"train": train_filter_stats, "test": test_filter_stats},
                 num_proc=num_proc,
             )
+            record_files(tmp, tmp / MANIFEST)
             _replace_output(tmp, target)
         finally:
             if tmp.exists():

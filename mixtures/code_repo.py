@@ -77,8 +77,21 @@ def repo_files(root: Path, include: list[str], exclude: list[str]) -> list[Path]
     return sorted(found)
 
 
+OUTSIDE = "outside_repository"
+
+
+def outside_root(path: Path, root: Path) -> Path | None:
+    """Where a file really is when that is outside the repository (a symlink, or a file reached
+    through a linked folder), else None: such files are counted rejects and never read."""
+    real = path.resolve()
+    return None if real.is_relative_to(root.resolve()) else real
+
+
 def repo_fingerprint(root: Path, files: list[Path], spec: dict[str, Any]) -> str:
-    return hash_obj({"files": hash_tree(files, root), "spec": spec}, length=32)
+    """Contents of the files inside the repository; for links out, only where they point."""
+    inside = [f for f in files if outside_root(f, root) is None]
+    links = [[f.relative_to(root).as_posix(), str(outside_root(f, root))] for f in files if f not in inside]
+    return hash_obj({"files": hash_tree(inside, root), "links_out": links, "spec": spec}, length=32)
 
 
 def _fence(lang: str, code: str) -> str:
@@ -200,6 +213,10 @@ def generate_repo_rows(
     for path in files:
         rel = Path(path).relative_to(base).as_posix()
         shown = f"{shown_root}/{rel}" if shown_root not in ("", ".") else rel
+        real = outside_root(Path(path), base)
+        if real is not None:
+            yield _row([], shown, 1, f"{OUTSIDE}: links to {real}, outside the repository; not read")
+            continue
         data = Path(path).read_bytes()
         try:
             text = data.decode("utf-8")

@@ -540,6 +540,33 @@ def _no_tools_in_preference(pair: dict[str, list[Message]]) -> None:
                 )
 
 
+REQUIRED_FIELDS = {
+    "messages": ("messages",),
+    "sharegpt": ("conversations",),
+    "alpaca": ("instruction", "output"),
+    "prompt_completion": ("prompt", "completion"),
+    "problem_solution": ("problem", "solution"),
+    "instruction_response": ("instruction", "response"),
+    "question_answer": ("question", "answer"),
+    "preference_conversations": ("chosen", "rejected"),
+    "preference_sharegpt": ("chosen", "rejected"),
+    "preference_strings": ("chosen", "rejected"),
+}
+
+
+def check_declared_format(row: dict[str, Any], fmt: str) -> None:
+    """A row read with a declared format must have that format's fields (a folder or file of
+    something else otherwise fails deep inside a parser)."""
+    missing = [k for k in REQUIRED_FIELDS.get(fmt, ()) if row.get(k) is None]
+    if missing:
+        keys = sorted(k for k, v in row.items() if v is not None)
+        raise RowError(
+            "missing_field",
+            f"{missing} missing for the declared format '{fmt}'; the row has keys {keys} "
+            "(map them with columns:, or leave format to be detected)",
+        )
+
+
 def normalise_row(
     row: dict[str, Any],
     kind: str,
@@ -552,7 +579,10 @@ def normalise_row(
 ) -> dict[str, Any]:
     """One input row (any supported format) -> canonical columns, or RowError."""
     row = remap_columns(row, columns)
-    fmt = detect_format(row, kind) if fmt == "auto" else fmt
+    if fmt == "auto":
+        fmt = detect_format(row, kind)
+    else:
+        check_declared_format(row, fmt)
     if kind == "sft":
         messages = apply_system_prompt(SFT_PARSERS[fmt](row, role_map), system_prompt, system_prompt_mode)
         check_conversation(messages, allow_empty_assistant=allow_empty_assistant)

@@ -71,6 +71,29 @@ def _first_char(path: str) -> str:
     return head[:1].decode("ascii", "replace")
 
 
+DEEP_ERROR = "too_deeply_nested: the value is nested deeper than Python can parse"
+
+
+def skip_value(text: str, pos: int) -> int:
+    """End of the JSON value starting at `pos` (an object or array), found by counting brackets
+    outside strings: how a value too deep to parse is stepped over without recursion."""
+    depth, i, n = 0, pos, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return n
+
+
 def iter_json_document(path: str, shown: str, field: str | None) -> Iterator[dict[str, Any]]:
     """Rows of a JSON document: a top-level array (each element keeps its line number) or an
     object holding the array under `field`."""
@@ -85,6 +108,8 @@ def iter_json_document(path: str, shown: str, field: str | None) -> Iterator[dic
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"{shown}:{exc.lineno}: malformed JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:
+            raise DataError(f"{shown}: {DEEP_ERROR}; cannot find field '{field}'") from None
         if not isinstance(doc, dict) or field not in doc or not isinstance(doc[field], list):
             raise DataError(f"{shown}: field '{field}' is not a list of rows in this JSON document")
         for item in doc[field]:
@@ -106,6 +131,12 @@ def iter_json_document(path: str, shown: str, field: str | None) -> Iterator[dic
             item, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise DataError(f"{shown}:{exc.lineno}: malformed JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:
+            end = skip_value(text, pos)
+            yield _raw_row(text[pos : min(end, pos + 10_000)], shown, line, DEEP_ERROR)
+            line += text.count("\n", pos, end)
+            pos = end
+            continue
         yield _raw_row(text[pos:end], shown, line)
         line += text.count("\n", pos, end)
         pos = end

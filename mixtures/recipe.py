@@ -118,7 +118,7 @@ class SourceSpec(BaseModel):
     format: FormatName = "auto"
     columns: dict[str, str] = Field(default_factory=dict)
     weight: float | None = Field(default=None, gt=0)
-    count: int | None = Field(default=None, ge=1)
+    count: int | None = Field(default=None, ge=1, le=1_000_000_000)
     system_prompt: str | None = None
     system_prompt_mode: Literal["if_missing", "replace"] = "if_missing"
     role_map: dict[str, str] = Field(default_factory=dict)
@@ -310,11 +310,105 @@ def check_offline(recipe: MixtureRecipe, recipe_path: str | Path) -> list[str]:
             notes.append(
                 f"{key} ({src.name}): Hub revision not pinned; the build records the resolved commit"
             )
-    if recipe.tokenizer is not None:
-        tok = resolve_path(recipe_path, recipe.tokenizer)
-        if recipe.tokenizer.startswith((".", "/", "~")) and not tok.exists():
-            raise RecipeError(f"{recipe_path}: tokenizer: no such folder: {tok}")
+        if src.path is not None:
+            check_data_folder(recipe_path, resolve_path(recipe_path, src.path), f"{key}.path")
+    for key, name in tokenizers_of(recipe):
+        check_tokenizer(recipe_path, key, name)
+    for key, bench in benchmarks_of(recipe, recipe_path):
+        check_benchmark(recipe_path, key, bench)
     return notes
+
+
+def tokenizers_of(recipe: MixtureRecipe) -> list[tuple[str, str]]:
+    """(recipe key, tokenizer) for every tokenizer a build would load."""
+    found = []
+    if recipe.tokenizer is not None:
+        found.append(("tokenizer", recipe.tokenizer))
+    length = recipe.filters.length
+    if (
+        length.enabled
+        and length.tokenizer
+        and (length.min_tokens is not None or length.max_tokens is not None)
+    ):
+        found.append(("filters.length.tokenizer", length.tokenizer))
+    for i, src in enumerate(recipe.sources):
+        own = (src.filters or {}).get("length")
+        if isinstance(own, dict) and own.get("tokenizer"):
+            found.append((f"sources.{i}.filters.length.tokenizer", own["tokenizer"]))
+    return found
+
+
+def tokenizer_available_offline(recipe_path: str | Path, name: str) -> bool:
+    """A local folder with tokenizer files, or a Hub id whose tokenizer is in the local cache."""
+    local = resolve_path(recipe_path, name)
+    if local.exists():
+        return local.is_dir()
+    if name.startswith((".", "/", "~")) or not HUB_ID_PATTERN.match(name):
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model"):
+        cached = try_to_load_from_cache(name, filename)
+        if isinstance(cached, str):
+            return True
+    return False
+
+
+def check_tokenizer(recipe_path: str | Path, key: str, name: str) -> None:
+    if not tokenizer_available_offline(recipe_path, name):
+        raise RecipeError(
+            f"{recipe_path}: {key}: tokenizer '{name}' is not available offline (not a local folder, "
+            f"not in the Hugging Face cache), so the build cannot load it; download it first "
+            f"(`huggingface-cli download {name}`) or name a local tokenizer folder"
+        )
+
+
+def benchmarks_of(recipe: MixtureRecipe, recipe_path: str | Path) -> list[tuple[str, Any]]:
+    found = []
+    decon = recipe.filters.decontamination
+    if decon.enabled:
+        base = Path(recipe_path).resolve().parent
+        for j, bench in enumerate(recipe.filters.resolved(base).decontamination.benchmarks):
+            found.append((f"filters.decontamination.benchmarks.{j}", bench))
+    return found
+
+
+def check_benchmark(recipe_path: str | Path, key: str, bench: Any) -> None:
+    """The benchmark file exists, is a file, and its first row has every named field."""
+    from mixtune.jsonl import read_json_objects
+
+    path = Path(bench.path)
+    if path.is_dir():
+        raise RecipeError(f"{recipe_path}: {key}.path: {path} is a folder; name a JSON Lines file")
+    if not path.is_file():
+        raise RecipeError(f"{recipe_path}: {key}.path: no such benchmark file: {path}")
+    try:
+        for lineno, record in read_json_objects(path):
+            missing = [f for f in bench.fields if f not in record]
+            if missing:
+                raise RecipeError(f"{recipe_path}: {key}.fields: {path}:{lineno} has no field(s) {missing}")
+            break
+    except RecipeError:
+        raise
+    except Exception as exc:  # the JSON Lines reader names file and line
+        raise RecipeError(f"{recipe_path}: {key}.path: {exc}") from None
+
+
+def check_data_folder(recipe_path: str | Path, path: Path, key: str) -> None:
+    """A folder given as data must hold data: a saved dataset, or files a loader can read."""
+    if not path.is_dir() or any(ch in str(path) for ch in "*?["):
+        return
+    if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+        return
+    readable = LOCAL_FILE_SUFFIXES + (".jsonl.gz", ".json.gz", ".txt", ".tsv")
+    for p in path.rglob("*"):
+        rel = p.relative_to(path).parts
+        if p.is_file() and not any(part.startswith(".") for part in rel) and p.name.endswith(readable):
+            return
+    raise RecipeError(
+        f"{recipe_path}: {key}: {path} is a folder with no data files "
+        f"({', '.join(LOCAL_FILE_SUFFIXES)}) and no saved dataset; name the data file itself"
+    )
 
 
 def recipe_dict(recipe: MixtureRecipe) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mixtune.errors import DataError
 from mixtune.hashing import hash_obj
+
+MAX_SOURCE_ROWS = 1_000_000_000  # a weight or count asking for more is a mistake, not a plan
 
 
 def rng_for(seed: int, *purpose: str) -> np.random.Generator:
@@ -53,6 +56,11 @@ def select_rows(
     """Indices into a pool of n rows realising the weight/count; repeats in pool order, then the
     seeded extras in pool order."""
     target = target_rows(n, weight, count)
+    if target > MAX_SOURCE_ROWS:
+        key = f"count {count}" if count is not None else f"weight {weight:g}"
+        raise DataError(
+            f"{key} asks for {target:,} rows from a pool of {n:,}; more than {MAX_SOURCE_ROWS:,} rows per source"
+        )
     if n == 0 or target == 0:
         return Selection(np.zeros(0, dtype=np.int64), n, target, 0, 0)
     repeats, extras = divmod(target, n)

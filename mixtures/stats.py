@@ -177,6 +177,7 @@ def measure_split(ds: Any, kind: str, tokenizer: Any = None, num_proc: int | Non
         remove_columns=ds.column_names,
         num_proc=effective_num_proc(len(ds), num_proc),
         load_from_cache_file=False,
+        keep_in_memory=True,  # looking at a mixture never writes cache files into its folder
         desc="measuring rows",
     )
     table = out.data

@@ -118,9 +118,12 @@ def select_splits(
         else:
             train_pool, held = pool, 0
             test_entry = {"from": "none", "rows": 0}
-        sel = select_rows(
-            len(train_pool), rng_for(seed, name, "weight"), weight=p.spec.weight, count=p.spec.count
-        )
+        try:
+            sel = select_rows(
+                len(train_pool), rng_for(seed, name, "weight"), weight=p.spec.weight, count=p.spec.count
+            )
+        except DataError as exc:
+            raise DataError(f"source '{name}': {exc}") from None
         train_parts.append(train_pool.select(sel.indices))
         entry.update(
             held_out=held,
