@@ -27,6 +27,11 @@ class DPOOptions(MixtuneOptions):
     ref_model_name_or_path: str | None = Field(
         default=None, description="an explicit reference model; default: the starting model itself"
     )
+    batching: Literal["auto", "packed", "padded"] = Field(
+        default="auto",
+        description="packed: each step's chosen/rejected rows run padding-free as one row with a document "
+        "mask (dpo.trainer); padded: TRL's padded rows; auto: packed where measured exact and faster",
+    )
     merge_adapter: bool = Field(
         default=True,
         description="with LoRA, save merged full weights (the directory then serves like any model); "

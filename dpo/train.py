@@ -175,7 +175,7 @@ def run_dpo(recipe: StageRecipe, overwrite: bool = False, callbacks: list[Any] |
     from dpo.data import explicit_preferences
     from dpo.encoding import check_chat_template, encode_preferences
     from dpo.reference import load_explicit_reference, plan_reference, verify_reference
-    from dpo.trainer import EncodedDPOTrainer
+    from dpo.trainer import EncodedDPOTrainer, choose_dpo_batching
     from mixtune.training.curves import plot_log_history
     from mixtune.training.data import load_training_data
     from mixtune.training.device import detect_capabilities, resolve_precision
@@ -232,6 +232,8 @@ def run_dpo(recipe: StageRecipe, overwrite: bool = False, callbacks: list[Any] |
     data_stats = {"train": train_stats.as_dict(), **({"test": test_stats.as_dict()} if test_stats else {})}
 
     model = load_model(model_args, model_name, caps, args)
+    packed, batching_note, batching_probe = choose_dpo_batching(options.batching, model, args, train_set)
+    notes.append(batching_note)
     plan = plan_reference(
         model_name, bool(model_args.use_peft), args.precompute_ref_log_probs, options.ref_model_name_or_path
     )
@@ -246,6 +248,7 @@ def run_dpo(recipe: StageRecipe, overwrite: bool = False, callbacks: list[Any] |
         processing_class=tokenizer,
         peft_config=peft_config(model_args),
         callbacks=callbacks,
+        packed=packed,
     )
     verify_reference(trainer, plan)
 
@@ -293,6 +296,11 @@ def run_dpo(recipe: StageRecipe, overwrite: bool = False, callbacks: list[Any] |
             "reference": plan.as_dict(),
             "data": data_stats,
             "saved_as": saved_as,
+            "batching": {
+                "mode": "packed" if packed else "padded",
+                "why": batching_note,
+                "probe": batching_probe,
+            },
             "resumed_from": str(out_plan.resume_from) if out_plan.resume_from else None,
             "notes": notes,
             "capabilities": caps.as_dict(),

@@ -14,78 +14,241 @@ by device, as measured by `bench/sft_throughput.py`:
   length, which is why TRL's `packing=True` ran slower than plain padding on CPU.
 - `padded`: TRL's default, kept for comparison and for recipes that ask for it.
 
-Measured (`python bench/sft_throughput.py --rows 1024 --variants`, 1 CPU thread, random-init "tiny"
-StarCoder2, 1024 conversations with log-normal lengths, one epoch): TRL defaults 907 real tok/s at
-57.6% padding; `mixtune sft` defaults (grouped, full-logits loss, no activation checkpointing for a
-small model) 4191 tok/s at 1.3% padding, 4.6x; TRL with checkpointing off 1.2x; TRL `packing=True`
-0.63x. On one H200 (bf16, SDPA, no flash-attn; `--rows 2048 --variants`): TRL defaults 70.8k real
-tok/s at 59.2% padding; grouped 98.4k (1.39x, 0.6% padding); TRL with checkpointing off 1.51x;
-TRL `packing=True` (BFD, 1024) 233.7k (3.30x). That last number is not a like-for-like win: with
-SDPA, transformers 5.24 does not derive a per-example mask from the reset position ids (checked:
-the second example of a packed row gets different logits than alone), so examples attend to each
-other. Hence packed only with a varlen kernel (flash-attn), grouped otherwise; `batching: packed`
-opts in knowingly.
+Exactness: transformers 5.x derives a block-diagonal causal ("document") mask from position ids that
+restart at 0 — for eager, SDPA and flex attention — whenever the forward gets no 2D attention mask and
+no cache, which is how TRL's padding-free collator and `compute_loss` (use_cache=False) call the
+model. So a packed row's examples do not see each other with any attention implementation; what a
+varlen kernel adds is speed (attention cost sum(L_i^2) instead of a dense mask over the whole row).
+Every run that packs checks this on its own model first (`packing_leak`: a packed example's logits
+must not move when its row-mates change), and refuses to pack where they do.
 
+`auto` therefore decides by measurement: with flash-attn on CUDA it packs (varlen, exact and
+fastest); otherwise it times the training model on examples drawn from the run's own data, laid
+out packed and grouped (`measure_batching`, forward only, a second or two), and packs only when
+packing is exact and faster (by 10%, above timing noise; each layout is timed as the best of five
+interleaved rounds, since other processes on a shared machine only ever slow a timing down). The
+run record's notes give both figures and the choice, and `mixtune_batching.json` in every checkpoint
+keeps it, so a resumed run batches exactly as its first start did. On a crowded machine
+and a tiny model the two layouts can be within noise of each other; set `batching:` explicitly
+where bit-for-bit reproducible batches across separate runs matter.
+
+Measured with `python bench/sft_throughput.py --rows 1024 --variants` (see the bench's docstring).
 A recipe that sets TRL's own knobs (`packing`, `padding_free`, `train_sampling_strategy`) gets
 exactly those; `batching:` picks one of the modes above explicitly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from mixtune.errors import MixtuneError
+from mixtune.training.batching import LEAK_TOLERANCE, PACKED_MARGIN, BatchingProbe
 from mixtune.training.device import Capabilities
 
 BatchingMode = Literal["auto", "grouped", "packed", "padded"]
 TRL_BATCHING_KEYS = ("packing", "padding_free", "train_sampling_strategy")
+PACKED = {"packing": True, "padding_free": True}
+DECISION_FILE = "mixtune_batching.json"  # an `auto` run's measured choice, kept in every checkpoint
+UNPACKED = {"packing": False, "padding_free": False}
 
 
 @dataclass
 class BatchingPlan:
-    """The chosen mode, the SFTConfig values it implies, and why."""
+    """The chosen mode, the SFTConfig values it implies, and why.
+
+    mode "measure" is a pending `auto`: `settle_batching` times the model and picks packed or grouped.
+    """
 
     mode: str
     config: dict[str, Any] = field(default_factory=dict)
     attn_implementation: str | None = None
     length_buckets: bool = False
     reason: str = ""
+    probe: dict[str, float] | None = None
+
+
+def _packed(training: dict[str, Any], why: str, attn: str | None = None) -> BatchingPlan:
+    config = {**PACKED, "packing_strategy": training.get("packing_strategy", "bfd")}
+    return BatchingPlan("packed", config=config, attn_implementation=attn, reason=why)
+
+
+def _grouped(why: str) -> BatchingPlan:
+    return BatchingPlan("grouped", config=dict(UNPACKED), length_buckets=True, reason=why)
 
 
 def choose_batching(
     mode: str, caps: Capabilities, training: dict[str, Any], attn_implementation: str | None
 ) -> BatchingPlan:
-    """Resolve `batching:` (auto/grouped/packed/padded) against the hardware and the recipe."""
+    """Resolve `batching:` (auto/grouped/packed/padded) against the hardware and the recipe, as far as
+    it can be before the model exists: `auto` without a varlen kernel becomes "measure"."""
     explicit = [k for k in TRL_BATCHING_KEYS if k in training]
     if mode == "auto" and explicit:
         return BatchingPlan("recipe", reason=f"the recipe sets {', '.join(explicit)}")
     flash = bool(attn_implementation and attn_implementation.startswith("flash_attention")) or (
         caps.cuda and caps.flash_attn and attn_implementation in (None, "flash_attention_2")
     )
+    varlen = attn_implementation or ("flash_attention_2" if flash else None)
     if mode == "auto":
-        mode = "packed" if flash else "grouped"
-        why = (
-            "CUDA + flash-attn: padding-free BFD packing with varlen attention"
-            if flash
-            else "no varlen attention kernel here: length-bucketed padded batches"
-        )
-    else:
-        why = "asked for by the recipe"
+        if flash:
+            return _packed(training, "CUDA + flash-attn: padding-free BFD packing, varlen attention", varlen)
+        return BatchingPlan("measure", reason="no varlen attention kernel: packed vs grouped by measurement")
     if mode == "packed":
-        return BatchingPlan(
-            "packed",
-            config={
-                "packing": True,
-                "packing_strategy": training.get("packing_strategy", "bfd"),
-                "padding_free": True,
-            },
-            attn_implementation=attn_implementation or ("flash_attention_2" if flash else None),
-            reason=why,
-        )
+        return _packed(training, "asked for by the recipe", varlen)
     if mode == "grouped":
-        return BatchingPlan(
-            "grouped", config={"packing": False, "padding_free": False}, length_buckets=True, reason=why
-        )
+        return _grouped("asked for by the recipe")
     if mode == "padded":
-        return BatchingPlan("padded", config={"packing": False, "padding_free": False}, reason=why)
+        return BatchingPlan("padded", config=dict(UNPACKED), reason="asked for by the recipe")
     raise ValueError(f"unknown batching mode {mode!r}")
+
+
+def decide(plan: BatchingPlan, probe: BatchingProbe | None, training: dict[str, Any]) -> BatchingPlan:
+    """Settle a plan with what the probe measured: `measure` packs only when exact and faster; an
+    explicit `packed` is refused when the model's attention lets packed examples see each other."""
+    if plan.mode == "packed" and probe is not None and not probe.exact:
+        raise MixtuneError(
+            f"batching: packed: packed examples attend to each other with this model's attention "
+            f"(logits move by {probe.leak:.3g} when row-mates change; allowed {LEAK_TOLERANCE}); "
+            "use batching: grouped, or flash-attn"
+        )
+    if plan.mode != "measure":
+        return plan
+    if probe is None:
+        return _grouped(
+            "auto: could not measure here (parameters sharded at load); grouped is the safe default"
+        )
+    figures = {
+        "leak": probe.leak,
+        "packed_tokens_per_s": round(probe.packed_tokens_per_s, 1),
+        "grouped_tokens_per_s": round(probe.grouped_tokens_per_s, 1),
+    }
+    if probe.exact and probe.packed_tokens_per_s > PACKED_MARGIN * probe.grouped_tokens_per_s:
+        chosen = _packed(training, f"auto, packed is exact and faster: {probe.summary()}")
+    else:
+        why = "not exact" if not probe.exact else "slower"
+        chosen = _grouped(f"auto, packed is {why}: {probe.summary()}")
+    chosen.probe = figures
+    return chosen
+
+
+def sample_lengths(dataset: Any, tokenizer: Any, limit: int = 256, seed: int = 0) -> list[int]:
+    """Token counts of up to `limit` random rows, rendered as SFT renders them (chat template for
+    messages, plain text, or prompt + completion), for the batching measurement."""
+    import random
+
+    picks = random.Random(seed).sample(range(len(dataset)), min(limit, len(dataset)))
+    lengths = []
+    for row in dataset.select(picks):
+        messages = row.get("messages") or row.get("conversations")
+        if messages:
+            ids = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+        elif row.get("text") is not None:
+            ids = tokenizer(row["text"])["input_ids"]
+        else:
+            prompt, completion = row.get("prompt", ""), row.get("completion", "")
+            if isinstance(prompt, list):
+                ids = tokenizer.apply_chat_template(prompt + completion, tokenize=True, return_dict=True)
+                ids = ids["input_ids"]
+            else:
+                ids = tokenizer(str(prompt) + str(completion))["input_ids"]
+        lengths.append(len(ids))
+    return lengths
+
+
+def settle_batching(
+    plan: BatchingPlan,
+    model: Any,
+    args: Any,
+    dataset: Any,
+    tokenizer: Any,
+    caps: Capabilities,
+    resume_from: str | Path | None = None,
+) -> BatchingPlan:
+    """Measure where the plan needs it (auto without varlen, or packed without flash-attn), on the main
+    process, and share the decision with every process; then write the chosen flags into `args`.
+    Resuming from a checkpoint that kept an `auto` decision (`BatchingDecisionKeeper`) reuses it."""
+    needs = plan.mode == "measure" or (
+        plan.mode == "packed" and not (plan.attn_implementation or "").startswith("flash")
+    )
+    saved = Path(resume_from) / DECISION_FILE if resume_from else None
+    if plan.mode == "measure" and saved is not None and saved.is_file():
+        # a resumed run keeps the layout its first start measured (the batches must not change)
+        plan = BatchingPlan(**json.loads(saved.read_text(encoding="utf-8")))
+        plan.reason = f"{plan.reason} [decided when this run started]"
+        needs = False
+    if needs:
+        from accelerate import PartialState
+        from accelerate.utils import broadcast_object_list
+
+        state = PartialState()
+        decided: list[Any] = [None]
+        if state.is_main_process:
+            probe = probe_model(model, args, dataset, tokenizer, caps, timing=plan.mode == "measure")
+            try:
+                decided[0] = decide(plan, probe, args.to_dict())
+            except MixtuneError as exc:
+                decided[0] = exc
+        if state.num_processes > 1:
+            broadcast_object_list(decided)
+        if isinstance(decided[0], MixtuneError):
+            raise decided[0]
+        plan = decided[0]
+    for key, value in plan.config.items():
+        setattr(args, key, value)
+    return plan
+
+
+def probe_model(
+    model: Any, args: Any, dataset: Any, tokenizer: Any, caps: Capabilities, timing: bool = True
+) -> BatchingProbe | None:
+    """Leak check and (with `timing`) packed-vs-grouped timing on the model, on the training device.
+
+    None where the model cannot run whole here (ZeRO-3 partitions at load; meta tensors; a GPU too
+    small for a whole copy)."""
+    import torch
+
+    from mixtune.training.batching import measure_batching, packing_leak
+
+    params = list(model.parameters())
+    if any(p.numel() == 0 or p.is_meta or hasattr(p, "ds_id") for p in params):
+        return None
+    home = params[0].device
+    target = torch.device("cuda", torch.cuda.current_device()) if caps.cuda else home
+    if target != home:
+        size = sum(p.numel() * p.element_size() for p in params)
+        if size > 0.4 * torch.cuda.mem_get_info(target)[0]:
+            return None
+        model.to(target)
+    try:
+        if not timing:
+            return BatchingProbe(packing_leak(model), 0.0, 0.0)
+        lengths = sample_lengths(dataset, tokenizer)
+        dtype = torch.bfloat16 if getattr(args, "bf16", False) else None
+        max_length = int(getattr(args, "max_length", None) or max(lengths))
+        return measure_batching(
+            model, lengths, int(args.per_device_train_batch_size), max_length, autocast_dtype=dtype
+        )
+    finally:
+        if target != home:
+            model.to(home)
+            torch.cuda.empty_cache()
+
+
+def decision_keeper(plan: BatchingPlan) -> Any:
+    """A TrainerCallback that writes a measured `auto` decision into every checkpoint, so resuming
+    from it batches as before (None when there is nothing measured to keep)."""
+    if plan.probe is None:
+        return None
+    from transformers import TrainerCallback
+
+    record = json.dumps(asdict(plan), indent=2) + "\n"
+
+    class BatchingDecisionKeeper(TrainerCallback):
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and ckpt.is_dir():
+                (ckpt / DECISION_FILE).write_text(record, encoding="utf-8")
+
+    return BatchingDecisionKeeper()

@@ -112,7 +112,7 @@ def prepare_sft(
         setup_chat,
     )
     from mixtune.training.output_dir import prepare_output_dir
-    from sft.batching import choose_batching
+    from sft.batching import choose_batching, decision_keeper, settle_batching
     from sft.trainer import MixtuneSFTTrainer
 
     started = time.time()
@@ -129,7 +129,6 @@ def prepare_sft(
     batching = choose_batching(options.batching, caps, recipe.training, model_args.attn_implementation)
     if batching.attn_implementation and not model_args.attn_implementation:
         model_args.attn_implementation = batching.attn_implementation
-    notes.append(f"batching: {batching.mode} ({batching.reason})")
 
     model_name = resolve_model_name(model_args.model_name_or_path, recipe.path)
     tokenizer = load_tokenizer(
@@ -157,6 +156,8 @@ def prepare_sft(
             f"{recipe.source}: eval_strategy is '{args.eval_strategy}' but the data has no test split"
         )
 
+    batching = settle_batching(batching, model, args, data.train, tokenizer, caps, plan.resume_from)
+    notes.append(f"batching: {batching.mode} ({batching.reason})")
     full_logits = options.lm_head_loss == "full" or (options.lm_head_loss == "auto" and not caps.cuda)
     notes.append(f"loss: {'full logits' if full_logits else 'chunked fused LM head'}")
     trainer = MixtuneSFTTrainer(
@@ -168,7 +169,7 @@ def prepare_sft(
         peft_config=peft_config(model_args, added),
         length_buckets=batching.length_buckets,
         full_logits_loss=full_logits,
-        callbacks=callbacks,
+        callbacks=[*(callbacks or []), *filter(None, [decision_keeper(batching)])],
     )
     return SFTRun(
         recipe,
