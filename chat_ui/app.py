@@ -18,6 +18,7 @@ import gradio as gr
 from chat_ui.arena import SIDES, ArenaRound, draw_pair, stream_both
 from chat_ui.backend import ChatBackend, ReplyStream, SamplingSettings, trim_to_context
 from chat_ui.conversation import (
+    display_content,
     drop_last_reply,
     edit_user_turn,
     escape_markup,
@@ -27,6 +28,7 @@ from chat_ui.conversation import (
     to_messages,
     undo,
     unescape_markup,
+    whitespace_note,
 )
 from chat_ui.feedback import FeedbackLog
 from chat_ui.lineage import describe
@@ -179,6 +181,9 @@ class Playground:
         parts.append(f"seed `{turn['settings']['seed']}`")
         if turn.get("finish_reason"):
             parts.append(f"finished: {turn['finish_reason']}")
+        note = whitespace_note(turn)
+        if note:
+            parts.append(f"**{note}**")
         text = " · ".join(parts)
         if dropped:
             text += (
@@ -427,7 +432,8 @@ class Playground:
         user = rnd.prompt[-1]["content"]
         shown = [{"role": "user", "content": escape_markup(user)}]
         if rnd.answers[side] or rnd.finish[side]:
-            shown.append({"role": "assistant", "content": escape_markup(rnd.answers[side])})
+            turn = {"role": "assistant", "content": rnd.answers[side], "finish_reason": rnd.finish[side]}
+            shown.append({"role": "assistant", "content": display_content(turn)})
         return shown
 
     async def arena_send(

@@ -7,6 +7,7 @@ window, and why generation ended, so those are part of the interface too.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 from mixtune.errors import MixtuneError
 
-Message = dict[str, str]
+Message = dict[str, Any]  # role, content; tool calling adds tool_calls, name, tool_call_id
 
 
 @dataclass
@@ -35,6 +36,16 @@ class SamplingSettings:
 
     def validate(self) -> SamplingSettings:
         problems = []
+        for key in ("temperature", "top_p", "repetition_penalty"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise MixtuneError(f"invalid sampling settings: {key} must be a finite number, got {value!r}")
+        for key in ("top_k", "max_new_tokens", "seed"):
+            value = getattr(self, key)
+            if (value is not None or key != "seed") and (
+                isinstance(value, bool) or not isinstance(value, int)
+            ):
+                raise MixtuneError(f"invalid sampling settings: {key} must be an integer, got {value!r}")
         if not 0 <= self.temperature <= 5:
             problems.append(f"temperature must be in [0, 5], got {self.temperature}")
         if self.top_k < 0:
@@ -110,7 +121,9 @@ class ChatBackend(Protocol):
         """What the model is: name, path or URL, and lineage from mixtune_run.json when present."""
 
     def render_prompt(self, messages: list[Message]) -> str:
-        """The exact text the model receives for this conversation (chat template applied)."""
+        """The exact text the model receives for this conversation (chat template applied).
+        Backends that can call tools also take `tools=` (a function list) here and in
+        count_tokens and stream."""
 
     def count_tokens(self, messages: list[Message]) -> int:
         """Prompt tokens for this conversation, generation prompt included."""
@@ -159,20 +172,50 @@ def trim_to_context(
         dropped += 1
 
 
+ROLES = ("system", "user", "assistant", "tool")
+
+
 def check_messages(messages: Any, where: str = "messages") -> list[Message]:
-    """Validate a conversation: a list of {role, content} with known roles and string content."""
+    """Validate a conversation: a list of {role, content} with known roles and text content.
+
+    Tool calling as OpenAI's API sends it is accepted: an assistant turn's `tool_calls` (content
+    may then be null; `arguments` as JSON text or an object) and `tool` turns with the result
+    (`tool_call_id`, `name` kept). Calls come back with `arguments` as objects, as chat templates
+    take them."""
+    from mixtune.chat_format import template_messages
+
     if not isinstance(messages, list) or not messages:
         raise MixtuneError(f"{where}: expected a non-empty list of messages")
     out: list[Message] = []
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+        if not isinstance(m, dict) or "role" not in m:
             raise MixtuneError(f"{where}.{i}: a message needs 'role' and 'content'")
-        if m["role"] not in ("system", "user", "assistant"):
-            raise MixtuneError(f"{where}.{i}.role: unknown role {m['role']!r}")
-        content = m["content"]
+        role = m["role"]
+        if role not in ROLES:
+            raise MixtuneError(f"{where}.{i}.role: unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        calls = m.get("tool_calls")
+        if "content" not in m and not calls:
+            raise MixtuneError(f"{where}.{i}: a message needs 'role' and 'content'")
+        content = m.get("content")
         if isinstance(content, list):  # OpenAI content parts: keep the text parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            if not all(isinstance(p, dict) for p in content):
+                raise MixtuneError(f"{where}.{i}.content: content parts must be objects")
+            content = "".join(str(p.get("text") or "") for p in content if p.get("type", "text") == "text")
+        if content is None and role == "assistant" and calls:
+            content = ""
         if not isinstance(content, str):
             raise MixtuneError(f"{where}.{i}.content: expected text")
-        out.append({"role": m["role"], "content": content})
-    return out
+        message: Message = {"role": role, "content": content}
+        if calls is not None:
+            if role != "assistant" or not isinstance(calls, list):
+                raise MixtuneError(
+                    f"{where}.{i}.tool_calls: only assistant messages carry a list of tool calls"
+                )
+            message["tool_calls"] = calls
+        for key in ("tool_call_id", "name"):
+            if m.get(key) is not None:
+                if not isinstance(m[key], str):
+                    raise MixtuneError(f"{where}.{i}.{key}: expected text")
+                message[key] = m[key]
+        out.append(message)
+    return template_messages(out, where)

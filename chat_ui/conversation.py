@@ -8,6 +8,11 @@ Model output is Markdown, and code models write `<div>` and `List<T>` all the ti
 code blocks such text would be taken as HTML (swallowed, or worse, run), so `escape_markup`
 turns tag starts into entities before display: the text shows verbatim and no model output is
 ever HTML. Code blocks and inline code are left alone; the Markdown renderer escapes them.
+
+A reply that calls tools (`<tool_call>` blocks, see mixtune.chat_format) shows each call as a
+"Tool call" block: name and arguments as JSON in a code block, escaped by the renderer like any
+code. A `tool` turn shows as a "Tool result" block. A finished reply that is empty or only
+whitespace says so ("reply: 512 tokens, all whitespace") instead of showing an empty bubble.
 """
 
 from __future__ import annotations
@@ -62,9 +67,71 @@ def unescape_markup(text: str) -> str:
     return _outside_code(text, lambda s: _ESCAPED.sub(lambda m: "<" if m.group(1) == "lt" else "&", s))
 
 
+def code_block(text: str, lang: str = "") -> str:
+    """`text` as a fenced code block whose fence no run of backticks inside it can close."""
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def _tool_call_blocks(text: str) -> str | None:
+    """A reply with well-formed `<tool_call>` blocks as Markdown (its text, then one block per
+    call); None when it has none (a call still being streamed shows as text until it is whole)."""
+    from mixtune.chat_format import parse_tool_calls
+
+    parsed = parse_tool_calls(text)
+    if not parsed.calls:
+        return None
+    parts = [escape_markup(parsed.content.rstrip())] if parsed.content.strip() else []
+    for call in parsed.calls:
+        body = json.dumps(
+            {"name": call["name"], "arguments": call["arguments"]}, indent=2, ensure_ascii=False
+        )
+        parts.append("**Tool call**\n\n" + code_block(body, "json"))
+    return "\n\n".join(parts)
+
+
+def whitespace_note(turn: Turn) -> str | None:
+    """For a finished reply with nothing visible in it: what it was, e.g. "reply: 512 tokens, all
+    whitespace"; None otherwise (or while it is still streaming)."""
+    content = turn.get("content") or ""
+    if content.strip() or not turn.get("finish_reason") or turn.get("tool_calls"):
+        return None
+    tokens = turn.get("completion_tokens")
+    count = (
+        f"{tokens} token{'s' if tokens != 1 else ''}" if tokens is not None else f"{len(content)} characters"
+    )
+    if not content:
+        return f"reply: {count}, empty"
+    kinds = {"\n": "newlines", " ": "spaces", "\t": "tabs"}
+    seen = ", ".join(f"{content.count(ch)} {name}" for ch, name in kinds.items() if ch in content)
+    return f"reply: {count}, all whitespace ({seen or repr(content[:20])})"
+
+
+def display_content(turn: Turn) -> str:
+    """One turn's text as the Chatbot shows it: escaped, tool calls and results as blocks."""
+    content = turn.get("content") or ""
+    if turn.get("role") == "tool":
+        name = turn.get("name")
+        head = f"**Tool result** ({escape_markup(name)})" if name else "**Tool result**"
+        return f"{head}\n\n{code_block(content)}"
+    if turn.get("role") == "assistant":
+        note = whitespace_note(turn)
+        if note is not None:
+            return f"*({note})*"
+        blocks = _tool_call_blocks(content)
+        if blocks is not None:
+            return blocks
+    return escape_markup(content)
+
+
 def to_display(history: list[Turn]) -> list[dict[str, str]]:
-    """What the Chatbot shows: one message per turn (indices match the history), escaped."""
-    return [{"role": t["role"], "content": escape_markup(t["content"])} for t in history]
+    """What the Chatbot shows: one message per turn (indices match the history), escaped; tool
+    results are shown on the user's side."""
+    return [
+        {"role": "assistant" if t["role"] == "assistant" else "user", "content": display_content(t)}
+        for t in history
+    ]
 
 
 def to_messages(history: list[Turn], system_prompt: str = "") -> list[Message]:

@@ -4,6 +4,13 @@ It speaks the subset of the API the playground and common clients use: `GET /v1/
 `POST /v1/chat/completions` (streamed as server-sent events or not, with usage counts), and
 vLLM's `/tokenize` and `/detokenize`, so the same client code works against `vllm serve`.
 When the client disconnects mid-stream, generation is cancelled.
+
+Tool calling works as `vllm serve --enable-auto-tool-choice --tool-call-parser hermes` does it:
+`tools` are rendered by the chat template, `<tool_call>` blocks in the reply come back as
+OpenAI `tool_calls` (arguments as JSON text, finish_reason "tool_calls"), streamed or not.
+
+Every malformed request is a 400 naming what is wrong (body not UTF-8 or not a JSON object,
+a non-finite number, a wrong type, a bad message, token ids out of range), never a 500.
 """
 
 from __future__ import annotations
@@ -13,36 +20,73 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chat_ui.backend import ChatBackend, ReplyStream, SamplingSettings, check_messages
+from mixtune.chat_format import decode_tools, parse_tool_calls
 from mixtune.errors import MixtuneError
+
+TOOL_CALL_TAG = "<tool_call>"
+
+
+class BadRequest(Exception):
+    """A request this server cannot take: answered 400 with this message."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or BadRequest saying exactly why not."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the request body is not UTF-8 text (invalid byte at offset {exc.start})") from None
+    if not text.strip():
+        raise BadRequest("the request body is empty; expected a JSON object")
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"the request body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise BadRequest("the request body is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
+    return body
 
 
 class ChatCompletionRequest(BaseModel):
     """The fields this server honours; other OpenAI fields (user, logprobs: false, ...) are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, strict=True)
 
     model: str
     messages: list[dict[str, Any]]
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    temperature: float = 1.0
+    temperature: float = 1.0  # strict still takes integers for floats (not booleans or text)
     top_p: float = 1.0
-    top_k: int = -1
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
+    top_k: int = Field(default=-1, ge=-1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
     repetition_penalty: float = 1.0
     seed: int | None = None
     n: int = Field(default=1, ge=1, le=1)
     stop: str | list[str] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Literal["none", "auto"] | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
 
     def settings(self, default_max_tokens: int) -> SamplingSettings:
-        max_new = self.max_completion_tokens or self.max_tokens or default_max_tokens
+        max_new = next(
+            v for v in (self.max_completion_tokens, self.max_tokens, default_max_tokens) if v is not None
+        )
         return SamplingSettings(
             temperature=self.temperature,
             top_k=max(self.top_k, 0),
@@ -56,6 +100,41 @@ class ChatCompletionRequest(BaseModel):
         if self.stop is None:
             return []
         return [self.stop] if isinstance(self.stop, str) else [s for s in self.stop if s]
+
+    def active_tools(self) -> list[dict[str, Any]] | None:
+        """The tools the model sees: none with tool_choice "none" (the reply is then plain text)."""
+        if isinstance(self.tool_choice, dict):
+            raise BadRequest(
+                "tool_choice: only 'auto' and 'none' are supported by this server "
+                "(a named function needs constrained decoding; serve with vLLM for it)",
+                "tool_choice",
+            )
+        if self.tool_choice == "none":
+            return None
+        try:
+            return decode_tools(self.tools)
+        except MixtuneError as exc:
+            raise BadRequest(str(exc), "tools") from None
+
+
+def openai_tool_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parsed calls as OpenAI's `tool_calls`: an id each, arguments as JSON text."""
+    return [
+        {
+            "id": f"call_{uuid.uuid4().hex[:24]}",
+            "type": "function",
+            "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)},
+        }
+        for c in calls
+    ]
+
+
+def _partial_tag(text: str, tag: str) -> int:
+    """Length of the longest end of `text` that could be the start of `tag` (held back while streaming)."""
+    for n in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-n:]):
+            return n
+    return 0
 
 
 def _close(reply: ReplyStream, cancel: threading.Event) -> None:
@@ -87,12 +166,24 @@ def create_app(backends: dict[str, ChatBackend], default_max_tokens: int = 512) 
         body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
         return JSONResponse(body, status_code=status)
 
-    def find(model: str | None) -> ChatBackend | JSONResponse:
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return error(400, str(exc), exc.param)
+
+    def find(model: Any) -> ChatBackend | JSONResponse:
         if model is None and len(backends) == 1:
             return next(iter(backends.values()))
+        if not isinstance(model, str):
+            raise BadRequest(f"model: expected the model's name as text, got {type(model).__name__}", "model")
         if model not in backends:
             return error(404, f"model {model!r} not found; this server has {sorted(backends)}", "model")
         return backends[model]
+
+    def local_tokenizer(backend: ChatBackend, model: Any) -> Any:
+        tokenizer = getattr(backend, "tokenizer", None)
+        if tokenizer is None:
+            return error(501, f"model {model!r} has no local tokenizer")
+        return tokenizer
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -118,61 +209,76 @@ def create_app(backends: dict[str, ChatBackend], default_max_tokens: int = 512) 
 
     @app.post("/tokenize")
     async def tokenize(request: Request) -> Any:
-        body = await request.json()
+        body = parse_body(await request.body())
         backend = find(body.get("model"))
         if isinstance(backend, JSONResponse):
             return backend
-        try:
-            if "messages" in body:
-                prompt = backend.render_prompt(check_messages(body["messages"]))
-            elif isinstance(body.get("prompt"), str):
-                prompt = body["prompt"]
-            else:
-                return error(400, "give 'messages' or 'prompt'")
-        except MixtuneError as exc:
-            return error(400, str(exc), "messages")
-        tokenizer = getattr(backend, "tokenizer", None)
-        if tokenizer is None:
-            return error(501, f"model {body.get('model')!r} has no local tokenizer")
+        tokenizer = local_tokenizer(backend, body.get("model"))
+        if isinstance(tokenizer, JSONResponse):
+            return tokenizer
+        if "messages" in body:
+            try:
+                messages = check_messages(body["messages"])
+                tools = decode_tools(body.get("tools"))
+                prompt = backend.render_prompt(messages, tools) if tools else backend.render_prompt(messages)
+            except MixtuneError as exc:
+                raise BadRequest(str(exc), "messages") from None
+        elif "prompt" in body:
+            if not isinstance(body["prompt"], str):
+                raise BadRequest(f"prompt: expected text, got {type(body['prompt']).__name__}", "prompt")
+            prompt = body["prompt"]
+        else:
+            raise BadRequest("give 'messages' (a conversation) or 'prompt' (text)")
         tokens = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         return {"count": len(tokens), "max_model_len": backend.context_limit, "tokens": tokens}
 
     @app.post("/detokenize")
     async def detokenize(request: Request) -> Any:
-        body = await request.json()
+        body = parse_body(await request.body())
         backend = find(body.get("model"))
         if isinstance(backend, JSONResponse):
             return backend
+        tokenizer = local_tokenizer(backend, body.get("model"))
+        if isinstance(tokenizer, JSONResponse):
+            return tokenizer
         tokens = body.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
-            return error(400, "'tokens' must be a list of token ids", "tokens")
-        tokenizer = getattr(backend, "tokenizer", None)
-        if tokenizer is None:
-            return error(501, f"model {body.get('model')!r} has no local tokenizer")
+        if not isinstance(tokens, list):
+            raise BadRequest("tokens: expected a list of token ids", "tokens")
+        vocab = len(tokenizer)
+        for i, t in enumerate(tokens):
+            if isinstance(t, bool) or not isinstance(t, int):
+                raise BadRequest(f"tokens.{i}: expected an integer token id, got {t!r}", "tokens")
+            if not 0 <= t < vocab:
+                raise BadRequest(f"tokens.{i}: token id {t} is out of range [0, {vocab})", "tokens")
         return {"prompt": tokenizer.decode(tokens, skip_special_tokens=False)}
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Any:
         try:
-            req = ChatCompletionRequest.model_validate(await request.json())
+            req = ChatCompletionRequest.model_validate(parse_body(await request.body()))
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])
-            return error(400, f"{loc}: {first['msg']}", loc)
-        except json.JSONDecodeError:
-            return error(400, "the request body is not JSON")
+            return error(400, f"{loc}: {first['msg']}", loc.split(".")[0])
         backend = find(req.model)
         if isinstance(backend, JSONResponse):
             return backend
         try:
             messages = check_messages(req.messages)
+        except MixtuneError as exc:
+            return error(400, str(exc), "messages")
+        try:
             settings = req.settings(default_max_tokens)
         except MixtuneError as exc:
             return error(400, str(exc))
+        tools = req.active_tools()
         stops = req.stop_strings()
         cancel = threading.Event()
+        extra = {"tools": tools} if tools else {}
         try:
-            reply = await anyio.to_thread.run_sync(backend.stream, messages, settings, cancel)
+            reply = await anyio.to_thread.run_sync(
+                lambda: backend.stream(messages, settings, cancel, **extra)
+            )
         except MixtuneError as exc:
             return error(400, str(exc), "messages")
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -209,41 +315,61 @@ def create_app(backends: dict[str, ChatBackend], default_max_tokens: int = 512) 
                 cancel.set()
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(_close, reply, cancel)
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            finish = "stop" if stopped else reply.finish_reason
+            parsed = parse_tool_calls(text) if tools else None
+            if parsed is not None and parsed.calls:
+                message = {
+                    "role": "assistant",
+                    "content": parsed.content or None,
+                    "tool_calls": openai_tool_calls(parsed.calls),
+                }
+                finish = "tool_calls"
             return {
                 "id": completion_id,
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": req.model,
                 "system_fingerprint": f"seed-{reply.seed}",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": "stop" if stopped else reply.finish_reason,
-                    }
-                ],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": usage(),
             }
 
         include_usage = bool((req.stream_options or {}).get("include_usage"))
 
         async def events() -> AsyncIterator[str]:
-            sent, held, stopped = 0, "", False
+            # content streams as it comes; from a <tool_call> tag on, the rest is held and read
+            # as tool calls at the end (or sent as content if it is not one)
+            sent, held, stopped, calling = 0, "", False, False
             try:
                 yield chunk({"role": "assistant", "content": ""})
                 while (piece := await anyio.to_thread.run_sync(next_piece)) is not None:
                     held, stopped = _apply_stop(held + piece, stops)
-                    # hold back a tail that could be the start of a stop string
-                    keep = 0 if stopped else max((len(s) - 1 for s in stops), default=0)
-                    out = held[sent : len(held) - keep] if keep else held[sent:]
+                    if tools and not calling and TOOL_CALL_TAG in held:
+                        calling = True
+                        out = held[sent : held.index(TOOL_CALL_TAG)]
+                    elif calling:
+                        out = ""
+                    else:
+                        # hold back a tail that could be the start of a stop string or a tool call
+                        keep = 0 if stopped else max((len(s) - 1 for s in stops), default=0)
+                        if tools:
+                            keep = max(keep, _partial_tag(held, TOOL_CALL_TAG))
+                        out = held[sent : len(held) - keep] if keep else held[sent:]
                     if out:
                         sent += len(out)
                         yield chunk({"content": out})
                     if stopped:
                         break
-                if held[sent:]:
+                finish = "stop" if stopped else reply.finish_reason
+                parsed = parse_tool_calls(held) if calling else None
+                if parsed is not None and parsed.calls:
+                    for index, call in enumerate(openai_tool_calls(parsed.calls)):
+                        yield chunk({"tool_calls": [{"index": index, **call}]})
+                    finish = "tool_calls"
+                elif held[sent:]:
                     yield chunk({"content": held[sent:]})
-                yield chunk({}, "stop" if stopped else reply.finish_reason)
+                yield chunk({}, finish)
                 if include_usage:
                     body = {
                         "id": completion_id,

@@ -91,14 +91,21 @@ class TransformersBackend:
             "lineage": self._lineage,
         }
 
-    def render_prompt(self, messages: list[Message]) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    def render_prompt(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> str:
+        from jinja2 import TemplateError
+
+        try:
+            return self.tokenizer.apply_chat_template(
+                messages, tools=tools or None, tokenize=False, add_generation_prompt=True
+            )
+        except TemplateError as exc:  # e.g. a template's raise_exception on a role order it refuses
+            raise MixtuneError(f"{self.name}'s chat template rejects this conversation: {exc}") from None
 
     def _encode(self, prompt: str) -> list[int]:
         return self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
 
-    def count_tokens(self, messages: list[Message]) -> int:
-        return len(self._encode(self.render_prompt(messages)))
+    def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> int:
+        return len(self._encode(self.render_prompt(messages, tools)))
 
     def generation_kwargs(self, settings: SamplingSettings) -> dict[str, Any]:
         """The `generate` arguments for these settings: every slider lands here."""
@@ -118,13 +125,17 @@ class TransformersBackend:
         return {"generation_config": config}
 
     def stream(
-        self, messages: list[Message], settings: SamplingSettings, cancel: threading.Event | None = None
+        self,
+        messages: list[Message],
+        settings: SamplingSettings,
+        cancel: threading.Event | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> ReplyStream:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         settings = settings.validate().with_seed()
-        prompt_ids = self._encode(self.render_prompt(messages))
+        prompt_ids = self._encode(self.render_prompt(messages, tools))
         limit = self.context_limit
         if limit is not None:
             room = limit - len(prompt_ids)

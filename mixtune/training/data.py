@@ -11,6 +11,7 @@ Three ways to name data, in order of preference:
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,10 +65,137 @@ def _usable_columns(column_names: list[str], kind: str, where: str) -> list[str]
     sets = SFT_COLUMN_SETS if kind == "sft" else PREFERENCE_COLUMN_SETS
     for cols in sets:
         if all(c in column_names for c in cols):
-            extra = [c for c in ("source", "id") if c in column_names]
+            kept = ("tools", "source", "id") if cols == ("messages",) else ("source", "id")
+            extra = [c for c in kept if c in column_names]
             return [*cols, *extra]
     wanted = " | ".join("+".join(s) for s in sets)
     raise DataError(f"{where}: no trainable columns for {kind} data (need {wanted}); it has {column_names}")
+
+
+# ---- tool-calling SFT rows ----
+# Stored as the mixture contract says (README "Data contracts"): `tools` is JSON text, each message
+# has `tool_calls` (arguments as JSON text), `name` and `tool_call_id`. Arrow holds one schema per
+# column, so arguments kept as objects would be merged across rows (every row gaining every other
+# row's keys as nulls); as text, each call keeps exactly its own arguments.
+
+
+def stored_message_feature() -> Any:
+    from datasets import List, Value
+
+    call = {
+        "id": Value("string"),
+        "type": Value("string"),
+        "function": {"name": Value("string"), "arguments": Value("string")},
+    }
+    return List(
+        {
+            "role": Value("string"),
+            "content": Value("string"),
+            "tool_calls": List(call),
+            "name": Value("string"),
+            "tool_call_id": Value("string"),
+        }
+    )
+
+
+def has_tool_fields(features: Any) -> bool:
+    """Whether SFT rows of this schema can carry tool calling (a `tools` column or tool message fields)."""
+    if "tools" in features:
+        return True
+    messages = features.get("messages")
+    inner = getattr(messages, "feature", None)
+    if isinstance(messages, list) and messages:
+        inner = messages[0]
+    return isinstance(inner, dict) and "tool_calls" in inner
+
+
+def stored_tool_row(row: dict[str, Any], where: str) -> dict[str, Any]:
+    """One SFT row in the stored tool-calling form, from JSON text or objects alike (canonical JSON
+    text: what the chat template renders for the object, so both forms train identically)."""
+    from mixtune.chat_format import canonical_arguments, decode_tools
+    from mixtune.errors import MixtuneError
+
+    try:
+        tools = decode_tools(row.get("tools"), f"{where}: tools")
+        messages = []
+        for i, m in enumerate(row["messages"]):
+            calls = None
+            if m.get("tool_calls"):
+                calls = []
+                for j, call in enumerate(m["tool_calls"]):
+                    at = f"{where}: messages.{i}.tool_calls.{j}"
+                    fn = call.get("function", call) if isinstance(call, dict) else None
+                    if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+                        raise DataError(f"{at}: a tool call needs a function name")
+                    calls.append(
+                        {
+                            "id": None if call.get("id") is None else str(call["id"]),
+                            "type": "function",
+                            "function": {
+                                "name": fn["name"],
+                                "arguments": canonical_arguments(fn.get("arguments"), at),
+                            },
+                        }
+                    )
+            messages.append(
+                {
+                    "role": m.get("role"),
+                    "content": m.get("content") if m.get("content") is not None else "",
+                    "tool_calls": calls,
+                    "name": m.get("name"),
+                    "tool_call_id": m.get("tool_call_id"),
+                }
+            )
+    except MixtuneError as exc:
+        raise DataError(str(exc)) from None
+    return {**row, "messages": messages, "tools": json.dumps(tools, ensure_ascii=False) if tools else None}
+
+
+def _row_where(row: dict[str, Any], index: int, origin: str) -> str:
+    ident = row.get("id")
+    return f"{origin} row {index}" + (f" (id {ident})" if ident else "")
+
+
+def to_stored_tool_rows(ds: Any, origin: str) -> Any:
+    """`ds` with its SFT rows in the stored tool-calling schema (validated; errors name the row)."""
+    import datasets
+
+    features = datasets.Features(
+        {
+            **{k: v for k, v in ds.features.items() if k not in ("messages", "tools")},
+            "messages": stored_message_feature(),
+            "tools": datasets.Value("string"),
+        }
+    )
+    return ds.map(
+        lambda row, i: stored_tool_row(row, _row_where(row, i, origin)),
+        with_indices=True,
+        features=features,
+        desc="checking tool-calling rows",
+    )
+
+
+def _raw_tool_rows(path: Path) -> Any | None:
+    """A local JSON Lines file whose rows use tool calling, read row by row (not through Arrow's
+    schema merge, which would add every call's argument names to every other call); None if no row does."""
+    import datasets
+
+    from mixtune.jsonl import read_json_objects
+
+    if path.suffix != ".jsonl":
+        return None
+    rows = read_json_objects(path)
+    if not any(
+        "tools" in r or any(isinstance(m, dict) and m.get("tool_calls") for m in r.get("messages") or [])
+        for _, r in rows
+    ):
+        return None
+    out = []
+    for lineno, row in rows:
+        if not isinstance(row.get("messages"), list):
+            raise DataError(f"{path}:{lineno}: expected a 'messages' list")
+        out.append(stored_tool_row(row, f"{path}:{lineno}"))
+    return datasets.Dataset.from_list(out)
 
 
 def _is_built_mixture(path: Path) -> bool:
@@ -127,6 +255,8 @@ def load_dataset_entry(entry: DatasetEntry, recipe_path: Path | None, kind: str)
         elif local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
             loaded = datasets.load_from_disk(str(local))
             ds = loaded[entry.split] if isinstance(loaded, datasets.DatasetDict) else loaded
+        elif local.is_file() and kind == "sft" and (raw := _raw_tool_rows(local)) is not None:
+            ds = raw
         elif local.is_file() and local.suffix in DATA_FILE_BUILDERS:
             ds = datasets.load_dataset(DATA_FILE_BUILDERS[local.suffix], data_files=str(local), split="train")
         else:
@@ -172,6 +302,9 @@ def _take_weight(ds: Any, weight: float | None, seed: int) -> Any:
 def _concat(parts: list[Any], what: str) -> Any:
     import datasets
 
+    if any("messages" in p.column_names and has_tool_fields(p.features) for p in parts):
+        # sources with and without tool calling mix: every one in the stored tool schema
+        parts = [to_stored_tool_rows(p, what) if "messages" in p.column_names else p for p in parts]
     try:
         return datasets.concatenate_datasets(parts)
     except ValueError as exc:
@@ -207,7 +340,8 @@ def load_handbook_mixture(
 def _insert_empty_system(row: dict[str, Any]) -> dict[str, Any]:
     messages = row["messages"]
     if messages and messages[0]["role"] != "system":
-        messages = [{"role": "system", "content": ""}, *messages]
+        empty = {key: None for key in messages[0]} | {"role": "system", "content": ""}
+        messages = [empty, *messages]
     return {"messages": messages}
 
 
@@ -238,6 +372,10 @@ def load_training_data(
     if data.test is not None and options.max_eval_samples is not None:
         n = min(options.max_eval_samples, len(data.test))
         data.test = data.test.select(range(n)) if n else None
+    if kind == "sft" and "messages" in data.train.column_names and has_tool_fields(data.train.features):
+        data.train = to_stored_tool_rows(data.train, f"{source}: train")
+        if data.test is not None:
+            data.test = to_stored_tool_rows(data.test, f"{source}: test")
     if options.auto_insert_empty_system_msg and "messages" in data.train.column_names:
         data.train = data.train.map(_insert_empty_system, desc="inserting empty system turns")
         if data.test is not None:

@@ -122,3 +122,50 @@ def test_exports_are_readable() -> None:
     assert row["turns"][1]["settings"]["seed"] == 3 and row["id"].startswith("chat-")
     md = export_markdown(HISTORY, "sys", {"model": "m"})
     assert "## System" in md and "## Assistant (m, seed 4)" in md and md.index("first") < md.index("second")
+
+
+def test_tool_calls_and_results_show_as_escaped_blocks() -> None:
+    from chat_ui.conversation import display_content
+
+    reply = (
+        "Let me check <b>that</b>.\n<tool_call>\n"
+        '{"name": "run", "arguments": {"code": "<script>alert(1)</script> ```", "n": 2}}\n</tool_call>'
+    )
+    shown = to_display([{"role": "user", "content": "q"}, {"role": "assistant", "content": reply}])[1][
+        "content"
+    ]
+    head, rest = shown.split("**Tool call**\n\n", 1)
+    assert head == "Let me check &lt;b>that&lt;/b>.\n\n"
+    fence = "````"  # longer than the ``` inside the arguments, so they cannot close the block
+    assert rest.startswith(fence + "json\n") and rest.endswith("\n" + fence)
+    body = json.loads(rest[len(fence) + 5 : -len(fence) - 1])
+    assert body == {"name": "run", "arguments": {"code": "<script>alert(1)</script> ```", "n": 2}}
+    # a call still streaming (or malformed) shows as escaped text, not half a block
+    partial = '<tool_call>\n{"name": "run", "argu'
+    assert display_content({"role": "assistant", "content": partial}) == escape_markup(partial)
+    # a tool result, on the user's side, as a code block
+    result = to_display([{"role": "tool", "name": "run<x>", "content": "<img src=x onerror=1>"}])[0]
+    assert result == {
+        "role": "user",
+        "content": "**Tool result** (run&lt;x>)\n\n```\n<img src=x onerror=1>\n```",
+    }
+
+
+def test_a_whitespace_only_reply_says_so_instead_of_an_empty_bubble() -> None:
+    from chat_ui.conversation import whitespace_note
+
+    turn = {
+        "role": "assistant",
+        "content": "\n" * 510 + "  ",
+        "finish_reason": "length",
+        "completion_tokens": 512,
+    }
+    assert whitespace_note(turn) == "reply: 512 tokens, all whitespace (510 newlines, 2 spaces)"
+    assert (
+        to_display([turn])[0]["content"] == "*(reply: 512 tokens, all whitespace (510 newlines, 2 spaces))*"
+    )
+    empty = {"role": "assistant", "content": "", "finish_reason": "stop", "completion_tokens": 1}
+    assert to_display([empty])[0]["content"] == "*(reply: 1 token, empty)*"
+    # while streaming, or with visible text, nothing is added
+    assert whitespace_note({"role": "assistant", "content": "\n\n"}) is None
+    assert whitespace_note({**turn, "content": "\n x"}) is None
