@@ -26,10 +26,8 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chat_ui.backend import ChatBackend, ReplyStream, SamplingSettings, check_messages
-from mixtune.chat_format import decode_tools, parse_tool_calls
+from mixtune.chat_format import TOOL_CALL_TAG, decode_tools, parse_tool_calls
 from mixtune.errors import MixtuneError
-
-TOOL_CALL_TAG = "<tool_call>"
 
 
 class BadRequest(Exception):

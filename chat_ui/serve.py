@@ -2,7 +2,9 @@
 
 With vLLM installed and a CUDA GPU present it runs `vllm serve` with the model's own chat
 template and generation config (so replies stop at the end-of-turn token exactly as in
-training); otherwise it runs the small transformers-backed server in `openai_server`.
+training), and, when that template writes tool calls as `<tool_call>` blocks, with
+`--enable-auto-tool-choice --tool-call-parser hermes` so `tools` requests get parsed
+`tool_calls`; otherwise it runs the small transformers-backed server in `openai_server`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mixtune.chat_format import TOOL_CALL_TAG
 from mixtune.errors import MixtuneError
 from mixtune.hashing import hash_obj
 from mixtune.paths import cache_dir
@@ -54,13 +57,19 @@ def vllm_command(
     exe = shutil.which("vllm")
     cmd = [exe] if exe else [sys.executable, "-m", "vllm.entrypoints.cli.main"]
     cmd += ["serve", model, "--host", host, "--port", str(port)]
-    cmd += ["--chat-template", str(write_chat_template(model))]
+    template = write_chat_template(model)
+    cmd += ["--chat-template", str(template)]
+    extra = list(extra or [])
+    chosen = any(a.split("=")[0] in ("--tool-call-parser", "--enable-auto-tool-choice") for a in extra)
+    if TOOL_CALL_TAG in template.read_text(encoding="utf-8") and not chosen:
+        # the template writes calls as <tool_call>{json}</tool_call>: vLLM's hermes parser reads them
+        cmd += ["--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
     local = Path(model)
     generation_config = str(local) if (local / "generation_config.json").is_file() else "auto"
     cmd += ["--generation-config", generation_config]
     if served_model_name:
         cmd += ["--served-model-name", served_model_name]
-    return cmd + list(extra or [])
+    return cmd + extra
 
 
 def serve(

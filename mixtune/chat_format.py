@@ -196,6 +196,7 @@ def setup_chat_format(model: Any, tokenizer: Any, template: str = "chatml", over
 
 # ---- tool calling: inputs to the template, and tool calls read back from generated text ----
 
+TOOL_CALL_TAG = "<tool_call>"
 TOOL_CALL_RE = re.compile(r"<tool_call>(.*?)</tool_call>|<tool_call>(.*)\Z", re.S)
 
 

@@ -64,6 +64,10 @@ def test_vllm_command_carries_the_models_chat_template_and_generation_config(tin
     assert template == AutoTokenizer.from_pretrained(tiny_chat_dir).chat_template
     assert cmd[cmd.index("--generation-config") + 1] == str(tiny_chat_dir)
     assert cmd[cmd.index("--served-model-name") + 1] == "tiny" and cmd[-1] == "--max-model-len=1024"
+    # the template writes <tool_call> blocks: vLLM parses them with its hermes parser
+    assert cmd[cmd.index("--tool-call-parser") + 1] == "hermes" and "--enable-auto-tool-choice" in cmd
+    own = vllm_command(str(tiny_chat_dir), "127.0.0.1", 8123, None, ["--tool-call-parser=pythonic"])
+    assert "hermes" not in own and own[-1] == "--tool-call-parser=pythonic"
 
 
 def test_mixtune_chat_wires_options_to_the_app_and_defaults_to_loopback(
