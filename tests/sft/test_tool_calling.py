@@ -69,6 +69,41 @@ def test_prepared_rows_train_on_calls_never_on_tool_results(tiny_base_dir: Path,
     assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' in paris
 
 
+def test_a_built_mixture_of_tool_rows_trains_exactly_like_the_raw_file(
+    tiny_base_dir: Path, tmp_path: Path
+) -> None:
+    """The mixture builder stores tools and arguments as JSON text; SFT decodes them into the same
+    token ids and labels as the user's file with JSON objects."""
+    from sft.train import prepare_sft
+
+    (tmp_path / "raw").mkdir()
+    raw = prepare_sft(_recipe(tmp_path / "raw", tiny_base_dir, max_steps=1, bf16=False, batching="grouped"))
+    mix = tmp_path / "mix"
+    mix.mkdir()
+    (mix / "tools.jsonl").write_text("".join(json.dumps(r) + "\n" for r in TOOL_ROWS), encoding="utf-8")
+    (mix / "tools-mix.yaml").write_text(
+        "name: tools-mix\nkind: sft\nseed: 1\nsources:\n  - name: tools\n    path: tools.jsonl\n",
+        encoding="utf-8",
+    )
+    recipe = tmp_path / "built.yaml"
+    body = {
+        "model_name_or_path": str(tiny_base_dir),
+        "mixture": str(mix / "tools-mix.yaml"),
+        "output_dir": str(tmp_path / "out"),
+        "max_steps": 1,
+        "bf16": False,
+        "batching": "grouped",
+    }
+    recipe.write_text(yaml.safe_dump(body), encoding="utf-8")
+    built = prepare_sft(recipe)
+    assert built.data.train.features["tools"].dtype == "string"
+
+    def prepared(run: Any) -> list[tuple[list[int], list[int]]]:
+        return sorted((r["input_ids"], r["labels"]) for r in run.trainer.train_dataset)
+
+    assert prepared(built) == prepared(raw) and len(prepared(raw)) == len(TOOL_ROWS)
+
+
 def greedy_reply(
     loaded: tuple[Any, Any], messages: list[dict[str, Any]], tools: Any, max_new_tokens: int = 64
 ) -> str:
