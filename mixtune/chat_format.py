@@ -303,3 +303,33 @@ def parse_tool_calls(text: str) -> ParsedReply:
             return ParsedReply(text, error=f"tool call {n}: 'arguments' must be an object")
         calls.append({"name": call["name"], "arguments": arguments})
     return ParsedReply(text[: text.index("<tool_call>")], calls)
+
+
+def tool_template_problem(tokenizer: Any) -> str | None:
+    """Why this tokenizer's chat template cannot train on stored tool-calling rows, or None.
+
+    Stored rows keep `arguments` as JSON text (Arrow needs one schema). This module's templates
+    render that text exactly as the object; a template of the model's own may not render tool
+    calls at all, or may quote the text a second time (`arguments | tojson`), which would teach
+    the model a different format from the one it is served with."""
+    tools = [{"type": "function", "function": {"name": "probe_fn", "parameters": {"type": "object"}}}]
+
+    def render(arguments: Any) -> str:
+        call = {"type": "function", "function": {"name": "probe_fn", "arguments": arguments}}
+        messages = [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "content": "probe result"},
+            {"role": "assistant", "content": "a"},
+        ]
+        return tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
+
+    try:
+        as_object, as_text = render({"probe_arg": 1}), render('{"probe_arg": 1}')
+    except Exception as exc:  # a template's raise_exception, or one that cannot take these fields
+        return f"the chat template cannot render a tool-calling conversation ({type(exc).__name__}: {exc})"
+    if "probe_fn" not in as_object or "probe_arg" not in as_object or "probe result" not in as_object:
+        return "the chat template does not render tools, tool calls and tool results"
+    if as_object != as_text:
+        return "the chat template renders arguments given as JSON text differently from the same object"
+    return None

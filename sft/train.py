@@ -146,6 +146,15 @@ def prepare_sft(
         args.activation_checkpointing = args.gradient_checkpointing = _auto_activation_checkpointing(model)
 
     data = load_training_data(options, "sft", "sft", recipe.path, recipe.source)
+    if "tools" in data.train.column_names:
+        from mixtune.chat_format import tool_template_problem
+
+        problem = tool_template_problem(tokenizer)
+        if problem:
+            raise MixtuneError(
+                f"{recipe.source}: the data has tool calls, but {problem}: "
+                "set chat_template: chatml (or starchat), which renders them in the documented convention"
+            )
     conversational = any(c in data.train.column_names for c in ("messages", "conversations"))
     if "assistant_only_loss" not in recipe.training:
         args.assistant_only_loss = conversational

@@ -241,3 +241,37 @@ def test_plain_and_tool_sources_mix_and_bad_calls_name_their_line(
     tools.write_text(json.dumps(TOOL_ROWS[1]) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=rf"{tools}:2: messages\.1\.tool_calls\.0: expected a JSON object"):
         load_handbook_mixture(mixture, None, "sft", "sft", "mix.yaml")
+
+
+# a template in the style of many model repos: arguments always through `tojson` (quoted twice
+# when they arrive as the stored JSON text)
+TOJSON_TEMPLATE = (
+    "{%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}"
+    "{%- for tc in m.tool_calls or [] %}<tool_call>\n"
+    '{"name": "{{ tc.function.name }}", "arguments": {{ tc.function.arguments | tojson }}}\n</tool_call>'
+    "{%- endfor %}<|im_end|>\n{%- endfor %}"
+)
+
+
+def test_a_template_that_misrenders_stored_calls_is_refused(tiny_base_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from mixtune.chat_format import CHATML, STARCHAT, tool_template_problem
+    from mixtune.errors import MixtuneError
+    from sft.train import prepare_sft
+
+    tok = AutoTokenizer.from_pretrained(tiny_base_dir)
+    for template in (CHATML, STARCHAT):
+        tok.chat_template = template.jinja
+        assert tool_template_problem(tok) is None
+    tok.chat_template = TOJSON_TEMPLATE
+    assert "renders arguments given as JSON text differently" in tool_template_problem(tok)
+    tok.chat_template = (
+        "{%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{%- endfor %}"
+    )
+    assert "does not render tools, tool calls and tool results" in tool_template_problem(tok)
+    recipe = _recipe(tmp_path, tiny_base_dir, max_steps=1, bf16=False, chat_template=TOJSON_TEMPLATE)
+    with pytest.raises(
+        MixtuneError, match="the data has tool calls, but the chat template renders arguments"
+    ):
+        prepare_sft(recipe)
