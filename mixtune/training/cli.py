@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mixtune.errors import MixtuneError
+from mixtune.paths import find_file
 from mixtune.training.launch import LAUNCH_CONFIGS, build_launch_command, run_launch, uses_deepspeed
 from mixtune.training.overrides import parse_overrides
 
@@ -76,6 +77,7 @@ def run_stage_command(
     train(recipe, overrides, overwrite) runs the stage and returns the output directory.
     """
     args, rest = split_stage_args(args)
+    args.recipe = str(find_file(args.recipe))  # a shipped recipe by its source-tree name, from anywhere
     overrides = parse_overrides(rest)
     recipe = validate(args.recipe, overrides)
     if args.launch or args.cpu:

@@ -2,9 +2,9 @@
 that runs the same stage module (`python -m sft RECIPE`) in every process.
 
 mixtune writes no distributed machinery of its own: accelerate (with DeepSpeed or FSDP from the
-configs in `accelerate_configs/`) does the work; multi-node jobs go through SLURM
-(`accelerate_configs/slurm_launch.sh`). `--cpu` launches N gloo processes with torchrun, which is how
-a CPU-only machine stands in for several GPUs.
+configs in `accelerate_configs/`, shipped inside the package) does the work; multi-node jobs go
+through SLURM (`accelerate_configs/slurm_launch.sh`). `--cpu` runs the same launch config with N gloo
+processes on this machine's CPU, which is how a CPU-only machine stands in for several GPUs.
 """
 
 from __future__ import annotations
@@ -19,18 +19,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixtune.errors import MixtuneError
-from mixtune.paths import REPO_ROOT
+from mixtune.paths import shipped
 
-CONFIG_DIR = REPO_ROOT / "accelerate_configs"
 LAUNCH_CONFIGS = ("ddp", "zero2", "zero3", "fsdp")
-SLURM_SCRIPT = CONFIG_DIR / "slurm_launch.sh"
 DEEPSPEED_CONFIGS = ("zero2", "zero3")
+
+
+def config_dir() -> Path:
+    """The shipped accelerate configs (inside the installed package)."""
+    return shipped("accelerate_configs")
+
+
+def slurm_script() -> Path:
+    return shipped("accelerate_configs/slurm_launch.sh")
+
+
+def display_path(path: Path) -> str:
+    """How a shipped file is named in a printed command: its short source-tree name when the working
+    directory is a checkout that has it (the same file), else its installed absolute path."""
+    path = path.resolve()
+    for short in (Path("accelerate_configs") / path.name, Path("recipes") / path.parent.name / path.name):
+        if short.exists() and short.resolve() == path:
+            return str(short)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def accelerate_config_path(name: str) -> Path:
     """The accelerate config for a launch name (ddp, zero2, zero3, fsdp) or a path to a config file."""
     if name in LAUNCH_CONFIGS:
-        return CONFIG_DIR / f"{name}.yaml"
+        return config_dir() / f"{name}.yaml"
     path = Path(name)
     if path.is_file():
         return path
@@ -103,10 +123,7 @@ def build_launch_command(
             argv += ["--standalone"]
         return LaunchPlan(argv + ["-m", module, *stage_args], per_node=nodes > 1)
     config = accelerate_config_path(launch)
-    try:
-        config_arg = str(config.relative_to(Path.cwd()))
-    except ValueError:
-        config_arg = str(config)
+    config_arg = display_path(config)
     argv = [
         "accelerate",
         "launch",
@@ -157,7 +174,7 @@ def run_launch(plan: LaunchPlan) -> int:
         if "SLURM_JOB_ID" not in os.environ:
             raise MixtuneError(
                 "multi-node runs start one launcher per node: submit them with "
-                f"`sbatch --nodes N {SLURM_SCRIPT.relative_to(REPO_ROOT)} <stage> <recipe> <launch>` "
+                f"`sbatch --nodes N {display_path(slurm_script())} <stage> <recipe> <launch>` "
                 "(or run the printed --dry-run command on every node with its machine rank)"
             )
         env.setdefault("MASTER_ADDR", _slurm_master_addr())

@@ -2,6 +2,7 @@
 # Multi-node training with SLURM: one `accelerate launch` per node, all joining one rendezvous.
 #
 #   sbatch --nodes=2 accelerate_configs/slurm_launch.sh sft sft/recipes/starchat2-15b.yaml zero3 [--key value ...]
+#   sbatch --nodes=2 "$(python -m mixtune.paths accelerate_configs/slurm_launch.sh)" sft ...   # wheel install
 #
 # STAGE is a mixtune stage module (sft, dpo); LAUNCH is ddp|zero2|zero3|fsdp or an accelerate config file.
 # GPUS_PER_NODE defaults to the GPUs nvidia-smi sees on the first node.
@@ -21,9 +22,11 @@ RECIPE=$2
 LAUNCH=${3:-zero3}
 shift $(( $# >= 3 ? 3 : 2 ))
 case "$LAUNCH" in
-    ddp|zero2|zero3|fsdp) CONFIG="accelerate_configs/${LAUNCH}.yaml" ;;
+    # the configs shipped beside this script (a checkout or the installed package)
+    ddp|zero2|zero3|fsdp) CONFIG="$(cd "$(dirname "$0")" && pwd -P)/${LAUNCH}.yaml" ;;
     *) CONFIG="$LAUNCH" ;;
 esac
+if [ ! -f "$RECIPE" ]; then RECIPE=$("${PYTHON:-python3}" -m mixtune.paths "$RECIPE"); fi
 
 GPUS_PER_NODE=${GPUS_PER_NODE:-$(nvidia-smi -L | wc -l)}
 NNODES=${SLURM_NNODES:-1}
