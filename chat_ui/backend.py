@@ -197,10 +197,18 @@ def check_messages(messages: Any, where: str = "messages") -> list[Message]:
         if "content" not in m and not calls:
             raise MixtuneError(f"{where}.{i}: a message needs 'role' and 'content'")
         content = m.get("content")
-        if isinstance(content, list):  # OpenAI content parts: keep the text parts
-            if not all(isinstance(p, dict) for p in content):
-                raise MixtuneError(f"{where}.{i}.content: content parts must be objects")
-            content = "".join(str(p.get("text") or "") for p in content if p.get("type", "text") == "text")
+        if isinstance(content, list):  # OpenAI content parts: text only (these models read no images)
+            texts = []
+            for j, part in enumerate(content):
+                if not isinstance(part, dict):
+                    raise MixtuneError(f"{where}.{i}.content: content parts must be objects")
+                if part.get("type", "text") != "text" or not isinstance(part.get("text"), str):
+                    kind = part.get("type", "text")
+                    raise MixtuneError(
+                        f"{where}.{i}.content.{j}: only text parts are supported, got {kind!r}"
+                    )
+                texts.append(part["text"])
+            content = "".join(texts)
         if content is None and role == "assistant" and calls:
             content = ""
         if not isinstance(content, str):

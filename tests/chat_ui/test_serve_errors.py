@@ -82,6 +82,11 @@ JSON_BODIES = [
     ("/v1/chat/completions", _chat(messages=[{"role": "user", "content": [1]}]), "content parts"),
     (
         "/v1/chat/completions",
+        _chat(messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]),
+        "messages.0.content.0: only text parts are supported, got 'image_url'",
+    ),
+    (
+        "/v1/chat/completions",
         _chat(messages=[{"role": "user", "content": "x", "name": 3}]),
         "messages.0.name",
     ),
@@ -134,6 +139,13 @@ def test_good_requests_still_work(http: Any, chat_backend: Any) -> None:
     assert r.status_code == 200 and r.json()["prompt"].startswith("def f(): pass")
     r = http.post("/tokenize", json={"model": "tiny-chat", "messages": MSGS})
     assert r.status_code == 200 and r.json()["count"] > 3
+    parts = [{"role": "user", "content": [{"type": "text", "text": "h"}, {"type": "text", "text": "i"}]}]
+    r = http.post("/tokenize", json={"model": "tiny-chat", "messages": parts})
+    assert (
+        r.status_code == 200
+        and r.json()["count"]
+        == http.post("/tokenize", json={"model": "tiny-chat", "messages": MSGS}).json()["count"]
+    )
 
 
 def test_non_finite_sampling_settings_are_refused_everywhere() -> None:
