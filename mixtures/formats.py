@@ -463,9 +463,7 @@ def detect_format(row: dict[str, Any], kind: str) -> str:
     if kind == "preference":
         if _present(row, "chosen", "rejected"):
             chosen = _maybe_json_list(row["chosen"])
-            if _is_single_turn(chosen) and (_present(row, "conversations") or _present(row, "messages")):
-                return "preference_sharegpt"
-            if _present(row, "conversations"):
+            if _present(row, "conversations") or (_is_single_turn(chosen) and _present(row, "messages")):
                 return "preference_sharegpt"
             return "preference_conversations" if isinstance(chosen, list) else "preference_strings"
     else:

@@ -100,8 +100,6 @@ def _parse_raw(text: str, error: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise RowError("malformed_json", f"{exc.msg} (column {exc.colno})") from None
-    except RecursionError:
-        raise RowError("too_deeply_nested", "JSON nested deeper than Python can parse") from None
 
 
 def _full_message(msg: dict[str, Any]) -> dict[str, Any]:

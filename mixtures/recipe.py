@@ -126,14 +126,22 @@ class SourceSpec(BaseModel):
     filters: dict[str, Any] = Field(default_factory=dict)
     on_error: OnError | None = None
 
-    @field_validator("weight")
+    @field_validator("weight", mode="before")
     @classmethod
-    def _finite_weight(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
+    def _finite_weight(cls, value: Any) -> Any:
+        """YAML's `.inf` and `.nan` are floats (and `1e9` is text that pydantic would read as a
+        number); a weight must be a finite, sane amount."""
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return value
+        if isinstance(number, float) and not math.isfinite(number):
             raise ValueError("weight must be a finite number (e.g. 0.5 or 3)")
-        if value is not None and value > MAX_WEIGHT:
+        if isinstance(number, int | float) and not isinstance(number, bool) and number > MAX_WEIGHT:
             raise ValueError(
-                f"weight {value:g} repeats the source more than {MAX_WEIGHT:g} times; use a smaller weight or 'count'"
+                f"weight {number:g} repeats the source more than {MAX_WEIGHT:g} times; use a smaller weight or 'count'"
             )
         return value
 

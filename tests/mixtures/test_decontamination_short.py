@@ -113,3 +113,17 @@ def test_benchmark_file_syntax_in_a_recipe(tmp_path, write_recipe, write_jsonl) 
     assert manifest["sources"]["data"]["dropped"] == {"decontaminated": 1}
     stats = manifest["filters"]["stats"]["train"]["decontamination"]
     assert stats["benchmarks"] == ["mbpp_sample"] and stats["code_snippets"] >= 38
+
+
+def test_short_text_only_as_a_whole_turn(tmp_path, write_jsonl) -> None:
+    from mixtures.filters.decontaminate import build_index
+
+    bench = write_jsonl(tmp_path / "b.jsonl", [{"task_id": "s1", "text": "Reverse a linked list."}])
+    cfg = FiltersConfig.model_validate(
+        {"decontamination": {"humaneval": False, "benchmarks": [{"path": str(bench), "fields": ["text"]}]}}
+    ).decontamination
+    index = build_index(cfg)
+    found = index.check_turns(
+        ["  reverse a LINKED list ", "Please reverse a linked list in place.", "Reverse a list."]
+    )
+    assert found[0] == (0, "whole turn match") and found[1:] == [None, None]

@@ -196,6 +196,10 @@ CALL = {"type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
         ([U, {"role": "tool", "content": "42"}, A], "bad_alternation"),  # a result nobody asked for
         ([U, {"role": "assistant", "tool_calls": [CALL]}, U, A], "bad_alternation"),  # call never answered
         (
+            [U, {"role": "assistant", "tool_calls": [CALL]}, {"role": "tool", "content": "1"}, U, A],
+            "bad_alternation",
+        ),
+        (
             [U, {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{oops"}}]}],
             "bad_tool_call",
         ),
@@ -248,3 +252,13 @@ def test_preference_rows_with_tool_turns_are_rejected_by_name() -> None:
     with pytest.raises(RowError) as exc:
         normalise_row(row, "preference")
     assert exc.value.reason == "tool_turn_in_preference"
+
+
+def test_llamafactory_preference_shape_detected() -> None:
+    row = {
+        "conversations": [{"from": "human", "value": "q"}],
+        "chosen": {"from": "gpt", "value": "good"},
+        "rejected": {"from": "gpt", "value": "bad"},
+    }
+    assert detect_format(row, "preference") == "preference_sharegpt"
+    assert detect_format({**row, "messages": row.pop("conversations")}, "preference") == "preference_sharegpt"
