@@ -44,6 +44,7 @@ def test_labels_mask_everything_but_assistant_turns(
         output_dir=str(tmp_path / "out"),
         max_steps=1,
         bf16=False,
+        batching="grouped",  # one example per row: `auto` may pack them, depending on a measurement
     )
     run = prepare_sft(recipe)
     assert run.trainer.args.assistant_only_loss is True
