@@ -393,6 +393,17 @@ MUTATIONS: tuple[Mutation, ...] = (
         exclusive=True,
     ),
     M(
+        "sandbox-runs-as-root",
+        "evals",
+        "evals/sandbox_child.py",
+        "drop_privileges",
+        "os.setresuid(uid, uid, uid)",
+        "None",
+        "programs keep root's uid: root-owned files (outside the read-only view) can be changed",
+        SANDBOX,
+        exclusive=True,
+    ),
+    M(
         "verdict-pass-without-proof",
         "evals",
         "evals/sandbox.py",
