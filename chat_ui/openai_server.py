@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -78,7 +78,7 @@ class ChatCompletionRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=1)
     stop: str | list[str] | None = None
     tools: list[dict[str, Any]] | None = None
-    tool_choice: Literal["none", "auto"] | dict[str, Any] | None = None
+    tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
 
     def settings(self, default_max_tokens: int) -> SamplingSettings:
@@ -101,10 +101,11 @@ class ChatCompletionRequest(BaseModel):
 
     def active_tools(self) -> list[dict[str, Any]] | None:
         """The tools the model sees: none with tool_choice "none" (the reply is then plain text)."""
-        if isinstance(self.tool_choice, dict):
+        if self.tool_choice not in (None, "auto", "none"):
+            shown = "a named function" if isinstance(self.tool_choice, dict) else repr(self.tool_choice)
             raise BadRequest(
-                "tool_choice: only 'auto' and 'none' are supported by this server "
-                "(a named function needs constrained decoding; serve with vLLM for it)",
+                f"tool_choice: {shown} is not supported by this server; use 'auto' or 'none' "
+                "(forcing a call needs constrained decoding: serve the model with vLLM for it)",
                 "tool_choice",
             )
         if self.tool_choice == "none":
