@@ -57,6 +57,7 @@ class SideResult:
     bad_indices: np.ndarray | None = None
     placeholders: dict[str, int] = field(default_factory=dict)
     placeholder_rows: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)
 
     @property
     def kept(self) -> int:
@@ -73,6 +74,7 @@ class SideResult:
             "dropped": dict(sorted(self.dropped.items())),
             "formats": dict(sorted(self.formats.items())),
             "placeholders": {"rows": self.placeholder_rows, "names": dict(sorted(self.placeholders.items()))},
+            "ignored_fields": dict(sorted(self.ignored.items())),
         }
 
 
@@ -168,6 +170,7 @@ def normalise_side(
     formats = arrow_column(normalised, "_format").filter(ok).value_counts().to_pylist() if ok.any() else []
     result.formats = {item["values"]: int(item["counts"]) for item in formats}
     count_placeholders(result, src, side, normalised, ok)
+    count_ignored(result, src, side, normalised, ok)
     keep = canonical_columns(recipe.kind) + ("source", "id")
     result.pool = normalised.select(np.flatnonzero(ok)).select_columns(list(keep))
     return result
@@ -198,6 +201,21 @@ def count_placeholders(
         len(found),
         shown,
     )
+
+
+def count_ignored(result: SideResult, src: SourceSpec, side: str, normalised: Any, ok: np.ndarray) -> None:
+    """Rows per field the canonical rows do not keep (a column no format reads, a turn key such
+    as `messages[].weight`): recorded and logged, so a dropped field is a decision, not a surprise."""
+    if not ok.any():
+        return
+    counts: dict[str, int] = {}
+    for item in arrow_column(normalised, "_ignored").filter(ok).value_counts().to_pylist():
+        for name in (item["values"] or "").split():
+            counts[name] = counts.get(name, 0) + int(item["counts"])
+    if counts:
+        result.ignored = counts
+        shown = ", ".join(f"{k} ({v} rows)" for k, v in sorted(counts.items())[:8])
+        log.info("source '%s' (%s): fields not kept in the canonical rows: %s", src.name, side, shown)
 
 
 def _apply_filters_function() -> Any:

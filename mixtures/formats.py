@@ -552,6 +552,41 @@ REQUIRED_FIELDS = {
 }
 
 
+FORMAT_FIELDS = {
+    "messages": ("messages", "system", "tools"),
+    "sharegpt": ("conversations", "system", "tools"),
+    "alpaca": ("instruction", "input", "output", "system"),
+    "prompt_completion": ("prompt", "completion", "system"),
+    "problem_solution": ("problem", "solution", "system"),
+    "instruction_response": ("instruction", "response", "system"),
+    "question_answer": ("question", "answer", "system"),
+    "preference_conversations": ("prompt", "chosen", "rejected", "system"),
+    "preference_sharegpt": ("conversations", "messages", "chosen", "rejected", "system"),
+    "preference_strings": ("question", "prompt", "chosen", "rejected", "system"),
+}
+TURN_FIELDS = frozenset({"messages", "conversations", "prompt", "completion", "chosen", "rejected"})
+TURN_KEYS = frozenset(
+    {"role", "content", "from", "value", "tool_calls", "function_call", "name", "tool_call_id"}
+)
+
+
+def ignored_fields(row: dict[str, Any], fmt: str) -> list[str]:
+    """What a row carries that its canonical row does not keep: columns the format does not
+    read, and keys on turns (`messages[].weight`) — counted per source so nothing goes unseen."""
+    used = FORMAT_FIELDS.get(fmt, ())
+    out = [key for key, value in row.items() if value is not None and key not in used]
+    for key in used:
+        if key not in TURN_FIELDS:
+            continue
+        value = _maybe_json_list(row.get(key))
+        turns = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
+        suffix = "" if isinstance(value, dict) else "[]"
+        for turn in turns:
+            if isinstance(turn, dict):
+                out += [f"{key}{suffix}.{k}" for k, v in turn.items() if v is not None and k not in TURN_KEYS]
+    return sorted(set(out))
+
+
 def check_declared_format(row: dict[str, Any], fmt: str) -> None:
     """A row read with a declared format must have that format's fields (a folder or file of
     something else otherwise fails deep inside a parser)."""

@@ -15,7 +15,14 @@ from typing import Any
 import pyarrow as pa
 
 from mixtune.hashing import hash_obj
-from mixtures.formats import RowError, detect_format, fill_placeholders, normalise_row, remap_columns
+from mixtures.formats import (
+    RowError,
+    detect_format,
+    fill_placeholders,
+    ignored_fields,
+    normalise_row,
+    remap_columns,
+)
 
 PROVENANCE = (
     "_ok",
@@ -27,8 +34,9 @@ PROVENANCE = (
     "_index",
     "_format",
     "_placeholders",
+    "_ignored",
 )
-NORMALISE_VERSION = "2"
+NORMALISE_VERSION = "3"
 TOOL_FIELDS = ("tool_calls", "name", "tool_call_id")
 
 
@@ -82,6 +90,7 @@ def normalised_features(kind: str) -> Any:
             "_index": Value("int64"),
             "_format": Value("string"),
             "_placeholders": Value("string"),
+            "_ignored": Value("string"),
         }
     )
     return Features(cols)
@@ -168,15 +177,16 @@ def normalise_batch(
                 allow_empty_assistant=allow_empty_assistant,
             )
             left = fill_placeholders(result, replace)
+            ignored = ignored_fields(mapped, used)
             result = _stored(result, kind)
             ok, reason, detail, raw_text = True, "", "", ""
         except RowError as exc:
             result = {c: None if c == "tools" else [] for c in canon}
-            ok, reason, detail, used, left = False, exc.reason, exc.detail, "", []
+            ok, reason, detail, used, left, ignored = False, exc.reason, exc.detail, "", [], []
             raw_text = text if raw else _raw_text(row)
         except RecursionError:
             result = {c: None if c == "tools" else [] for c in canon}
-            ok, reason, used, left = False, "too_deeply_nested", "", []
+            ok, reason, used, left, ignored = False, "too_deeply_nested", "", [], []
             detail = "the row is nested deeper than Python can handle"
             raw_text = text[:10_000] if raw and text else ""
         for c in canon:
@@ -192,6 +202,7 @@ def normalise_batch(
         out["_index"].append(index)
         out["_format"].append(used)
         out["_placeholders"].append(" ".join(sorted(set(left))))
+        out["_ignored"].append(" ".join(ignored))
     return pa.Table.from_pydict(out, schema=normalised_schema(kind))
 
 

@@ -172,6 +172,11 @@ def write_report(out: Path, manifest: dict[str, Any], saved: Any) -> None:
         for name, ph in held:
             names = ", ".join(f"`{{{{{k}}}}}` {v}" for k, v in ph["names"].items())
             lines.append(f"- {name}: {ph['rows']} rows ({names}); fill them with `replace:` on the source")
+    ignored = [(n, e["ignored_fields"]) for n, e in manifest["sources"].items() if e.get("ignored_fields")]
+    if ignored:
+        lines += ["", "## Fields not kept (rows carrying them)", ""]
+        for name, fields in ignored:
+            lines.append(f"- {name}: " + ", ".join(f"`{k}` {v}" for k, v in fields.items()))
     field = "messages" if kind == "sft" else "chosen"
     lines += [
         "",

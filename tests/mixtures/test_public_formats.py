@@ -50,14 +50,20 @@ def test_every_public_sft_row_kept_or_counted(sft_mixture, check_invariants) -> 
     sources = manifest["sources"]
     assert {n: (e["rows_in"], e["kept"]) for n, e in sources.items()} == {
         "glaive": (4, 4),
-        "openai": (3, 3),
+        "openai": (4, 4),
         "sharegpt": (2, 2),
         "parts": (3, 2),
     }
     assert sources["parts"]["dropped"] == {"non_text_content": 1}
     assert sources["glaive"]["formats"] == {"sharegpt": 4}
-    assert sources["openai"]["formats"] == {"messages": 3}
+    assert sources["openai"]["formats"] == {"messages": 4}
     assert manifest["tool_calling"] is True and "tools" in manifest["columns"]
+    # what the canonical rows do not keep is counted, not silently dropped
+    assert sources["openai"]["ignored_fields"] == {"messages[].weight": 1}
+    assert (
+        sources["glaive"]["ignored_fields"] == {}
+        and "Fields not kept" in (sft_mixture / "report.md").read_text()
+    )
     reject = json.loads((sft_mixture / "rejects" / "parts.jsonl").read_text().splitlines()[0])
     assert "image_url" in reject["detail"] and "only text parts" in reject["detail"]
     assert reject["line"] == 3

@@ -298,8 +298,10 @@ def test_tokenizer_not_available_offline_fails_validate(
         build_mixture(recipe, out=tmp_path / "out")
 
 
-def test_local_tokenizer_folder_passes_validate(tmp_path, write_recipe, write_jsonl, tiny_base_dir) -> None:
+def test_local_tokenizer_folder_passes_validate(tmp_path, write_recipe, write_jsonl) -> None:
     write_jsonl(tmp_path / "d.jsonl", [GOOD])
-    filters = {"length": {"max_tokens": 4096, "tokenizer": str(tiny_base_dir)}}
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_text("{}")
+    filters = {"length": {"max_tokens": 4096, "tokenizer": "./tok"}}
     recipe = write_recipe({"name": "v", "kind": "sft", "filters": filters, "sources": [{"path": "d.jsonl"}]})
     check_offline(load_mixture_recipe(recipe), recipe)
