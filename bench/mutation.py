@@ -527,6 +527,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/chat_ui/test_transformers_backend.py",),
     ),
     M(
+        "openai-stop-ignores-cancel",
+        "chat_ui",
+        "chat_ui/openai_backend.py",
+        "OpenAIBackend.stream",
+        "return closed.is_set() or (cancel is not None and cancel.is_set())",
+        "return closed.is_set()",
+        "Stop no longer closes the stream to an OpenAI-compatible server (vLLM keeps generating)",
+        ("tests/chat_ui/test_openai_serve.py",),
+    ),
+    M(
         "session-cancel-noop",
         "chat_ui",
         "chat_ui/sessions.py",
