@@ -176,25 +176,41 @@ def to_stored_tool_rows(ds: Any, origin: str) -> Any:
 
 
 def _raw_tool_rows(path: Path) -> Any | None:
-    """A local JSON Lines file whose rows use tool calling, read row by row (not through Arrow's
-    schema merge, which would add every call's argument names to every other call); None if no row does."""
+    """A local JSON Lines (or JSON array) file whose rows use tool calling, read row by row, so a bad
+    call is named by file:line and no row depends on how the installed `datasets` infers one schema
+    for objects of different shapes (some versions merge every call's argument names into every
+    other call); None if no row uses tool calling."""
     import datasets
 
     from mixtune.jsonl import read_json_objects
 
-    if path.suffix != ".jsonl":
+    if path.suffix not in (".jsonl", ".json"):
         return None
-    rows = read_json_objects(path)
+    rows = None
+    if path.suffix == ".json":  # a JSON array of rows, or JSON Lines named .json
+        try:
+            whole = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, RecursionError, UnicodeDecodeError):
+            whole = None
+        if isinstance(whole, dict):
+            return None  # one object (e.g. {"data": [...]}): datasets' own reader
+        if isinstance(whole, list):
+            if not all(isinstance(r, dict) for r in whole):
+                return None  # not rows; datasets' reader says what it is
+            rows = [(f"row {i}", r) for i, r in enumerate(whole)]
+    if rows is None:
+        rows = read_json_objects(path)
     if not any(
         "tools" in r or any(isinstance(m, dict) and m.get("tool_calls") for m in r.get("messages") or [])
         for _, r in rows
     ):
         return None
     out = []
-    for lineno, row in rows:
+    for where, row in rows:
+        at = f"{path}: {where}" if isinstance(where, str) else f"{path}:{where}"
         if not isinstance(row.get("messages"), list):
-            raise DataError(f"{path}:{lineno}: expected a 'messages' list")
-        out.append(stored_tool_row(row, f"{path}:{lineno}"))
+            raise DataError(f"{at}: expected a 'messages' list")
+        out.append(stored_tool_row(row, at))
     return datasets.Dataset.from_list(out)
 
 

@@ -236,6 +236,21 @@ def test_plain_and_tool_sources_mix_and_bad_calls_name_their_line(
         rows["usd"]["messages"][1]["tool_calls"][0]["function"]["arguments"] == '{"amount": 10, "to": "EUR"}'
     )
 
+    # a JSON array file too: each row keeps exactly its own argument names
+    array = tmp_path / "tools.json"
+    array.write_text(json.dumps(TOOL_ROWS), encoding="utf-8")
+    from_array = load_handbook_mixture(
+        DatasetMixture(datasets=[{"id": str(array)}]), None, "sft", "sft", "m"
+    ).train
+    assert sorted(
+        r["messages"][1]["tool_calls"][0]["function"]["arguments"]
+        for r in from_array
+        if len(r["messages"]) > 2
+    ) == [
+        '{"amount": 10, "to": "EUR"}',
+        '{"city": "Paris"}',
+    ]
+
     bad = json.loads(json.dumps(TOOL_ROWS[0]))
     bad["messages"][1]["tool_calls"][0]["function"]["arguments"] = "[1, 2]"
     tools.write_text(json.dumps(TOOL_ROWS[1]) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
