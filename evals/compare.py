@@ -139,6 +139,17 @@ def compare_runs(
         "resamples": resamples,
         "seed": seed,
         "benchmarks": benchmarks,
+        "languages": {
+            b: next(
+                (
+                    str((r.results[b].get("benchmark") or {}).get("language") or "python")
+                    for r in runs
+                    if b in r.results
+                ),
+                "python",
+            )
+            for b in benchmarks
+        },
         "runs": [
             {
                 "label": r.label,

@@ -22,12 +22,20 @@ def _composition(m: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in comp.items()) if isinstance(comp, dict) else str(comp)
 
 
+def _column(cmp: dict[str, Any], bench: str) -> str:
+    """A benchmark's column name, with its language when the name does not say it."""
+    lang = (cmp.get("languages") or {}).get(bench)
+    if not lang or lang == "python" or lang in bench.lower():
+        return bench
+    return f"{bench} ({lang})"
+
+
 def leaderboard_rows(cmp: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     metric = cmp["metric"]
     header = [
         "#",
         "run",
-        *[f"{b} {metric} [95% CI]" for b in cmp["benchmarks"]],
+        *[f"{_column(cmp, b)} {metric} [95% CI]" for b in cmp["benchmarks"]],
         "win rate",
         "problems",
         "samples/problem",
@@ -105,7 +113,8 @@ def _intro(cmp: dict[str, Any]) -> str:
         f"{len(cmp['runs'])} runs · metric {cmp['metric']} (%) · 95% percentile-bootstrap CIs over problems "
         f"({cmp['resamples']} resamples) · pairs tested on shared problems (exact McNemar when both runs drew "
         f"one sample per problem, else paired bootstrap), Holm-adjusted, significant at {cmp['alpha']} · win rate: "
-        "share of other runs beaten per benchmark (ties half), averaged over benchmarks."
+        "the Big Code Models Leaderboard's: per benchmark, num_models - (rank - 1) (ties share the average "
+        "rank), averaged over benchmarks (the best of N runs everywhere scores N)."
     )
 
 
@@ -178,7 +187,10 @@ def plot(cmp: dict[str, Any], path: Path) -> Path:
             ax.annotate(
                 f"{x:.1f}", (x, y), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8
             )
-        ax.set_title(f"{bench}: {cmp['metric']} (95% CI)")
+        lang = (cmp.get("languages") or {}).get(bench, "")
+        ax.set_title(
+            f"{_column(cmp, bench)}{'' if lang in _column(cmp, bench) else f' [{lang}]'}\n{cmp['metric']} (95% CI)"
+        )
         ax.set_xlabel(f"{cmp['metric']} (%)")
         ax.set_xlim(0, 100)
         ax.grid(axis="x", alpha=0.3)

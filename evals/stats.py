@@ -138,21 +138,25 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 def win_rates(scores: dict[str, dict[str, float]]) -> dict[str, float | None]:
-    """The Big Code Models Leaderboard's win rate: on each benchmark, the share of the other
-    runs a run beats (ties count half), averaged over the benchmarks the run has a score on.
+    """The Big Code Models Leaderboard's win rate: on each benchmark (language), rank the runs
+    by score (ties share the average rank), score each `num_models - (rank - 1)`, and average
+    that over the benchmarks. The best of N runs on every benchmark gets N, the worst 1.
 
-    scores: {run: {benchmark: score}}. None for a run with no benchmark shared with another.
+    scores: {run: {benchmark: score}}. Benchmarks with a single run are not ranked; None for a
+    run with no benchmark shared with another.
     """
     runs = list(scores)
     per_run: dict[str, list[float]] = {r: [] for r in runs}
     benchmarks = sorted({b for s in scores.values() for b in s})
     for bench in benchmarks:
         present = [r for r in runs if bench in scores[r]]
-        if len(present) < 2:
+        n = len(present)
+        if n < 2:
             continue
         for r in present:
             mine = scores[r][bench]
-            beaten = sum(1 for o in present if o != r and scores[o][bench] < mine)
-            tied = sum(1 for o in present if o != r and scores[o][bench] == mine)
-            per_run[r].append((beaten + 0.5 * tied) / (len(present) - 1))
+            better = sum(1 for o in present if scores[o][bench] > mine)
+            tied = sum(1 for o in present if scores[o][bench] == mine)  # includes r itself
+            rank = better + (tied + 1) / 2  # average rank of the tied group, 1 = best
+            per_run[r].append(n - (rank - 1))
     return {r: (sum(v) / len(v) if v else None) for r, v in per_run.items()}

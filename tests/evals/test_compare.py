@@ -23,6 +23,7 @@ def write_run(
     outcomes: dict[str, tuple[int, int]],
     mixture: str | None = None,
     bench: str = "humaneval",
+    language: str = "python",
 ) -> Path:
     """A results.json as `mixtune eval` writes it, for given (n, correct) per problem."""
     problems = [
@@ -48,7 +49,13 @@ def write_run(
     results = {
         "format": FORMAT,
         "model": {"name": name, "source": "local", "path": str(directory), "lineage": lineage},
-        "benchmark": {"name": bench, "path": "x", "sha256": "0", "problems": len(problems)},
+        "benchmark": {
+            "name": bench,
+            "path": "x",
+            "sha256": "0",
+            "problems": len(problems),
+            "language": language,
+        },
         "generation": {"n": 1},
         "scores": {"pass@1": sum(p["pass@1"] for p in problems) / len(problems)},
         "verdicts": {},
@@ -126,10 +133,15 @@ def test_paired_bootstrap_is_calibrated_under_the_null_and_has_power():
 
 
 def test_win_rate_as_the_big_code_leaderboard():
+    """Per language: num_models - (rank - 1), ties sharing the average rank, averaged."""
     rates = stats.win_rates({"a": {"x": 0.5, "y": 0.2}, "b": {"x": 0.5, "y": 0.4}, "c": {"x": 0.1}})
-    assert rates["a"] == pytest.approx(((1 + 0.5) / 2 + 0) / 2)
-    assert rates["b"] == pytest.approx(((1 + 0.5) / 2 + 1) / 2)
-    assert rates["c"] == 0.0
+    assert rates["a"] == pytest.approx((2.5 + 1) / 2)  # x: tied first of 3 (rank 1.5); y: second of 2
+    assert rates["b"] == pytest.approx((2.5 + 2) / 2)
+    assert rates["c"] == 1.0  # last of 3
+    four = stats.win_rates(
+        {m: {"cpp": s, "java": s} for m, s in zip("abcd", (0.4, 0.3, 0.2, 0.1), strict=True)}
+    )
+    assert four == {"a": 4.0, "b": 3.0, "c": 2.0, "d": 1.0}
     assert stats.win_rates({"alone": {"x": 0.3}}) == {"alone": None}
 
 
@@ -197,3 +209,33 @@ def test_bad_inputs_name_the_file(tmp_path):
     good = write_run(tmp_path / "x", "x", greedy(WEAK))
     with pytest.raises(MixtuneError, match="--labels has 2 names for 1 runs"):
         load_runs([str(good)], labels=["a", "b"])
+
+
+def test_three_languages_one_column_and_one_panel_each(tmp_path):
+    """The leaderboard view: a column per benchmark/language, the leaderboard's win rate
+    (best everywhere = number of runs), and one plot panel per language."""
+    for name, per_lang in {
+        "a": {"cpp": STRONG, "java": STRONG, "js": WEAK},
+        "b": {"cpp": WEAK, "java": WEAK, "js": STRONG},
+        "c": {"cpp": set(range(10)), "java": set(range(10)), "js": set(range(10))},
+    }.items():
+        for lang, passing in per_lang.items():
+            write_run(tmp_path / name, name, greedy(passing), bench=f"multiple-{lang}", language=lang)
+    out = tmp_path / "report"
+    assert (
+        main(["compare", *(str(tmp_path / n) for n in "abc"), "--out", str(out), "--resamples", "500"]) == 0
+    )
+    cmp = json.loads((out / "comparison.json").read_text())
+    assert cmp["benchmarks"] == ["multiple-cpp", "multiple-java", "multiple-js"]
+    assert cmp["languages"] == {"multiple-cpp": "cpp", "multiple-java": "java", "multiple-js": "js"}
+    wins = {r["label"]: r["win_rate"] for r in cmp["runs"]}
+    assert wins == {"a": pytest.approx((3 + 3 + 2) / 3), "b": pytest.approx((2 + 2 + 3) / 3), "c": 1.0}
+    md = (out / "leaderboard.md").read_text()
+    assert (
+        "| # | run | multiple-cpp pass@1 [95% CI] | multiple-java pass@1 [95% CI] | multiple-js pass@1 [95% CI] |"
+        in md
+    )
+    import matplotlib.image
+
+    image = matplotlib.image.imread(out / "scores.png")
+    assert image.shape[1] > 3 * image.shape[0] / 2  # three panels side by side
