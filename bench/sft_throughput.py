@@ -5,7 +5,9 @@ Both sides train the same random-init StarCoder2-architecture model (the embedde
 layers x 128 wide, 4k vocabulary, ChatML set up) for one epoch on the same conversations; each
 side's collator is wrapped to count real tokens and computed positions, and the time is the
 trainer's own `train_runtime` (data preparation excluded on both sides). Extra TRL variants show
-where the difference comes from: activation checkpointing off, and `packing=True`.
+where the difference comes from: activation checkpointing off, and `packing=True`; with `--variants`
+mixtune's two layouts run explicitly too (exact packing, grouped), and every line carries its ratio
+against TRL's defaults and against the best TRL variant.
 
     python bench/sft_throughput.py                # CPU: threads pinned to --threads for fairness
     python bench/sft_throughput.py --rows 2000    # more data, steadier numbers
@@ -125,8 +127,8 @@ def run_trl(model_dir: Path, data: Path, out: Path, **config: Any) -> dict[str, 
     return {"runtime": runtime, "real": counter.real, "positions": counter.positions, "bf16": args.bf16}
 
 
-def run_mixtune(model_dir: Path, data: Path, out: Path) -> dict[str, Any]:
-    """`mixtune sft` with its defaults: only the model, the data and where to write."""
+def run_mixtune(model_dir: Path, data: Path, out: Path, **keys: Any) -> dict[str, Any]:
+    """`mixtune sft` with its defaults: only the model, the data and where to write (plus `keys`)."""
     import yaml
 
     from sft.train import train_sft
@@ -141,6 +143,7 @@ def run_mixtune(model_dir: Path, data: Path, out: Path) -> dict[str, Any]:
                 "save_strategy": "no",
                 "disable_tqdm": True,
                 **EPOCH,
+                **keys,
             }
         )
     )
@@ -154,6 +157,7 @@ def run_mixtune(model_dir: Path, data: Path, out: Path) -> dict[str, Any]:
         "positions": round(real / (1 - m["pad_share"])),
         "bf16": record["hyperparameters"]["bf16"],
         "batching": record["hyperparameters"]["batching"],
+        "why": next((n for n in record["notes"] if n.startswith("batching:")), ""),
     }
 
 
@@ -199,9 +203,13 @@ def main() -> int:
         runs["TRL, activation checkpointing off"] = lambda o: run_trl(
             model_dir, data, o, gradient_checkpointing=False
         )
-        runs["TRL packing=True (bfd, 1024)"] = lambda o: run_trl(
+        runs[f"TRL packing=True (bfd, {opts.cap})"] = lambda o: run_trl(
             model_dir, data, o, packing=True, max_length=opts.cap
         )
+        runs["mixtune sft batching: packed (exact)"] = lambda o: run_mixtune(
+            model_dir, data, o, batching="packed", max_length=opts.cap
+        )
+        runs["mixtune sft batching: grouped"] = lambda o: run_mixtune(model_dir, data, o, batching="grouped")
     best: dict[str, dict[str, Any]] = {}
     for rep in range(opts.repeats):
         for name, fn in runs.items():
@@ -218,14 +226,20 @@ def main() -> int:
             if name not in best or r["tok_s"] > best[name]["tok_s"]:
                 best[name] = r
     base, ours = best["TRL SFTTrainer defaults"], best["mixtune sft defaults"]
+    trl_best_name = max((n for n in best if n.startswith("TRL")), key=lambda n: best[n]["tok_s"])
+    trl_best = best[trl_best_name]
     print()
     for name, r in best.items():
         print(
-            f"{name:36s} {r['tok_s']:8.0f} real tok/s  pad share {r['pad']:6.1%}  x{r['tok_s'] / base['tok_s']:.2f}"
+            f"{name:38s} {r['tok_s']:8.0f} real tok/s  pad share {r['pad']:6.1%}  "
+            f"x{r['tok_s'] / base['tok_s']:.2f} vs TRL defaults  x{r['tok_s'] / trl_best['tok_s']:.2f} vs best TRL"
         )
     print(
-        f"\nratio mixtune/TRL-default: {ours['tok_s'] / base['tok_s']:.2f}x   mixtune pad share: {ours['pad']:.1%}"
+        f"\nratio mixtune/TRL-default: {ours['tok_s'] / base['tok_s']:.2f}x   "
+        f"mixtune/best TRL ({trl_best_name}): {ours['tok_s'] / trl_best['tok_s']:.2f}x   "
+        f"mixtune pad share: {ours['pad']:.1%}"
     )
+    print(f"mixtune defaults chose {ours['batching']}: {ours['why']}")
     return 0
 
 

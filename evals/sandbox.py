@@ -21,6 +21,7 @@ the program writes, anywhere, can at worst fail its own sample.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -91,6 +92,34 @@ _STRONG = {"net": "namespace", "pid": "namespace", "fs": "read-only"}
 # Covered by empty tmpfs in every program's view (host Unix sockets live there); /tmp and
 # /dev/shm get a private writable tmpfs per program.
 PRIVATE_DIRS = ("/var/tmp", "/run", "/var/run", "/var/lock", "/var/spool")
+
+ENGINES = ("namespaces", "bwrap")
+DEFAULT_ENGINE = "namespaces"
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_usable() -> bool:
+    """bubblewrap is installed and can make its namespaces here (it cannot in some containers)."""
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return False
+    probe = [
+        bwrap,
+        "--die-with-parent",
+        "--unshare-net",
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--",
+        "true",
+    ]
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
 
 # Failure kinds a program's own report may pick between (never "passed").
 _FAILURE_HINTS = {ASSERTION, RUNTIME, MEMORY, OUTPUT, EXIT}
@@ -226,12 +255,17 @@ class Sandbox:
         require_isolation: bool = False,
         namespaces: bool = True,
         language: str = "python",
+        engine: str | None = None,
     ) -> None:
         """workers: programs run at once. uid_base: first uid of the per-slot uids (as root).
         require_isolation: raise instead of warning when the kernel refuses an isolation layer.
         namespaces: False skips every namespace (debugging, or kernels where they misbehave):
         the uid switch, limits and in-process socket blocking remain (Python only).
-        language: what `run` is given (see `evals.languages`); its toolchain must be installed."""
+        language: what `run` is given (see `evals.languages`); its toolchain must be installed.
+        engine: "namespaces" (the fork server sees the host read-only, less home directories
+        and the socket directories), or "bwrap" (the fork server starts inside bubblewrap,
+        which shows it only /usr, /etc, the interpreter and the toolchain; every program
+        still gets its own namespaces, uid and limits from the server)."""
         if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
             raise SandboxError("sandboxed execution needs Linux 5.3+ (pidfd) and Python 3.9+")
         self.language = languages.language(language).name
@@ -247,6 +281,15 @@ class Sandbox:
                 }
             )
         self.namespaces = namespaces
+        engine = engine or os.environ.get("MIXTUNE_SANDBOX_ENGINE") or DEFAULT_ENGINE
+        if engine not in (*ENGINES, "auto"):
+            raise MixtuneError(f"unknown sandbox engine {engine!r} (known: auto, {', '.join(ENGINES)})")
+        if engine == "auto":
+            engine = "bwrap" if bwrap_usable() else "namespaces"
+        self.engine = engine
+        self._bwrap = shutil.which("bwrap") if engine == "bwrap" else None
+        if engine == "bwrap" and not self._bwrap:
+            raise SandboxError("the bwrap engine needs bubblewrap (Debian package bubblewrap)")
         # Programs spend much of their life in process creation and teardown rather than on a
         # CPU, so twice as many slots as cores keeps the CPUs busy.
         self.workers = max(1, workers or 2 * (os.cpu_count() or 1))
@@ -394,17 +437,20 @@ class Sandbox:
                 "switch_uid": self._uids[0] is not None,
                 "namespaces": self.namespaces,
             }
+            command = [
+                sys.executable,
+                "-I",
+                "-S",
+                "-B",
+                str(CHILD_SCRIPT),
+                str(theirs.fileno()),
+                json.dumps(server_cfg),
+            ]
+            if self._bwrap:
+                command = [*self._bwrap_prefix(), *command]
             try:
                 self._process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-I",
-                        "-S",
-                        "-B",
-                        str(CHILD_SCRIPT),
-                        str(theirs.fileno()),
-                        json.dumps(server_cfg),
-                    ],
+                    command,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     pass_fds=(theirs.fileno(),),
@@ -418,6 +464,40 @@ class Sandbox:
                 theirs.close()
             self._control = ours
             return ours
+
+    def _bwrap_prefix(self) -> list[str]:
+        """bubblewrap around the fork server: a new root holding only what programs need.
+        No pid namespace at this level: the harness signals programs by the server's pids."""
+        args = [str(self._bwrap), "--die-with-parent", "--unshare-ipc", "--unshare-uts", "--unshare-net"]
+        args += ["--unshare-cgroup-try"]
+        for top in ("/usr", "/etc", "/opt"):
+            if os.path.isdir(top):
+                args += ["--ro-bind", top, top]
+        for link in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"):
+            if os.path.islink(link):
+                args += ["--symlink", os.readlink(link), link]
+            elif os.path.isdir(link):
+                args += ["--ro-bind", link, link]
+        for keep in self._keep:
+            if not keep.startswith(("/usr/", "/etc/", "/opt/")) and keep not in ("/usr", "/etc", "/opt"):
+                args += ["--ro-bind", keep, keep]
+        args += [
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--tmpfs",
+            "/var/tmp",
+            "--tmpfs",
+            "/run",
+        ]
+        args += ["--ro-bind", str(CHILD_SCRIPT), str(CHILD_SCRIPT)]
+        args += ["--bind", str(self._scratch), str(self._scratch), "--chdir", str(self._scratch)]
+        if os.geteuid() == 0:
+            args += ["--cap-add", "ALL"]  # the server still makes each program's namespaces and uid
+        return [*args, "--"]
 
     def _spawn(self, cfg: dict, uid: int | None, fds: list[int]) -> tuple[int, int]:
         """Ask the server for a new program process: (pid, pidfd)."""

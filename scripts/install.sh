@@ -17,7 +17,8 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
 fi
 # Toolchains of the languages `mixtune eval` runs (evals/languages.py), only those missing:
 # node (+ js-md5, which HumanEval-X's JavaScript tests require), g++ (+ boost and OpenSSL
-# headers for HumanEval-X's C++), javac/java (+ javatuples for MultiPL-E's Java), rustc.
+# headers for HumanEval-X's C++), javac/java (+ javatuples for MultiPL-E's Java), rustc, and
+# bubblewrap (the sandbox's engine when present).
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
@@ -27,6 +28,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
   [ -e /usr/share/java/javatuples.jar ] || missing+=(libjavatuples-java)
   command -v rustc >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/rustc" ] || missing+=(rustc)
+  command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)  # the sandbox's default engine
   if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi

@@ -199,3 +199,42 @@ def test_raw_socket_fails_whenever_the_network_namespace_is_reported(pool):
     listener.close()
     assert v.kind == "passed", v
     assert "refused" in v.output
+
+
+@pytest.mark.parametrize("engine", ["bwrap"])
+def test_bwrap_engine_hides_sockets_anywhere_on_the_host(engine):
+    """With bubblewrap the programs see only /usr, /etc, /opt, the interpreter and the
+    toolchain: a world-writable socket beside the harness (not in a socket directory) is gone."""
+    from evals.sandbox import bwrap_usable
+
+    if not bwrap_usable():
+        if os.geteuid() == 0 or os.environ.get("CI"):
+            pytest.fail("bubblewrap is not usable here (scripts/install.sh installs it)")
+        pytest.skip("bubblewrap is not usable here")
+    from mixtune.paths import REPO_ROOT
+
+    folder = Path(
+        tempfile.mkdtemp(prefix="sock-", dir=REPO_ROOT / "runs" if (REPO_ROOT / "runs").is_dir() else None)
+    )
+    folder.chmod(0o777)
+    path = folder / "listener.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    path.chmod(0o777)
+    listener.listen(1)
+    listener.settimeout(0.5)
+    with Sandbox(SandboxLimits(timeout=3.0), engine=engine, workers=1) as sb:
+        v = sb.run(
+            "import os, socket\n"
+            f"print(os.path.exists({str(path)!r}))\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+            f"s.connect({str(path)!r})\n"
+        )
+        iso = sb.isolation()
+    with pytest.raises(TimeoutError):
+        listener.accept()
+    listener.close()
+    path.unlink()
+    folder.rmdir()
+    assert v.kind == "runtime" and v.output.split()[0] == "False", v
+    assert iso["net"] == "namespace" and iso["fs"] == "read-only"
