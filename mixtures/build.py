@@ -58,6 +58,8 @@ class SideResult:
     placeholders: dict[str, int] = field(default_factory=dict)
     placeholder_rows: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
+    tooled: bool = False
+    keep_indices: np.ndarray | None = None
 
     @property
     def kept(self) -> int:
@@ -131,7 +133,7 @@ def normalise_side(
 ) -> SideResult:
     from datasets import concatenate_datasets
 
-    from mixtures.normalise import canonical_columns, normalise_part
+    from mixtures.normalise import normalise_part
 
     spec = src.model_dump()
     length = recipe.filters.for_source(src.filters).length
@@ -171,9 +173,28 @@ def normalise_side(
     result.formats = {item["values"]: int(item["counts"]) for item in formats}
     count_placeholders(result, src, side, normalised, ok)
     count_ignored(result, src, side, normalised, ok)
-    keep = canonical_columns(recipe.kind) + ("source", "id")
-    result.pool = normalised.select(np.flatnonzero(ok)).select_columns(list(keep))
+    result.tooled = bool(ok.any()) and bool(
+        arrow_column(normalised, "_tooled").filter(ok).to_numpy(False).any()
+    )
+    result.keep_indices = np.flatnonzero(ok)
     return result
+
+
+def make_pools(kind: str, sides: list[SideResult], tooled: bool) -> None:
+    """Each side's canonical rows. A mixture without any tool row keeps the plain role/content
+    schema (a zero-copy Arrow cast of the normalised rows), so tool fields exist only where used."""
+    from datasets import Dataset
+    from datasets.table import InMemoryTable
+
+    from mixtures.normalise import canonical_columns, plain_table
+
+    keep = [*canonical_columns(kind, tools=tooled), "source", "id"]
+    for side in sides:
+        if not tooled and kind == "sft":
+            table = InMemoryTable(plain_table(side.normalised.data.table, kind))
+            fingerprint = hash_obj([side.normalised._fingerprint, "plain"], length=32)
+            side.normalised = Dataset(table, fingerprint=fingerprint)
+        side.pool = side.normalised.select(side.keep_indices).select_columns(keep)
 
 
 def count_placeholders(
@@ -331,6 +352,9 @@ def build_mixture(
             if p.test_in is not None:
                 test_sides[p.spec.name] = normalise_side(recipe, p.spec, p.test_in, "test", work, num_proc)
         log.info("normalised %d source(s)", len(plans))
+        all_sides = [*train_sides.values(), *test_sides.values()]
+        tooled = recipe.kind == "sft" and any(side.tooled for side in all_sides)
+        make_pools(recipe.kind, all_sides, tooled)
         train_rejected, train_filter_stats = run_filters(recipe, recipe_path, train_sides, num_proc)
         test_rejected, test_filter_stats = run_filters(recipe, recipe_path, test_sides, num_proc)
         tmp = target.parent / f".{target.name}.tmp-{digest}"
@@ -351,6 +375,7 @@ def build_mixture(
                 filter_rejects={"train": train_rejected, "test": test_rejected},
                 filter_stats={"train": train_filter_stats, "test": test_filter_stats},
                 num_proc=num_proc,
+                tooled=tooled,
             )
             record_files(tmp, tmp / MANIFEST)
             _replace_output(tmp, target)

@@ -166,7 +166,9 @@ def _role(raw: Any, where: str, role_map: dict[str, str] | None, known: dict[str
 
 def _message(role: str, content: str, **extra: Any) -> Message:
     msg: Message = {"role": role, "content": content}
-    msg.update({k: v for k, v in extra.items() if v is not None})
+    for key, value in extra.items():
+        if value is not None:
+            msg[key] = value
     return msg
 
 
@@ -582,7 +584,7 @@ def ignored_fields(row: dict[str, Any], fmt: str) -> list[str]:
         turns = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
         suffix = "" if isinstance(value, dict) else "[]"
         for turn in turns:
-            if isinstance(turn, dict):
+            if isinstance(turn, dict) and turn.keys() - TURN_KEYS:
                 out += [f"{key}{suffix}.{k}" for k, v in turn.items() if v is not None and k not in TURN_KEYS]
     return sorted(set(out))
 

@@ -35,6 +35,7 @@ PROVENANCE = (
     "_format",
     "_placeholders",
     "_ignored",
+    "_tooled",
 )
 NORMALISE_VERSION = "3"
 TOOL_FIELDS = ("tool_calls", "name", "tool_call_id")
@@ -91,6 +92,7 @@ def normalised_features(kind: str) -> Any:
             "_format": Value("string"),
             "_placeholders": Value("string"),
             "_ignored": Value("string"),
+            "_tooled": Value("bool"),
         }
     )
     return Features(cols)
@@ -113,6 +115,24 @@ def _parse_raw(text: str, error: str) -> Any:
 
 def _full_message(msg: dict[str, Any]) -> dict[str, Any]:
     return {"role": msg["role"], "content": msg["content"], **{k: msg.get(k) for k in TOOL_FIELDS}}
+
+
+def uses_tools(result: dict[str, Any]) -> bool:
+    """A canonical SFT row with tools, or a turn with a tool call, name or call id."""
+    if result.get("tools"):
+        return True
+    return any(len(m) > 2 for m in result.get("messages") or ())
+
+
+def plain_table(table: pa.Table, kind: str) -> pa.Table:
+    """A normalised table without the tool-calling fields (all null in a mixture without tool
+    rows): Arrow drops the struct fields and the column without copying the rows."""
+    if kind != "sft" or "tools" not in table.column_names:
+        return table
+    table = table.drop_columns(["tools"])
+    index = table.column_names.index("messages")
+    plain = canonical_features(kind, tools=False).arrow_schema.field("messages")
+    return table.set_column(index, plain, table.column("messages").cast(plain.type))
 
 
 def _stored(result: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -178,15 +198,16 @@ def normalise_batch(
             )
             left = fill_placeholders(result, replace)
             ignored = ignored_fields(mapped, used)
+            tooled = kind == "sft" and uses_tools(result)
             result = _stored(result, kind)
             ok, reason, detail, raw_text = True, "", "", ""
         except RowError as exc:
             result = {c: None if c == "tools" else [] for c in canon}
-            ok, reason, detail, used, left, ignored = False, exc.reason, exc.detail, "", [], []
+            ok, reason, detail, used, left, ignored, tooled = False, exc.reason, exc.detail, "", [], [], False
             raw_text = text if raw else _raw_text(row)
         except RecursionError:
             result = {c: None if c == "tools" else [] for c in canon}
-            ok, reason, used, left, ignored = False, "too_deeply_nested", "", [], []
+            ok, reason, used, left, ignored, tooled = False, "too_deeply_nested", "", [], [], False
             detail = "the row is nested deeper than Python can handle"
             raw_text = text[:10_000] if raw and text else ""
         for c in canon:
@@ -203,6 +224,7 @@ def normalise_batch(
         out["_format"].append(used)
         out["_placeholders"].append(" ".join(sorted(set(left))))
         out["_ignored"].append(" ".join(ignored))
+        out["_tooled"].append(tooled)
     return pa.Table.from_pydict(out, schema=normalised_schema(kind))
 
 

@@ -33,62 +33,17 @@ def _empty_split(kind: str, tools: bool = True) -> Any:
     )
 
 
-def _concat(parts: list[Any], kind: str) -> Any:
+def _concat(parts: list[Any], kind: str, tools: bool) -> Any:
     from datasets import concatenate_datasets
 
     parts = [p for p in parts if len(p)]
     if not parts:
-        return _empty_split(kind)
+        return _empty_split(kind, tools)
     return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
 
 
-def uses_tools(*splits: Any) -> bool:
-    """Whether any row carries tools or a turn carries a tool call, name or call id."""
-    import pyarrow.compute as pc
-
-    for ds in splits:
-        if len(ds) == 0 or "tools" not in ds.column_names:
-            continue
-        table = ds.with_format("arrow")
-        if table["tools"].null_count < len(ds):
-            return True
-        turns = pc.list_flatten(table["messages"])
-        for name in ("tool_calls", "name", "tool_call_id"):
-            if pc.struct_field(turns, name).null_count < len(turns):
-                return True
-    return False
-
-
-def plain_rows(ds: Any, kind: str) -> Any:
-    """A split without the tool-calling fields (all null), in the plain role/content schema."""
-    from mixtures.normalise import canonical_features
-
-    if "tools" not in ds.column_names:
-        return ds
-    if not len(ds):
-        return _empty_split(kind, tools=False)
-    features = canonical_features(kind, tools=False)
-    schema = features.arrow_schema
-
-    def cast(table: Any) -> Any:
-        return table.select(schema.names).cast(schema)  # Arrow drops the all-null struct fields
-
-    return (
-        ds.with_format("arrow")
-        .map(
-            cast,
-            batched=True,
-            batch_size=10_000,
-            features=features,
-            remove_columns=["tools"],
-            desc="plain schema",
-        )
-        .with_format(None)
-    )
-
-
 def select_splits(
-    recipe: MixtureRecipe, plans: list[Any], train_sides: dict, test_sides: dict
+    recipe: MixtureRecipe, plans: list[Any], train_sides: dict, test_sides: dict, tools: bool = False
 ) -> tuple[Any, Any, dict]:
     """Per source: the test rows (own split, else holdout) and the weighted train rows."""
     seed = recipe.seed
@@ -135,7 +90,7 @@ def select_splits(
             test=test_entry,
         )
         entries[name] = entry
-    train = _concat(train_parts, recipe.kind)
+    train = _concat(train_parts, recipe.kind, tools)
     if len(train) == 0:
         detail = "; ".join(
             f"{n}: {e['rows_in']} in, {e['kept']} kept, dropped {e['dropped']}" for n, e in entries.items()
@@ -143,7 +98,7 @@ def select_splits(
         raise DataError(f"mixture '{recipe.name}': empty result: no training rows ({detail})")
     if recipe.shuffle:
         train = train.select(rng_for(seed, "shuffle").permutation(len(train)))
-    return train, _concat(test_parts, recipe.kind), entries
+    return train, _concat(test_parts, recipe.kind, tools), entries
 
 
 def _reject_lines(ds: Any, split: str, kind: str) -> Any:
@@ -167,7 +122,7 @@ def _filter_reject_lines(rejected: Any, split: str, kind: str, normalised: dict[
     """Filter rejects: the canonical row, with file/line looked up from the row's index."""
     from mixtures.normalise import canonical_columns
 
-    canon = canonical_columns(kind)
+    canon = [c for c in canonical_columns(kind) if c in rejected.column_names]
     for batch in rejected.iter(batch_size=REJECT_BATCH):
         indices = [int(row_id.rsplit("/", 1)[1]) for row_id in batch["id"]]
         origins: dict[str, tuple[list, list]] = {}
@@ -248,6 +203,7 @@ def write_mixture(
     filter_rejects: dict[str, Any],
     filter_stats: dict[str, Any],
     num_proc: int | None,
+    tooled: bool = False,
 ) -> None:
     from datasets import DatasetDict, load_from_disk
 
@@ -256,10 +212,7 @@ def write_mixture(
     from mixtures.normalise import canonical_columns
     from mixtures.report import write_report
 
-    train, test, entries = select_splits(recipe, plans, train_sides, test_sides)
-    tooled = recipe.kind == "sft" and uses_tools(train, test)
-    if not tooled:
-        train, test = plain_rows(train, recipe.kind), plain_rows(test, recipe.kind)
+    train, test, entries = select_splits(recipe, plans, train_sides, test_sides, tooled)
     for p in plans:
         if p.spec.filters:
             applied = recipe.filters.for_source(p.spec.filters)
