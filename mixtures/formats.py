@@ -41,6 +41,7 @@ CHAT_ROLES = ("system", "user", "assistant", "tool")
 ROLE_TARGETS = ("system", "user", "assistant", "tool", "function_call")
 NON_TEXT_PARTS = ("image", "image_url", "input_image", "audio", "input_audio", "video", "file")
 MAX_NESTING = 64
+MEDIA_COLUMNS = ("images", "videos", "audios", "image", "audio", "video")
 
 
 class RowError(Exception):
@@ -614,6 +615,12 @@ def normalise_row(
 ) -> dict[str, Any]:
     """One input row (any supported format) -> canonical columns, or RowError."""
     row = remap_columns(row, columns)
+    for key in MEDIA_COLUMNS:
+        if row.get(key):
+            raise RowError(
+                "non_text_content",
+                f"the row has '{key}' (images, audio or video); only text can be trained on",
+            )
     if fmt == "auto":
         fmt = detect_format(row, kind)
     else:

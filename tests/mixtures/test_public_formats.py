@@ -37,6 +37,7 @@ def sft_mixture(tmp_path_factory) -> Path:
                 ("openai", "openai_tools.jsonl"),
                 ("sharegpt", "sharegpt_system.json"),
                 ("parts", "content_parts.jsonl"),
+                ("mllm", "llamafactory_mllm.json"),
             )
         ],
     }
@@ -53,7 +54,9 @@ def test_every_public_sft_row_kept_or_counted(sft_mixture, check_invariants) -> 
         "openai": (4, 4),
         "sharegpt": (2, 2),
         "parts": (3, 2),
+        "mllm": (2, 1),
     }
+    assert sources["mllm"]["dropped"] == {"non_text_content": 1}
     assert sources["parts"]["dropped"] == {"non_text_content": 1}
     assert sources["glaive"]["formats"] == {"sharegpt": 4}
     assert sources["openai"]["formats"] == {"messages": 4}
