@@ -304,11 +304,16 @@ def resolve_output(recipe: MixtureRecipe, recipe_path: Path, out: str | Path | N
     return default_output(recipe, digest)
 
 
+def check_replaceable(out: Path) -> None:
+    """An existing output is replaced only if it is a built mixture (or an empty folder)."""
+    if out.exists() and (out.is_file() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise MixtuneError(f"{out}: exists and is not a built mixture; refusing to overwrite it")
+
+
 def _replace_output(tmp: Path, out: Path) -> None:
     """Move a finished build into place; an existing `out` is replaced only if it is a mixture."""
     if out.exists():
-        if out.is_file() or (any(out.iterdir()) and not (out / MANIFEST).is_file()):
-            raise MixtuneError(f"{out}: exists and is not a built mixture; refusing to overwrite it")
+        check_replaceable(out)
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(out)
@@ -343,6 +348,7 @@ def build_mixture(
         if is_built(target, digest):
             log.info("mixture %s is up to date: %s", digest, target)
             return target
+        check_replaceable(target)  # before the work, not after it
         log.info("building mixture '%s' (%s) -> %s", recipe.name, digest, target)
         train_sides: dict[str, SideResult] = {}
         test_sides: dict[str, SideResult] = {}

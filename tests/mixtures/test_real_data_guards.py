@@ -305,3 +305,21 @@ def test_local_tokenizer_folder_passes_validate(tmp_path, write_recipe, write_js
     filters = {"length": {"max_tokens": 4096, "tokenizer": "./tok"}}
     recipe = write_recipe({"name": "v", "kind": "sft", "filters": filters, "sources": [{"path": "d.jsonl"}]})
     check_offline(load_mixture_recipe(recipe), recipe)
+
+
+def test_output_that_is_not_a_mixture_fails_validate_and_build_before_work(
+    tmp_path, write_recipe, write_jsonl
+) -> None:
+    from mixtune.errors import MixtuneError
+
+    write_jsonl(tmp_path / "d.jsonl", [GOOD])
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.txt").write_text("mine")
+    recipe = write_recipe({"name": "o", "kind": "sft", "output": "notes", "sources": [{"path": "d.jsonl"}]})
+    with pytest.raises(RecipeError, match=r": output: .*notes exists and is not a built mixture"):
+        check_offline(load_mixture_recipe(recipe), recipe)
+    other = write_recipe({"name": "o", "kind": "sft", "sources": [{"path": "d.jsonl"}]}, "other.yaml")
+    with pytest.raises(MixtuneError, match="not a built mixture; refusing to overwrite"):
+        build_mixture(other, out=tmp_path / "notes")
+    assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
+    assert not list(tmp_path.glob(".notes.tmp-*"))
