@@ -14,6 +14,11 @@ TOO_SHORT, TOO_LONG, TOO_MANY_TURNS = "too_short", "too_long", "too_many_turns"
 EMPTY_ASSISTANT, REFUSAL = "empty_assistant", "refusal"
 
 
+def _calls_text(message: dict[str, Any]) -> str:
+    calls = message.get("tool_calls") or []
+    return " ".join(f"{c['function']['name']}({c['function']['arguments']})" for c in calls)
+
+
 def load_tokenizer(name: str) -> Any:
     """The tokenizer that `min_tokens`/`max_tokens` count with (a Hub id or a local folder)."""
     from transformers import AutoTokenizer
@@ -41,9 +46,9 @@ class LengthChecker:
         as long as its prompt plus its longer reply; only the chosen reply is checked for refusals."""
         if self.kind == "sft":
             msgs = row["messages"] or []
-            # a turn that only calls tools has no text by design: not an empty reply
+            # a turn that only calls tools has no text by design: its calls are the reply
             return [m["content"] or "" for m in msgs], [
-                m["content"] or "" for m in msgs if m["role"] == "assistant" and not m.get("tool_calls")
+                m["content"] or _calls_text(m) for m in msgs if m["role"] == "assistant"
             ]
         prompt = [m["content"] or "" for m in row["prompt"] or []]
         chosen = [m["content"] or "" for m in row["chosen"] or []]

@@ -196,3 +196,14 @@ def test_plain_mixture_keeps_plain_schema(tmp_path, write_recipe, write_jsonl, m
     manifest = read_manifest(out)
     assert manifest["tool_calling"] is False and manifest["columns"] == ["messages", "source", "id"]
     assert set(load_mixture(out)["train"][0]["messages"][0]) == {"role", "content"}
+
+
+def test_a_tool_call_turn_is_not_an_empty_reply(tmp_path, write_recipe, check_invariants) -> None:
+    recipe = {
+        "name": "calls",
+        "kind": "sft",
+        "filters": {"length": {"drop_empty_assistant": True}},
+        "sources": [{"path": str(PUBLIC / "openai_tools.jsonl")}],
+    }
+    manifest = check_invariants(build_mixture(write_recipe(recipe), out=tmp_path / "out"))
+    assert manifest["sources"]["openai_tools"]["dropped"] == {}
