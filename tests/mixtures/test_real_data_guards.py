@@ -308,7 +308,7 @@ def test_local_tokenizer_folder_passes_validate(tmp_path, write_recipe, write_js
 
 
 def test_output_that_is_not_a_mixture_fails_validate_and_build_before_work(
-    tmp_path, write_recipe, write_jsonl
+    tmp_path, write_recipe, write_jsonl, caplog
 ) -> None:
     from mixtune.errors import MixtuneError
 
@@ -319,7 +319,11 @@ def test_output_that_is_not_a_mixture_fails_validate_and_build_before_work(
     with pytest.raises(RecipeError, match=r": output: .*notes exists and is not a built mixture"):
         check_offline(load_mixture_recipe(recipe), recipe)
     other = write_recipe({"name": "o", "kind": "sft", "sources": [{"path": "d.jsonl"}]}, "other.yaml")
-    with pytest.raises(MixtuneError, match="not a built mixture; refusing to overwrite"):
+    with (
+        caplog.at_level("INFO", logger="mixtures.build"),
+        pytest.raises(MixtuneError, match="refusing to overwrite"),
+    ):
         build_mixture(other, out=tmp_path / "notes")
+    assert "normalised" not in caplog.text  # refused before reading any data
     assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
     assert not list(tmp_path.glob(".notes.tmp-*"))
