@@ -99,7 +99,7 @@ def raw_generate(backend: Any, tokens: int) -> dict[str, float]:
     import torch
     from transformers import TextIteratorStreamer
 
-    from chat_ui.backend import SamplingSettings
+    from chat_ui.backend import GenerationSettings
 
     tok, model = backend.tokenizer, backend.model
     prompt = tok.apply_chat_template(
@@ -109,7 +109,7 @@ def raw_generate(backend: Any, tokens: int) -> dict[str, float]:
     )
     ids = tok(prompt, add_special_tokens=False, return_tensors="pt")
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
-    settings = SamplingSettings(temperature=0.0, max_new_tokens=tokens, seed=0)
+    settings = GenerationSettings(temperature=0.0, max_new_tokens=tokens, seed=0)
     kwargs = {**ids, "streamer": streamer, **backend.generation_kwargs(settings)}
 
     def run() -> None:
@@ -152,12 +152,12 @@ def request_via_gradio_client(url: str, model: str, tokens: int) -> dict[str, fl
     """`/send` with gradio_client, streamed; one client (one session) per URL, cleared before each send."""
     from gradio_client import Client
 
-    from chat_ui.backend import SamplingSettings
+    from chat_ui.backend import GenerationSettings
     from chat_ui.client import message_text, slider_values
 
     client = _CLIENTS.get(url) or _CLIENTS.setdefault(url, Client(url, verbose=False))
     client.predict(api_name="/clear")
-    settings = SamplingSettings(temperature=0.0, max_new_tokens=tokens, seed=0)
+    settings = GenerationSettings(temperature=0.0, max_new_tokens=tokens, seed=0)
     t0, cpu0 = time.perf_counter(), time.process_time()
     job = client.submit(PROMPT, model, SYSTEM, *slider_values(settings), api_name="/send")
     first, last = None, None
@@ -183,7 +183,7 @@ def request_via_http(url: str, model: str, tokens: int) -> dict[str, float]:
     import httpx
     from gradio_client.utils import apply_diff
 
-    from chat_ui.backend import SamplingSettings
+    from chat_ui.backend import GenerationSettings
     from chat_ui.client import message_text, slider_values
 
     http = _CLIENTS.get(f"http:{url}") or _CLIENTS.setdefault(f"http:{url}", httpx.Client(timeout=120))
@@ -192,7 +192,7 @@ def request_via_http(url: str, model: str, tokens: int) -> dict[str, float]:
         deps = http.get(f"{url}config").json()["dependencies"]
         _CLIENTS[key] = next(i for i, d in enumerate(deps) if d.get("api_name") == "send")
     session = uuid.uuid4().hex[:12]
-    settings = SamplingSettings(temperature=0.0, max_new_tokens=tokens, seed=0)
+    settings = GenerationSettings(temperature=0.0, max_new_tokens=tokens, seed=0)
     data = [PROMPT, None, model, SYSTEM, *slider_values(settings)]
     body = {
         "data": data,
@@ -267,7 +267,8 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from chat_ui.app import QUEUE_POLL_S, STREAM_INTERVAL_S, Playground, launch
+    from chat_ui.app import STREAM_INTERVAL_S, Playground
+    from chat_ui.launch import QUEUE_POLL_S, launch
     from chat_ui.transformers_backend import TransformersBackend
 
     with tempfile.TemporaryDirectory() as tmp:

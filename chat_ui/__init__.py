@@ -8,6 +8,6 @@ arena's votes as canonical preference rows that `mixtures` reads back as a sourc
 
 from __future__ import annotations
 
-from chat_ui.backend import ChatBackend, ReplyStream, SamplingSettings
+from chat_ui.backend import ChatBackend, GenerationSettings, ReplyStream
 
-__all__ = ["ChatBackend", "ReplyStream", "SamplingSettings"]
+__all__ = ["ChatBackend", "ReplyStream", "GenerationSettings"]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat_ui.backend import ChatBackend, Message, ReplyStream, SamplingSettings
+from chat_ui.backend import ChatBackend, GenerationSettings, Message, ReplyStream
 
 SIDES = ("A", "B")
 
@@ -69,7 +69,7 @@ class ArenaRound:
 def stream_both(
     backends: dict[str, ChatBackend],
     rnd: ArenaRound,
-    settings: SamplingSettings,
+    settings: GenerationSettings,
     cancel: threading.Event,
 ) -> Iterator[str]:
     """Generate both answers at once, each in its own thread; yields the side that changed.
@@ -94,7 +94,7 @@ def stream_both(
         side_settings = settings
         if side == "B" and settings.seed is not None and rnd.models["A"] == rnd.models["B"]:
             # the same model with the same seed would answer twice alike
-            side_settings = SamplingSettings(**{**settings.to_dict(), "seed": settings.seed + 1})
+            side_settings = GenerationSettings(**{**settings.to_dict(), "seed": settings.seed + 1})
         replies[side] = backends[rnd.models[side]].stream(rnd.prompt, side_settings, cancel)
         rnd.seeds[side] = replies[side].seed
     threads = [threading.Thread(target=run, args=(s,), daemon=True, name=f"arena-{s}") for s in SIDES]

@@ -20,8 +20,12 @@ Message = dict[str, Any]  # role, content; tool calling adds tool_calls, name, t
 
 
 @dataclass
-class SamplingSettings:
+class GenerationSettings:
     """Every knob that changes a reply; all of them are sent to the backend.
+
+    The playground's and the server's name for how to generate, as `evals.generate`'s
+    GenerationSettings is the evaluation's (which adds samples per problem, batch size and
+    prompt style, and has no top-k or repetition penalty).
 
     temperature 0 means greedy decoding. top_k 0 disables top-k. seed None draws a fresh seed,
     which the reply reports, so any answer can be reproduced.
@@ -34,7 +38,7 @@ class SamplingSettings:
     repetition_penalty: float = 1.0
     seed: int | None = None
 
-    def validate(self) -> SamplingSettings:
+    def validate(self) -> GenerationSettings:
         problems = []
         for key in ("temperature", "top_p", "repetition_penalty"):
             value = getattr(self, key)
@@ -62,10 +66,10 @@ class SamplingSettings:
             raise MixtuneError("invalid sampling settings: " + "; ".join(problems))
         return self
 
-    def with_seed(self) -> SamplingSettings:
+    def with_seed(self) -> GenerationSettings:
         """A copy whose seed is fixed (drawn now if it was None), so the reply can be reproduced."""
         seed = self.seed if self.seed is not None else random.SystemRandom().randrange(2**31)
-        return SamplingSettings(**{**asdict(self), "seed": seed})
+        return GenerationSettings(**{**asdict(self), "seed": seed})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,7 +133,7 @@ class ChatBackend(Protocol):
         """Prompt tokens for this conversation, generation prompt included."""
 
     def stream(
-        self, messages: list[Message], settings: SamplingSettings, cancel: threading.Event | None = None
+        self, messages: list[Message], settings: GenerationSettings, cancel: threading.Event | None = None
     ) -> ReplyStream:
         """Start a reply; setting `cancel` stops generation within one token."""
 

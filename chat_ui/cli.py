@@ -155,7 +155,8 @@ def load_backends(args: argparse.Namespace) -> dict:
 def run_chat(args: argparse.Namespace) -> int:
     auth = parse_auth(args.auth)
     backends = load_backends(args)
-    from chat_ui.app import build_app, launch
+    from chat_ui.app import build_app
+    from chat_ui.launch import launch
 
     if (args.share or args.host not in ("127.0.0.1", "localhost", "::1")) and auth is None:
         log.warning(

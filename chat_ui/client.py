@@ -1,7 +1,7 @@
 """Drive a running playground from Python with gradio_client: scripted chats, benchmarks, tests.
 
 The playground's endpoints take the chat tab's inputs in page order; these helpers turn
-`SamplingSettings` into those slider values and read text out of the Chatbot's messages.
+`GenerationSettings` into those slider values and read text out of the Chatbot's messages.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from chat_ui.backend import SamplingSettings
+from chat_ui.backend import GenerationSettings
 
 
-def slider_values(settings: SamplingSettings) -> list[Any]:
+def slider_values(settings: GenerationSettings) -> list[Any]:
     """The six parameter inputs of `/send`, `/retry`, `/edit` and `/arena_send`, in order."""
     return [
         settings.temperature,
@@ -35,7 +35,7 @@ def message_text(message: dict[str, Any]) -> str:
 
 
 def stream_reply(
-    client: Any, message: str, model: str, system: str, settings: SamplingSettings
+    client: Any, message: str, model: str, system: str, settings: GenerationSettings
 ) -> Iterator[str]:
     """Send a message with `/send` and yield the assistant's text each time the page would update."""
     job = client.submit(message, model, system, *slider_values(settings), api_name="/send")

@@ -15,7 +15,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from chat_ui.backend import Message, ReplyStream, SamplingSettings
+from chat_ui.backend import GenerationSettings, Message, ReplyStream
 from mixtune.errors import MixtuneError
 
 CHARS_PER_TOKEN_ESTIMATE = 4
@@ -142,7 +142,7 @@ class OpenAIBackend:
             + json.dumps({"model": self.model, "messages": messages}, indent=2, ensure_ascii=False)
         )
 
-    def request_body(self, messages: list[Message], settings: SamplingSettings) -> dict[str, Any]:
+    def request_body(self, messages: list[Message], settings: GenerationSettings) -> dict[str, Any]:
         """The chat-completions request for these settings: every slider is sent."""
         return {
             "model": self.model,
@@ -158,7 +158,7 @@ class OpenAIBackend:
         }
 
     def stream(
-        self, messages: list[Message], settings: SamplingSettings, cancel: threading.Event | None = None
+        self, messages: list[Message], settings: GenerationSettings, cancel: threading.Event | None = None
     ) -> ReplyStream:
         import httpx
 

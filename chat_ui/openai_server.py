@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chat_ui.backend import ChatBackend, ReplyStream, SamplingSettings, check_messages
+from chat_ui.backend import ChatBackend, GenerationSettings, ReplyStream, check_messages
 from mixtune.chat_format import TOOL_CALL_TAG, decode_tools, parse_tool_calls
 from mixtune.errors import MixtuneError
 
@@ -81,11 +81,11 @@ class ChatCompletionRequest(BaseModel):
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
 
-    def settings(self, default_max_tokens: int) -> SamplingSettings:
+    def settings(self, default_max_tokens: int) -> GenerationSettings:
         max_new = next(
             v for v in (self.max_completion_tokens, self.max_tokens, default_max_tokens) if v is not None
         )
-        return SamplingSettings(
+        return GenerationSettings(
             temperature=self.temperature,
             top_k=max(self.top_k, 0),
             top_p=self.top_p,

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from chat_ui.backend import Message, ReplyStream, SamplingSettings
+from chat_ui.backend import GenerationSettings, Message, ReplyStream
 from chat_ui.lineage import read_lineage
 from mixtune.errors import MixtuneError
 
@@ -107,7 +107,7 @@ class TransformersBackend:
     def count_tokens(self, messages: list[Message], tools: list[dict[str, Any]] | None = None) -> int:
         return len(self._encode(self.render_prompt(messages, tools)))
 
-    def generation_kwargs(self, settings: SamplingSettings) -> dict[str, Any]:
+    def generation_kwargs(self, settings: GenerationSettings) -> dict[str, Any]:
         """The `generate` arguments for these settings: every slider lands here."""
         from transformers import GenerationConfig
 
@@ -127,7 +127,7 @@ class TransformersBackend:
     def stream(
         self,
         messages: list[Message],
-        settings: SamplingSettings,
+        settings: GenerationSettings,
         cancel: threading.Event | None = None,
         tools: list[dict[str, Any]] | None = None,
     ) -> ReplyStream:
@@ -144,7 +144,7 @@ class TransformersBackend:
                     f"the prompt has {len(prompt_ids)} tokens, more than {self.name}'s context window of {limit}"
                 )
             if settings.max_new_tokens > room:
-                settings = SamplingSettings(**{**settings.to_dict(), "max_new_tokens": room})
+                settings = GenerationSettings(**{**settings.to_dict(), "max_new_tokens": room})
         stop = threading.Event()
 
         def halted() -> bool:

@@ -105,8 +105,9 @@ def playground(
 ) -> Iterator[dict[str, Any]]:
     """One launched playground (the real tiny model and scripted backends) with a feedback log,
     on loopback."""
-    from chat_ui.app import Playground, launch
+    from chat_ui.app import Playground
     from chat_ui.feedback import FeedbackLog
+    from chat_ui.launch import launch
 
     log_path = tmp_path_factory.mktemp("feedback") / "votes.jsonl"
     backends = {"tiny-chat": chat_backend, "scripted": scripted, "small-context": small_context}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chat_ui.backend import SamplingSettings
+from chat_ui.backend import GenerationSettings
 from chat_ui.client import message_text as text_of
 from chat_ui.client import slider_values
 from chat_ui.conversation import escape_markup
@@ -22,7 +22,7 @@ SAMPLING = {"temperature": 1.0, "top_k": 50, "top_p": 0.95, "max_new_tokens": 24
 
 
 def sampling_args(seed: int = 0, **overrides: Any) -> list[Any]:
-    return slider_values(SamplingSettings(**{**SAMPLING, **overrides, "seed": seed}))
+    return slider_values(GenerationSettings(**{**SAMPLING, **overrides, "seed": seed}))
 
 
 def send(client: Any, message: str, model: str = "tiny-chat", seed: int = 0, **overrides: Any) -> Any:
@@ -234,8 +234,9 @@ def test_a_stopped_arena_round_cannot_be_voted_on(tmp_path: Path) -> None:
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    from chat_ui.app import Playground, launch
+    from chat_ui.app import Playground
     from chat_ui.feedback import FeedbackLog
+    from chat_ui.launch import launch
 
     from .conftest import ScriptedBackend
 

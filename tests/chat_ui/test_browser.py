@@ -21,8 +21,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    from chat_ui.app import Playground, launch
+    from chat_ui.app import Playground
     from chat_ui.feedback import FeedbackLog
+    from chat_ui.launch import launch
 
     from .conftest import CODE_AND_HTML_ANSWER, ScriptedBackend
 
@@ -142,7 +143,8 @@ def test_page_streams_highlights_code_and_never_runs_model_html(page: dict, tmp_
 
 @pytest.fixture(scope="module")
 def long_page() -> Iterator[dict]:
-    from chat_ui.app import Playground, launch
+    from chat_ui.app import Playground
+    from chat_ui.launch import launch
 
     from .conftest import ScriptedBackend
 
@@ -210,7 +212,8 @@ def test_a_login_is_required_when_auth_is_set() -> None:
     from gradio_client import Client
     from playwright.sync_api import sync_playwright
 
-    from chat_ui.app import Playground, launch
+    from chat_ui.app import Playground
+    from chat_ui.launch import launch
 
     from .conftest import ScriptedBackend
 

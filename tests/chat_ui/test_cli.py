@@ -73,14 +73,14 @@ def test_vllm_command_carries_the_models_chat_template_and_generation_config(tin
 def test_mixtune_chat_wires_options_to_the_app_and_defaults_to_loopback(
     tiny_chat_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import chat_ui.app
+    import chat_ui.launch
 
     seen: dict = {}
 
     def fake_launch(demo, **kwargs):  # noqa: ANN001, ANN003
         seen.update(kwargs, demo=demo)
 
-    monkeypatch.setattr(chat_ui.app, "launch", fake_launch)
+    monkeypatch.setattr(chat_ui.launch, "launch", fake_launch)
     monkeypatch.delenv("MIXTUNE_CHAT_AUTH", raising=False)
     log = tmp_path / "votes.jsonl"
     assert main(["chat", "--model", f"tiny={tiny_chat_dir}", "--feedback-log", str(log)]) == 0

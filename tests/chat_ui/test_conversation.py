@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chat_ui.backend import SamplingSettings, trim_to_context
+from chat_ui.backend import GenerationSettings, trim_to_context
 from chat_ui.conversation import (
     drop_last_reply,
     edit_user_turn,
@@ -110,8 +110,8 @@ def test_trim_explains_when_even_the_last_message_does_not_fit() -> None:
 
 def test_settings_validation() -> None:
     with pytest.raises(MixtuneError, match="top_p"):
-        SamplingSettings(top_p=0).validate()
-    fixed = SamplingSettings(seed=None).with_seed()
+        GenerationSettings(top_p=0).validate()
+    fixed = GenerationSettings(seed=None).with_seed()
     assert isinstance(fixed.seed, int)
 
 

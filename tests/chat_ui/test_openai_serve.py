@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chat_ui.backend import SamplingSettings
+from chat_ui.backend import GenerationSettings
 from chat_ui.openai_backend import OpenAIBackend, normalize_base_url
 from mixtune.errors import MixtuneError
 
@@ -71,18 +71,18 @@ def test_bad_requests_get_openai_style_errors(served: str, tiny_chat_dir: Any) -
 def test_openai_backend_streams_and_applies_seed(served: str, tiny_chat_dir: Any) -> None:
     backend = OpenAIBackend(served, tiny_chat_dir.name)
     settings = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": 10}
-    a = backend.stream(MESSAGES, SamplingSettings(seed=3, **settings))
+    a = backend.stream(MESSAGES, GenerationSettings(seed=3, **settings))
     pieces = list(a)
-    b = backend.stream(MESSAGES, SamplingSettings(seed=3, **settings))
+    b = backend.stream(MESSAGES, GenerationSettings(seed=3, **settings))
     list(b)
-    c = backend.stream(MESSAGES, SamplingSettings(seed=4, **settings))
+    c = backend.stream(MESSAGES, GenerationSettings(seed=4, **settings))
     list(c)
     assert len(pieces) >= 2 and a.text == b.text != c.text
     assert a.completion_tokens == 10 and a.finish_reason == "length" and a.prompt_tokens > 0
     # top_k=1 is sent (not dropped): sampling collapses to greedy
-    greedy = backend.stream(MESSAGES, SamplingSettings(temperature=0.0, max_new_tokens=10))
+    greedy = backend.stream(MESSAGES, GenerationSettings(temperature=0.0, max_new_tokens=10))
     list(greedy)
-    topk1 = backend.stream(MESSAGES, SamplingSettings(seed=3, **{**settings, "top_k": 1}))
+    topk1 = backend.stream(MESSAGES, GenerationSettings(seed=3, **{**settings, "top_k": 1}))
     list(topk1)
     assert topk1.text == greedy.text
 
@@ -100,7 +100,9 @@ def test_openai_backend_raw_prompt_and_tokens_match_the_local_model(
 def test_stop_closes_the_stream_and_the_server_stops_generating(served: str, tiny_chat_dir: Any) -> None:
     backend = OpenAIBackend(served, tiny_chat_dir.name)
     cancel = threading.Event()
-    stream = backend.stream(MESSAGES, SamplingSettings(temperature=1.0, max_new_tokens=1000, seed=2), cancel)
+    stream = backend.stream(
+        MESSAGES, GenerationSettings(temperature=1.0, max_new_tokens=1000, seed=2), cancel
+    )
     stop_at: list[float] = []
 
     def stop() -> None:
@@ -117,7 +119,7 @@ def test_stop_closes_the_stream_and_the_server_stops_generating(served: str, tin
     assert ended - stop_at[0] < 0.5
     # the server let go of the model: a new request is answered at once, not after 1000 tokens
     t1 = time.monotonic()
-    quick = backend.stream(MESSAGES, SamplingSettings(temperature=0.0, max_new_tokens=3))
+    quick = backend.stream(MESSAGES, GenerationSettings(temperature=0.0, max_new_tokens=3))
     list(quick)
     assert quick.completion_tokens == 3 and time.monotonic() - t1 < 2
 
@@ -130,7 +132,7 @@ def test_unreachable_server_is_a_clear_error() -> None:
         port = s.getsockname()[1]
     backend = OpenAIBackend(f"http://127.0.0.1:{port}", "m")
     with pytest.raises(MixtuneError, match="lost the connection|cannot reach"):
-        list(backend.stream(MESSAGES, SamplingSettings(max_new_tokens=2)))
+        list(backend.stream(MESSAGES, GenerationSettings(max_new_tokens=2)))
     with pytest.raises(MixtuneError, match="http"):
         normalize_base_url("localhost:8000")
 
@@ -141,15 +143,16 @@ def test_the_playground_chats_through_the_openai_backend(
     """`mixtune chat --openai-base-url`: the page streams from the server and shows its raw prompt."""
     from gradio_client import Client
 
-    from chat_ui.app import Playground, launch
+    from chat_ui.app import Playground
     from chat_ui.client import message_text, slider_values
+    from chat_ui.launch import launch
 
     backend = OpenAIBackend(served, tiny_chat_dir.name, name="served")
     demo = Playground({"served": backend}, None, stream_interval=0.0).blocks()
     _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
     try:
         client = Client(url, verbose=False)
-        settings = SamplingSettings(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=12, seed=8)
+        settings = GenerationSettings(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=12, seed=8)
         job = client.submit("def fib(n):", "served", "", *slider_values(settings), api_name="/send")
         outputs = list(job)
         texts = {message_text(o[0][-1]) for o in outputs if o[0] and o[0][-1]["role"] == "assistant"}
@@ -159,7 +162,7 @@ def test_the_playground_chats_through_the_openai_backend(
         assert "reply **12**" in status and "context window **1024**" in status and "seed `8`" in status
         assert final[2] == chat_backend.render_prompt(MESSAGES)
         direct = backend.stream(
-            MESSAGES, SamplingSettings(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=12, seed=8)
+            MESSAGES, GenerationSettings(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=12, seed=8)
         )
         list(direct)
         from chat_ui.conversation import escape_markup

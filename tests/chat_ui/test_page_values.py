@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from chat_ui.app import restore_message
+from chat_ui.layout import restore_message
 from chat_ui.page_values import PageValues
 
 

@@ -149,11 +149,11 @@ def test_good_requests_still_work(http: Any, chat_backend: Any) -> None:
 
 
 def test_non_finite_sampling_settings_are_refused_everywhere() -> None:
-    from chat_ui.backend import SamplingSettings
+    from chat_ui.backend import GenerationSettings
     from mixtune.errors import MixtuneError
 
     for bad in ({"repetition_penalty": float("nan")}, {"temperature": float("inf")}, {"top_p": float("nan")}):
         with pytest.raises(MixtuneError, match="finite number"):
-            SamplingSettings(**bad).validate()
+            GenerationSettings(**bad).validate()
     with pytest.raises(MixtuneError, match="max_new_tokens must be an integer"):
-        SamplingSettings(max_new_tokens=True).validate()
+        GenerationSettings(max_new_tokens=True).validate()

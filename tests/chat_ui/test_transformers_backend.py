@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from chat_ui.backend import SamplingSettings
+from chat_ui.backend import GenerationSettings
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "def add(a, b):"}]
 
 
 def reply(backend: Any, **settings: Any) -> Any:
-    stream = backend.stream(MESSAGES, SamplingSettings(**settings))
+    stream = backend.stream(MESSAGES, GenerationSettings(**settings))
     pieces = list(stream)
     assert "".join(pieces) == stream.text
     return stream
@@ -81,7 +81,7 @@ def test_stops_at_the_end_of_turn_token(chat_backend: Any) -> None:
 
 def test_cancel_stops_a_long_generation_within_a_token(chat_backend: Any) -> None:
     cancel = threading.Event()
-    settings = SamplingSettings(temperature=1.0, max_new_tokens=900, seed=1)
+    settings = GenerationSettings(temperature=1.0, max_new_tokens=900, seed=1)
     stream = chat_backend.stream(MESSAGES, settings, cancel)
     stop_at: list[float] = []
 
@@ -108,7 +108,7 @@ def test_stop_while_waiting_for_the_model_ends_the_reply_at_once(chat_backend: A
     cancel = threading.Event()
     texts: list[str] = []
     with GENERATION_LOCK:  # another reply holds the model
-        stream = chat_backend.stream(MESSAGES, SamplingSettings(temperature=0.0, max_new_tokens=50), cancel)
+        stream = chat_backend.stream(MESSAGES, GenerationSettings(temperature=0.0, max_new_tokens=50), cancel)
         reader = threading.Thread(target=lambda: texts.append("".join(stream)), daemon=True)
         t0 = time.monotonic()
         reader.start()
@@ -124,7 +124,7 @@ def test_stop_while_waiting_for_the_model_ends_the_reply_at_once(chat_backend: A
 
 
 def test_closing_a_stream_frees_the_model_for_the_next_reply(chat_backend: Any) -> None:
-    first = chat_backend.stream(MESSAGES, SamplingSettings(temperature=1.0, max_new_tokens=900))
+    first = chat_backend.stream(MESSAGES, GenerationSettings(temperature=1.0, max_new_tokens=900))
     next(first)
     t0 = time.monotonic()
     first.close()
@@ -146,4 +146,4 @@ def test_a_prompt_longer_than_the_context_is_a_clear_error(chat_backend: Any) ->
 
     huge = [{"role": "user", "content": "x = 1\n" * 2000}]
     with pytest.raises(MixtuneError, match="context window"):
-        chat_backend.stream(huge, SamplingSettings(max_new_tokens=4))
+        chat_backend.stream(huge, GenerationSettings(max_new_tokens=4))

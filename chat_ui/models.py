@@ -1,0 +1,49 @@
+"""What the chat and arena handlers share: the models by name, and each session's stop switches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from chat_ui.backend import ChatBackend
+from chat_ui.pump import Pump
+from chat_ui.sessions import CancelRegistry
+from mixtune.errors import MixtuneError
+
+
+class Models:
+    """The playground's backends by name; what each model is is asked once, then kept."""
+
+    def __init__(self, backends: dict[str, ChatBackend]) -> None:
+        if not backends:
+            raise MixtuneError("the playground needs at least one model (--model or --openai-base-url)")
+        self.backends = backends
+        self.cancels = CancelRegistry()
+        self._info: dict[str, dict[str, Any]] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.backends)
+
+    def info(self, name: str) -> dict[str, Any]:
+        if name not in self._info:
+            self._info[name] = {**self.backends[name].info(), "name": name}
+        return self._info[name]
+
+    def about(self, name: str) -> dict[str, Any]:
+        """What the feedback log keeps about a model beside its name: backend, path or URL, lineage."""
+        return {k: v for k, v in self.info(name).items() if k != "name"}
+
+    def backend(self, name: str) -> ChatBackend:
+        if name not in self.backends:
+            raise gr.Error(f"unknown model {name!r}; choose one of {sorted(self.backends)}")
+        return self.backends[name]
+
+
+def model_failure(pump: Pump) -> MixtuneError | None:
+    """How a pumped reply failed, for the page to say; an error that is not a model's is raised."""
+    failure = pump.error
+    if failure is not None and not isinstance(failure, MixtuneError):
+        raise failure
+    return failure
