@@ -83,16 +83,27 @@ def _logps_margin(metrics: dict[str, Any], prefix: str) -> float | None:
     return float(chosen) - float(rejected)
 
 
-def _save_model(trainer: Any, tokenizer: Any, out: Path, model_args: Any, options: Any) -> str:
+def _save_model(
+    trainer: Any, tokenizer: Any, out: Path, model_args: Any, options: Any, model_name: str
+) -> str:
     """Save weights + tokenizer; with LoRA, merged weights (plus the adapter in adapter/) unless asked not to.
 
     Returns how the weights were saved, for the run record.
     """
     from accelerate.utils import is_peft_model
 
+    from mixtune.training.model import save_trained_model
+    from mixtune.training.sharded import save_fsdp_model
+
     model = trainer.model
     sharded = trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled
-    if is_peft_model(model) and options.merge_adapter and not sharded:
+    if is_peft_model(model) and options.merge_adapter and sharded:
+        # gathered adapter, merged onto a fresh copy of the parent on the main process
+        save_trained_model(trainer, out, model_args, model_name)
+        if trainer.accelerator.is_main_process:
+            tokenizer.save_pretrained(out)
+        return "merged LoRA weights (adapter in adapter/)"
+    if is_peft_model(model) and options.merge_adapter:
         if trainer.accelerator.is_main_process:
             model.save_pretrained(out / "adapter")
             merged = trainer.accelerator.unwrap_model(model).merge_and_unload()
@@ -100,7 +111,8 @@ def _save_model(trainer: Any, tokenizer: Any, out: Path, model_args: Any, option
             tokenizer.save_pretrained(out)
         trainer.accelerator.wait_for_everyone()
         return "merged LoRA weights (adapter in adapter/)"
-    trainer.save_model(str(out))
+    if not save_fsdp_model(trainer, out):
+        trainer.save_model(str(out))
     if trainer.accelerator.is_main_process:
         tokenizer.save_pretrained(out)
         if is_peft_model(model):
@@ -269,7 +281,7 @@ def run_dpo(recipe: StageRecipe, overwrite: bool = False, callbacks: list[Any] |
         metrics["eval_logps_margin"] = _logps_margin(after, "eval_")
 
     out = out_plan.output_dir
-    saved_as = _save_model(trainer, tokenizer, out, model_args, options)
+    saved_as = _save_model(trainer, tokenizer, out, model_args, options, model_name)
     if not state.is_main_process:
         state.wait_for_everyone()
         return out

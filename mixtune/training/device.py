@@ -41,6 +41,7 @@ def detect_capabilities() -> Capabilities:
     """Probe torch and the optional packages; cheap, no GPU work."""
     import torch
 
+    enable_cpu_fsdp()  # before any accelerate state exists (a no-op outside `--launch fsdp --cpu`)
     cuda = torch.cuda.is_available()
     return Capabilities(
         cuda=cuda,
@@ -107,3 +108,36 @@ def check_deepspeed(caps: Capabilities) -> None:
         raise MixtuneError(
             "this launch config uses DeepSpeed, which is not installed: pip install 'mixtune[deepspeed]'"
         )
+
+
+CPU_FSDP_ENV = "MIXTUNE_CPU_FSDP"
+
+
+def enable_cpu_fsdp() -> None:
+    """Let accelerate's FSDP run in CPU processes (`--launch fsdp --cpu`).
+
+    accelerate 1.15 switches its state to FSDP only on accelerator devices: in CPU gloo processes the
+    state stays MULTI_CPU and the FSDP plugin built from the launch config is silently dropped, so the
+    run would be plain DDP. PyTorch's FSDP2 (`fully_shard`) itself runs on CPU with gloo, so here,
+    after accelerate has set its state up, a MULTI_CPU state that was given an FSDP plugin becomes
+    FSDP; everything else (wrapping, sharded checkpoints, the consolidated save) is accelerate's and
+    transformers' own code. Idempotent; only active when the launcher set MIXTUNE_CPU_FSDP=1.
+    """
+    import os
+
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import DistributedType
+
+    if os.environ.get(CPU_FSDP_ENV) != "1" or getattr(AcceleratorState, "_mixtune_cpu_fsdp", False):
+        return
+    original = AcceleratorState.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        plugin = kwargs.get("fsdp_plugin")
+        if plugin is not None and self.distributed_type == DistributedType.MULTI_CPU:
+            self.distributed_type = DistributedType.FSDP
+            self.fsdp_plugin = plugin
+
+    AcceleratorState.__init__ = init
+    AcceleratorState._mixtune_cpu_fsdp = True

@@ -101,12 +101,18 @@ def build_launch_command(
 
     `gpus` counts processes per node; `nodes` > 1 adds accelerate's machine flags (rank and main
     address default to SLURM's variables, expanded by the shell on each node).
-    With `cpu`, the processes are CPU gloo processes started by torchrun (`launch` is ignored).
+    With `cpu`, the processes are CPU gloo processes: plain DDP (no `launch`, or `ddp`) through
+    torchrun; an FSDP config through `accelerate launch` with that config; DeepSpeed configs are
+    refused (`_cpu_launch`), never swapped for another strategy.
     """
     if gpus < 1:
         raise MixtuneError(f"--gpus must be at least 1, got {gpus}")
     if nodes < 1:
         raise MixtuneError(f"--nodes must be at least 1, got {nodes}")
+    if cpu and launch not in (None, "ddp"):
+        return _cpu_launch(
+            module, stage_args, launch, gpus, nodes, machine_rank, main_process_ip, main_process_port
+        )
     if cpu:
         argv = ["torchrun", "--nproc_per_node", str(gpus), "--nnodes", str(nodes)]
         if nodes > 1:
@@ -191,3 +197,53 @@ def _slurm_master_addr() -> str:
         return out.stdout.split()[0]
     except (OSError, subprocess.CalledProcessError, IndexError):
         raise MixtuneError("could not find the SLURM master node (scontrol show hostnames failed)") from None
+
+
+def _cpu_launch(
+    module: str,
+    stage_args: list[str],
+    launch: str,
+    gpus: int,
+    nodes: int,
+    machine_rank: str | int | None,
+    main_process_ip: str | None,
+    main_process_port: int,
+) -> LaunchPlan:
+    """`--launch NAME --cpu`: the launch config itself, in CPU gloo processes, or a clear refusal.
+
+    accelerate's own `--cpu` flag always starts a single process, so the command leaves it out; the
+    stage processes train on the CPU anyway (no CUDA), and MIXTUNE_CPU_FSDP=1 lets accelerate keep FSDP
+    there (`mixtune.training.device.enable_cpu_fsdp`)."""
+    import yaml
+
+    config = accelerate_config_path(launch)
+    data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    kind = str(data.get("distributed_type", "")).upper()
+    if kind == "DEEPSPEED":
+        raise MixtuneError(
+            f"--launch {launch} --cpu: DeepSpeed cannot train in CPU processes through accelerate "
+            "1.15: its launcher drops to a single process with --cpu, and in CPU processes accelerate "
+            "keeps DeepSpeed off (AcceleratorState enables it only when not cpu). Use --launch fsdp "
+            "--cpu for sharded training on CPU, or run ZeRO on GPUs"
+        )
+    if kind != "FSDP":
+        raise MixtuneError(
+            f"--launch {launch} --cpu: {config} has distributed_type {kind or '(none)'}; on CPU mixtune runs "
+            "ddp (torchrun) or fsdp configs"
+        )
+    argv = ["accelerate", "launch", "--config_file", display_path(config)]
+    argv += ["--num_processes", str(gpus * nodes), "--num_machines", str(nodes)]
+    if nodes > 1:
+        argv += [
+            "--machine_rank",
+            str(machine_rank if machine_rank is not None else "$SLURM_NODEID"),
+            "--main_process_ip",
+            main_process_ip or "$MASTER_ADDR",
+            "--main_process_port",
+            str(main_process_port),
+        ]
+    else:
+        argv += ["--main_process_port", "0"]  # a free port, so concurrent runs do not collide
+    from mixtune.training.device import CPU_FSDP_ENV
+
+    return LaunchPlan(argv + ["-m", module, *stage_args], env={CPU_FSDP_ENV: "1"}, per_node=nodes > 1)

@@ -160,16 +160,22 @@ def save_trained_model(
     """
     from peft import PeftModel
 
+    from mixtune.training.sharded import save_fsdp_model
+
     out = Path(output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
     if not isinstance(model, PeftModel):
-        trainer.save_model(str(out))
+        if not save_fsdp_model(trainer, out):
+            trainer.save_model(str(out))
         return {"adapter": None}
     adapter_dir = out / "adapter"
-    trainer.save_model(str(adapter_dir))
+    if not save_fsdp_model(trainer, adapter_dir):
+        trainer.save_model(str(adapter_dir))
     if trainer.accelerator.is_main_process:
         quantized = getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)
-        sharded = trainer.is_deepspeed_enabled and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3
+        sharded = trainer.is_fsdp_enabled or (
+            trainer.is_deepspeed_enabled and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3
+        )
         if quantized or sharded:
             from transformers import AutoModelForCausalLM
 

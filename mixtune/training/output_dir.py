@@ -43,13 +43,20 @@ class OutputDirPlan:
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:
-    """The newest complete `checkpoint-N` directory (transformers' own rule), or None."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete `checkpoint-N` directory, or None.
+
+    Complete means its `trainer_state.json` exists: transformers writes it after the weights,
+    optimizer and RNG states, so a run killed while saving resumes from the checkpoint before."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     if not output_dir.is_dir():
         return None
-    found = get_last_checkpoint(str(output_dir))
-    return Path(found) if found else None
+    steps = []
+    for child in output_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        suffix = child.name.rsplit("-", 1)[-1]
+        if suffix.isdigit() and (child / "trainer_state.json").is_file():
+            steps.append((int(suffix), child))
+    return max(steps)[1] if steps else None
 
 
 def is_finished(output_dir: Path) -> bool:
