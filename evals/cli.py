@@ -92,6 +92,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="fail instead of degrading when namespaces are unavailable",
     )
+    ev.add_argument(
+        "--sandbox-engine",
+        choices=("auto", "bwrap", "namespaces"),
+        help="auto (default): bubblewrap around the sandbox when installed, else namespaces alone",
+    )
     ev.add_argument("--name", help="display name of the run in leaderboards")
     ev.add_argument("--out", help="output directory (default: MODEL/evals/<benchmark>-<settings hash>)")
     ev.set_defaults(func=run_eval_cmd)
@@ -145,6 +150,7 @@ def run_eval_cmd(args: argparse.Namespace) -> int:
         memory_mb=args.memory_mb,
         workers=args.workers,
         require_isolation=args.require_isolation,
+        engine=args.sandbox_engine,
     )
     if args.timeout is not None and args.timeout <= 0:
         raise MixtuneError("--timeout must be positive")

@@ -46,6 +46,7 @@ class EvalRequest:
     memory_mb: int | None = None
     workers: int | None = None
     require_isolation: bool = False
+    engine: str | None = None  # sandbox engine: auto (default), bwrap, namespaces
     show_progress: bool = True
 
 
@@ -170,7 +171,11 @@ def run_eval(req: EvalRequest) -> Path:
     generated = time.monotonic()
     limits = req.limits or limits_for(bench, req.timeout, req.memory_mb)
     with Sandbox(
-        limits, req.workers, require_isolation=req.require_isolation, language=bench.language
+        limits,
+        req.workers,
+        require_isolation=req.require_isolation,
+        language=bench.language,
+        engine=req.engine,
     ) as sandbox:
         executed = execute_samples(bench, samples, sandbox, show_progress=req.show_progress)
         isolation = sandbox.isolation()

@@ -94,7 +94,7 @@ _STRONG = {"net": "namespace", "pid": "namespace", "fs": "read-only"}
 PRIVATE_DIRS = ("/var/tmp", "/run", "/var/run", "/var/lock", "/var/spool")
 
 ENGINES = ("namespaces", "bwrap")
-DEFAULT_ENGINE = "namespaces"
+DEFAULT_ENGINE = "auto"  # bubblewrap when it is installed and usable, else namespaces
 
 
 @functools.lru_cache(maxsize=1)
@@ -263,9 +263,10 @@ class Sandbox:
         the uid switch, limits and in-process socket blocking remain (Python only).
         language: what `run` is given (see `evals.languages`); its toolchain must be installed.
         engine: "namespaces" (the fork server sees the host read-only, less home directories
-        and the socket directories), or "bwrap" (the fork server starts inside bubblewrap,
-        which shows it only /usr, /etc, the interpreter and the toolchain; every program
-        still gets its own namespaces, uid and limits from the server)."""
+        and the socket directories), "bwrap" (the fork server starts inside bubblewrap,
+        which shows it only /usr, /etc, /opt, the interpreter and the toolchain; every program
+        still gets its own namespaces, uid and limits from the server), or "auto" (the
+        default, also from $MIXTUNE_SANDBOX_ENGINE): bwrap when it is installed and usable."""
         if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
             raise SandboxError("sandboxed execution needs Linux 5.3+ (pidfd) and Python 3.9+")
         self.language = languages.language(language).name
@@ -680,6 +681,7 @@ class Sandbox:
             if self._isolation is not None:
                 return
             iso = dict(end["isolation"])
+            iso["engine"] = self.engine
             iso["warnings"] = list(end.get("warnings", []))
             self._isolation = iso
         weak = {k: iso.get(k) for k, v in _STRONG.items() if iso.get(k) != v}

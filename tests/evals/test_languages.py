@@ -120,14 +120,14 @@ HOSTILE = {
         "fork": "const cp = require('child_process');\nwhile (true) { try { cp.spawn('sh', ['-c', 'sleep 30']); } catch (e) {} }\n",
         "network": "const net = require('net');\nconst s = net.connect(PORT, '127.0.0.1');\ns.on('connect', () => { s.write('leak'); });\ns.on('error', (e) => { process.stderr.write(String(e)); process.exit(3); });\n",
         "write": "require('fs').writeFileSync('TARGET', 'pwned');\n",
-        "memory": "const a = [];\nwhile (true) { a.push(new Array(1e6).fill(1.5)); }\n",
+        "memory": "const a = [];\nwhile (true) { a.push(Buffer.allocUnsafe(1 << 30)); }\n",
     },
     "cpp": {
         "loop": "int main() { volatile long x = 0; while (true) { x++; } }\n",
         "fork": "#include <unistd.h>\nint main() { while (true) fork(); }\n",
         "network": '#include <sys/socket.h>\n#include <netinet/in.h>\n#include <arpa/inet.h>\n#include <cassert>\nint main() { int s = socket(AF_INET, SOCK_STREAM, 0); sockaddr_in a{}; a.sin_family = AF_INET; a.sin_port = htons(PORT); inet_pton(AF_INET, "127.0.0.1", &a.sin_addr); int rc = connect(s, (sockaddr*)&a, sizeof a); assert(rc != 0); return 3; }\n',
         "write": '#include <cstdio>\n#include <cassert>\nint main() { FILE* f = fopen("TARGET", "w"); assert(f != nullptr); fputs("pwned", f); fclose(f); }\n',
-        "memory": "#include <vector>\n#include <cstring>\nint main() { std::vector<char*> v; while (true) { char* p = new char[1 << 26]; std::memset(p, 1, 1 << 26); v.push_back(p); } }\n",
+        "memory": "#include <vector>\nint main() { std::vector<char*> v; while (true) { char* p = new char[1 << 28]; p[0] = 1; v.push_back(p); } }\n",
     },
     "java": {
         "loop": "public class Main { public static void main(String[] a) { while (true) {} } }\n",
@@ -141,7 +141,7 @@ HOSTILE = {
         "fork": 'fn main() { loop { let _ = std::process::Command::new("sleep").arg("30").spawn(); } }\n',
         "network": 'fn main() { let s = std::net::TcpStream::connect("127.0.0.1:PORT"); assert!(s.is_ok(), "refused"); }\n',
         "write": 'fn main() { std::fs::write("TARGET", "pwned").unwrap(); }\n',
-        "memory": "fn main() { let mut v: Vec<Vec<u8>> = Vec::new(); loop { v.push(vec![1u8; 1 << 26]); } }\n",
+        "memory": "fn main() { let mut v: Vec<Vec<u8>> = Vec::new(); loop { let mut b = Vec::with_capacity(1 << 28); b.push(1u8); v.push(b); } }\n",
     },
 }
 EXPECTED = {

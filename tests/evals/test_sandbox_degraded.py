@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def degraded():
-    with Sandbox(SandboxLimits(timeout=2.0), namespaces=False) as sb:
+    with Sandbox(SandboxLimits(timeout=2.0), namespaces=False, engine="namespaces") as sb:
         yield sb
 
 
@@ -37,7 +37,7 @@ def test_degradation_is_reported_and_logged(degraded, caplog):
 
 def test_require_isolation_refuses_to_degrade():
     with (
-        Sandbox(namespaces=False, require_isolation=True) as sb,
+        Sandbox(namespaces=False, require_isolation=True, engine="namespaces") as sb,
         pytest.raises(SandboxError, match="degraded"),
     ):
         sb.run("pass")
