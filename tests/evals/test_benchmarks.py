@@ -128,3 +128,23 @@ def test_chat_path_extracts_code_in_every_language():
     assert got == "def similar_elements(a, b):\n    return 1\n"
     assert extract.fenced_blocks_for("```rust\nfn a() {}\n```", ("rust",)) == ["fn a() {}\n"]
     assert prompts.LANGUAGE_NAMES["js"] == "JavaScript"
+
+
+def test_a_solution_named_check_does_not_collide_with_the_tests(tmp_path):
+    """HumanEval-shaped files bind the candidate before the test's own `check` is defined."""
+    from evals.execution import job_for
+    from evals.sandbox import Sandbox, SandboxLimits
+
+    row = {
+        "task_id": "X/0",
+        "prompt": "def check(n):\n",
+        "entry_point": "check",
+        "test": "def check(candidate):\n    assert candidate(4) is True\n    assert candidate(3) is False\n",
+        "canonical_solution": "    return n % 2 == 0\n",
+    }
+    path = tmp_path / "he.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    (problem,) = load_benchmark(str(path)).problems
+    with Sandbox(SandboxLimits(timeout=5.0), workers=1) as sb:
+        assert sb.run(job_for(problem, problem.canonical_solution)).kind == "passed"
+        assert sb.run(job_for(problem, "    return True\n")).kind == "assertion"
