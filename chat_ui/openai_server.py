@@ -22,7 +22,9 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import Request
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chat_ui.backend import ChatBackend, GenerationSettings, ReplyStream, check_messages
@@ -30,12 +32,20 @@ from mixtune.chat_format import TOOL_CALL_TAG, decode_tools, parse_tool_calls
 from mixtune.errors import MixtuneError
 
 
-class BadRequest(Exception):
+class ApiError(Exception):
+    """A request this server cannot answer: an OpenAI-style error body with this status."""
+
+    def __init__(self, status: int, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.param = param
+
+
+class BadRequest(ApiError):
     """A request this server cannot take: answered 400 with this message."""
 
     def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+        super().__init__(400, message, param)
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -152,241 +162,280 @@ def _apply_stop(text: str, stops: list[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
-def create_app(backends: dict[str, ChatBackend], default_max_tokens: int = 512) -> Any:
-    """The FastAPI application serving these backends under their names."""
-    import anyio
-    from fastapi import FastAPI
-    from fastapi.responses import JSONResponse, StreamingResponse
+class StreamedText:
+    """What of a streamed reply may be sent yet. Content goes out as it comes, less a tail that
+    could be the start of a stop string or of a `<tool_call>` tag; from such a tag on, the rest is
+    held and read as tool calls at the end (or sent as content if it is not one)."""
 
-    app = FastAPI(title="mixtune OpenAI-compatible server")
-    created = int(time.time())
+    def __init__(self, stops: list[str], tools: bool) -> None:
+        self.stops = stops
+        self.tools = tools
+        self.held = ""  # the reply so far, cut at a stop string
+        self.sent = 0  # how much of `held` went out as content
+        self.stopped = False
+        self.calling = False
 
-    def error(status: int, message: str, param: str | None = None) -> JSONResponse:
-        body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
-        return JSONResponse(body, status_code=status)
-
-    @app.exception_handler(BadRequest)
-    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
-        return error(400, str(exc), exc.param)
-
-    def find(model: Any) -> ChatBackend | JSONResponse:
-        if model is None and len(backends) == 1:
-            return next(iter(backends.values()))
-        if not isinstance(model, str):
-            raise BadRequest(f"model: expected the model's name as text, got {type(model).__name__}", "model")
-        if model not in backends:
-            return error(404, f"model {model!r} not found; this server has {sorted(backends)}", "model")
-        return backends[model]
-
-    def local_tokenizer(backend: ChatBackend, model: Any) -> Any:
-        tokenizer = getattr(backend, "tokenizer", None)
-        if tokenizer is None:
-            return error(501, f"model {model!r} has no local tokenizer")
-        return tokenizer
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/v1/models")
-    def models() -> dict[str, Any]:
-        data = []
-        for name, backend in backends.items():
-            info = backend.info()
-            data.append(
-                {
-                    "id": name,
-                    "object": "model",
-                    "created": created,
-                    "owned_by": "mixtune",
-                    "root": info.get("model"),
-                    "max_model_len": backend.context_limit,
-                    "lineage": info.get("lineage") or {},
-                }
-            )
-        return {"object": "list", "data": data}
-
-    @app.post("/tokenize")
-    async def tokenize(request: Request) -> Any:
-        body = parse_body(await request.body())
-        backend = find(body.get("model"))
-        if isinstance(backend, JSONResponse):
-            return backend
-        tokenizer = local_tokenizer(backend, body.get("model"))
-        if isinstance(tokenizer, JSONResponse):
-            return tokenizer
-        if "messages" in body:
-            try:
-                messages = check_messages(body["messages"])
-                tools = decode_tools(body.get("tools"))
-                prompt = backend.render_prompt(messages, tools) if tools else backend.render_prompt(messages)
-            except MixtuneError as exc:
-                raise BadRequest(str(exc), "messages") from None
-        elif "prompt" in body:
-            if not isinstance(body["prompt"], str):
-                raise BadRequest(f"prompt: expected text, got {type(body['prompt']).__name__}", "prompt")
-            prompt = body["prompt"]
+    def feed(self, piece: str) -> str:
+        """Take the next piece; returns the content to send now."""
+        self.held, self.stopped = _apply_stop(self.held + piece, self.stops)
+        if self.tools and not self.calling and TOOL_CALL_TAG in self.held:
+            self.calling = True
+            out = self.held[self.sent : self.held.index(TOOL_CALL_TAG)]
+        elif self.calling:
+            out = ""
         else:
-            raise BadRequest("give 'messages' (a conversation) or 'prompt' (text)")
-        tokens = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        return {"count": len(tokens), "max_model_len": backend.context_limit, "tokens": tokens}
+            keep = 0 if self.stopped else max((len(s) - 1 for s in self.stops), default=0)
+            if self.tools:
+                keep = max(keep, _partial_tag(self.held, TOOL_CALL_TAG))
+            out = self.held[self.sent : len(self.held) - keep] if keep else self.held[self.sent :]
+        self.sent += len(out)
+        return out
 
-    @app.post("/detokenize")
-    async def detokenize(request: Request) -> Any:
-        body = parse_body(await request.body())
-        backend = find(body.get("model"))
-        if isinstance(backend, JSONResponse):
-            return backend
-        tokenizer = local_tokenizer(backend, body.get("model"))
-        if isinstance(tokenizer, JSONResponse):
-            return tokenizer
-        tokens = body.get("tokens")
-        if not isinstance(tokens, list):
-            raise BadRequest("tokens: expected a list of token ids", "tokens")
-        vocab = len(tokenizer)
-        for i, t in enumerate(tokens):
-            if isinstance(t, bool) or not isinstance(t, int):
-                raise BadRequest(f"tokens.{i}: expected an integer token id, got {t!r}", "tokens")
-            if not 0 <= t < vocab:
-                raise BadRequest(f"tokens.{i}: token id {t} is out of range [0, {vocab})", "tokens")
-        return {"prompt": tokenizer.decode(tokens, skip_special_tokens=False)}
+    @property
+    def unsent(self) -> str:
+        return self.held[self.sent :]
 
-    @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request) -> Any:
-        try:
-            req = ChatCompletionRequest.model_validate(parse_body(await request.body()))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            return error(400, f"{loc}: {first['msg']}", loc.split(".")[0])
-        backend = find(req.model)
-        if isinstance(backend, JSONResponse):
-            return backend
-        try:
-            messages = check_messages(req.messages)
-        except MixtuneError as exc:
-            return error(400, str(exc), "messages")
-        try:
-            settings = req.settings(default_max_tokens)
-        except MixtuneError as exc:
-            return error(400, str(exc))
-        tools = req.active_tools()
-        stops = req.stop_strings()
-        cancel = threading.Event()
-        extra = {"tools": tools} if tools else {}
-        try:
-            reply = await anyio.to_thread.run_sync(
-                lambda: backend.stream(messages, settings, cancel, **extra)
-            )
-        except MixtuneError as exc:
-            return error(400, str(exc), "messages")
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
 
-        def next_piece() -> str | None:
-            return next(reply, None)
+class ChatCompletion:
+    """One `/v1/chat/completions` reply, answered whole (`answer`) or as server-sent events
+    (`events`); either way generation stops when the reply ends or the client leaves."""
 
-        def usage() -> dict[str, int]:
-            return {
-                "prompt_tokens": reply.prompt_tokens,
-                "completion_tokens": reply.completion_tokens,
-                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+    def __init__(
+        self,
+        req: ChatCompletionRequest,
+        reply: ReplyStream,
+        cancel: threading.Event,
+        tools: list[dict[str, Any]] | None,
+    ) -> None:
+        self.req = req
+        self.reply = reply
+        self.cancel = cancel
+        self.tools = tools
+        self.stops = req.stop_strings()
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+
+    def head(self, kind: str) -> dict[str, Any]:
+        """The fields every answer and chunk starts with."""
+        return {"id": self.id, "object": kind, "created": int(time.time()), "model": self.req.model}
+
+    def usage(self) -> dict[str, int]:
+        prompt, completion = self.reply.prompt_tokens, self.reply.completion_tokens
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> str:
+        body = {
+            **self.head("chat.completion.chunk"),
+            "system_fingerprint": f"seed-{self.reply.seed}",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    async def next_piece(self) -> str | None:
+        return await anyio.to_thread.run_sync(next, self.reply, None)
+
+    async def close(self) -> None:
+        self.cancel.set()  # the client left or the reply ended: stop generating now
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_close, self.reply, self.cancel)
+
+    async def answer(self) -> dict[str, Any]:
+        """The whole reply as one `chat.completion` object."""
+        text, stopped = "", False
+        try:
+            while (piece := await self.next_piece()) is not None:
+                text, stopped = _apply_stop(text + piece, self.stops)
+                if stopped:
+                    break
+        finally:
+            await self.close()
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        finish = "stop" if stopped else self.reply.finish_reason
+        parsed = parse_tool_calls(text) if self.tools else None
+        if parsed is not None and parsed.calls:
+            message = {
+                "role": "assistant",
+                "content": parsed.content or None,
+                "tool_calls": openai_tool_calls(parsed.calls),
             }
+            finish = "tool_calls"
+        return {
+            **self.head("chat.completion"),
+            "system_fingerprint": f"seed-{self.reply.seed}",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": self.usage(),
+        }
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-            body = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": req.model,
-                "system_fingerprint": f"seed-{reply.seed}",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            }
-            return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
-
-        if not req.stream:
-            text, stopped = "", False
-            try:
-                while (piece := await anyio.to_thread.run_sync(next_piece)) is not None:
-                    text, stopped = _apply_stop(text + piece, stops)
-                    if stopped:
-                        break
-            finally:
-                cancel.set()
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(_close, reply, cancel)
-            message: dict[str, Any] = {"role": "assistant", "content": text}
-            finish = "stop" if stopped else reply.finish_reason
-            parsed = parse_tool_calls(text) if tools else None
-            if parsed is not None and parsed.calls:
-                message = {
-                    "role": "assistant",
-                    "content": parsed.content or None,
-                    "tool_calls": openai_tool_calls(parsed.calls),
+    async def events(self) -> AsyncIterator[str]:
+        """The reply as `chat.completion.chunk` events, then the usage when asked, then [DONE]."""
+        text = StreamedText(self.stops, bool(self.tools))
+        try:
+            yield self.chunk({"role": "assistant", "content": ""})
+            while (piece := await self.next_piece()) is not None:
+                if out := text.feed(piece):
+                    yield self.chunk({"content": out})
+                if text.stopped:
+                    break
+            for delta, finish in self.last_deltas(text):
+                yield self.chunk(delta, finish)
+            if (self.req.stream_options or {}).get("include_usage"):
+                body = {
+                    **self.head("chat.completion.chunk"),
+                    "choices": [],
+                    "usage": self.usage(),
                 }
-                finish = "tool_calls"
-            return {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": req.model,
-                "system_fingerprint": f"seed-{reply.seed}",
-                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": usage(),
+                yield f"data: {json.dumps(body)}\n\n"
+            yield "data: [DONE]\n\n"
+        except MixtuneError as exc:
+            yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
+        finally:
+            await self.close()
+
+    def last_deltas(self, text: StreamedText) -> list[tuple[dict[str, Any], str | None]]:
+        """What follows the streamed content: the tool calls or the held-back rest, then the finish."""
+        finish = "stop" if text.stopped else self.reply.finish_reason
+        parsed = parse_tool_calls(text.held) if text.calling else None
+        deltas: list[tuple[dict[str, Any], str | None]] = []
+        if parsed is not None and parsed.calls:
+            for index, call in enumerate(openai_tool_calls(parsed.calls)):
+                deltas.append(({"tool_calls": [{"index": index, **call}]}, None))
+            finish = "tool_calls"
+        elif text.unsent:
+            deltas.append(({"content": text.unsent}, None))
+        return [*deltas, ({}, finish)]
+
+
+def error_response(status: int, message: str, param: str | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
+    return JSONResponse(body, status_code=status)
+
+
+async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, str(exc), exc.param)
+
+
+def find_backend(request: Request, model: Any) -> ChatBackend:
+    """The backend serving `model` (the only one when the request names none)."""
+    backends: dict[str, ChatBackend] = request.app.state.backends
+    if model is None and len(backends) == 1:
+        return next(iter(backends.values()))
+    if not isinstance(model, str):
+        raise BadRequest(f"model: expected the model's name as text, got {type(model).__name__}", "model")
+    if model not in backends:
+        raise ApiError(404, f"model {model!r} not found; this server has {sorted(backends)}", "model")
+    return backends[model]
+
+
+def local_tokenizer(request: Request, body: dict[str, Any]) -> tuple[ChatBackend, Any]:
+    """The backend named in `body` and its tokenizer (a 501 for a backend without one)."""
+    backend = find_backend(request, body.get("model"))
+    tokenizer = getattr(backend, "tokenizer", None)
+    if tokenizer is None:
+        raise ApiError(501, f"model {body.get('model')!r} has no local tokenizer")
+    return backend, tokenizer
+
+
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def list_models(request: Request) -> dict[str, Any]:
+    data = []
+    for name, backend in request.app.state.backends.items():
+        info = backend.info()
+        data.append(
+            {
+                "id": name,
+                "object": "model",
+                "created": request.app.state.created,
+                "owned_by": "mixtune",
+                "root": info.get("model"),
+                "max_model_len": backend.context_limit,
+                "lineage": info.get("lineage") or {},
             }
+        )
+    return {"object": "list", "data": data}
 
-        include_usage = bool((req.stream_options or {}).get("include_usage"))
 
-        async def events() -> AsyncIterator[str]:
-            # content streams as it comes; from a <tool_call> tag on, the rest is held and read
-            # as tool calls at the end (or sent as content if it is not one)
-            sent, held, stopped, calling = 0, "", False, False
-            try:
-                yield chunk({"role": "assistant", "content": ""})
-                while (piece := await anyio.to_thread.run_sync(next_piece)) is not None:
-                    held, stopped = _apply_stop(held + piece, stops)
-                    if tools and not calling and TOOL_CALL_TAG in held:
-                        calling = True
-                        out = held[sent : held.index(TOOL_CALL_TAG)]
-                    elif calling:
-                        out = ""
-                    else:
-                        # hold back a tail that could be the start of a stop string or a tool call
-                        keep = 0 if stopped else max((len(s) - 1 for s in stops), default=0)
-                        if tools:
-                            keep = max(keep, _partial_tag(held, TOOL_CALL_TAG))
-                        out = held[sent : len(held) - keep] if keep else held[sent:]
-                    if out:
-                        sent += len(out)
-                        yield chunk({"content": out})
-                    if stopped:
-                        break
-                finish = "stop" if stopped else reply.finish_reason
-                parsed = parse_tool_calls(held) if calling else None
-                if parsed is not None and parsed.calls:
-                    for index, call in enumerate(openai_tool_calls(parsed.calls)):
-                        yield chunk({"tool_calls": [{"index": index, **call}]})
-                    finish = "tool_calls"
-                elif held[sent:]:
-                    yield chunk({"content": held[sent:]})
-                yield chunk({}, finish)
-                if include_usage:
-                    body = {
-                        "id": completion_id,
-                        "object": "chat.completion.chunk",
-                        "created": int(time.time()),
-                    }
-                    body |= {"model": req.model, "choices": [], "usage": usage()}
-                    yield f"data: {json.dumps(body)}\n\n"
-                yield "data: [DONE]\n\n"
-            except MixtuneError as exc:
-                yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
-            finally:
-                cancel.set()  # the client left or the reply ended: stop generating now
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(_close, reply, cancel)
+async def tokenize(request: Request) -> Any:
+    body = parse_body(await request.body())
+    backend, tokenizer = local_tokenizer(request, body)
+    if "messages" in body:
+        try:
+            messages = check_messages(body["messages"])
+            tools = decode_tools(body.get("tools"))
+            prompt = backend.render_prompt(messages, tools) if tools else backend.render_prompt(messages)
+        except MixtuneError as exc:
+            raise BadRequest(str(exc), "messages") from None
+    elif "prompt" in body:
+        if not isinstance(body["prompt"], str):
+            raise BadRequest(f"prompt: expected text, got {type(body['prompt']).__name__}", "prompt")
+        prompt = body["prompt"]
+    else:
+        raise BadRequest("give 'messages' (a conversation) or 'prompt' (text)")
+    tokens = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    return {"count": len(tokens), "max_model_len": backend.context_limit, "tokens": tokens}
 
-        return StreamingResponse(events(), media_type="text/event-stream")
 
+async def detokenize(request: Request) -> Any:
+    body = parse_body(await request.body())
+    _, tokenizer = local_tokenizer(request, body)
+    tokens = body.get("tokens")
+    if not isinstance(tokens, list):
+        raise BadRequest("tokens: expected a list of token ids", "tokens")
+    vocab = len(tokenizer)
+    for i, t in enumerate(tokens):
+        if isinstance(t, bool) or not isinstance(t, int):
+            raise BadRequest(f"tokens.{i}: expected an integer token id, got {t!r}", "tokens")
+        if not 0 <= t < vocab:
+            raise BadRequest(f"tokens.{i}: token id {t} is out of range [0, {vocab})", "tokens")
+    return {"prompt": tokenizer.decode(tokens, skip_special_tokens=False)}
+
+
+def completion_request(body: dict[str, Any]) -> ChatCompletionRequest:
+    try:
+        return ChatCompletionRequest.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise BadRequest(f"{loc}: {first['msg']}", loc.split(".")[0]) from None
+
+
+async def chat_completions(request: Request) -> Any:
+    req = completion_request(parse_body(await request.body()))
+    backend = find_backend(request, req.model)
+    try:
+        messages = check_messages(req.messages)
+    except MixtuneError as exc:
+        raise BadRequest(str(exc), "messages") from None
+    try:
+        settings = req.settings(request.app.state.default_max_tokens)
+    except MixtuneError as exc:
+        raise BadRequest(str(exc)) from None
+    tools = req.active_tools()
+    cancel = threading.Event()
+    extra = {"tools": tools} if tools else {}
+    try:
+        reply = await anyio.to_thread.run_sync(lambda: backend.stream(messages, settings, cancel, **extra))
+    except MixtuneError as exc:
+        raise BadRequest(str(exc), "messages") from None
+    completion = ChatCompletion(req, reply, cancel, tools)
+    if not req.stream:
+        return await completion.answer()
+    return StreamingResponse(completion.events(), media_type="text/event-stream")
+
+
+def create_app(backends: dict[str, ChatBackend], default_max_tokens: int = 512) -> FastAPI:
+    """The FastAPI application serving these backends under their names."""
+    app = FastAPI(title="mixtune OpenAI-compatible server")
+    app.state.backends = backends
+    app.state.default_max_tokens = default_max_tokens
+    app.state.created = int(time.time())
+    app.add_exception_handler(ApiError, api_error)
+    app.get("/health")(health)
+    app.get("/v1/models")(list_models)
+    app.post("/tokenize")(tokenize)
+    app.post("/detokenize")(detokenize)
+    app.post("/v1/chat/completions")(chat_completions)
     return app
 
 

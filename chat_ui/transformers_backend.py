@@ -5,14 +5,14 @@ max_new_tokens, or within one token when the caller's cancel event is set (a Sto
 reads it), which is what makes the playground's stop button real.
 
 Sampling draws from torch's global random generator, so replies are generated one at a time
-under a process-wide lock: that is what makes "same seed, same answer" hold while several
-people chat. For many concurrent users, serve the model with vLLM (`mixtune serve`) instead.
+under a process-wide lock (chat_ui/generate_thread.py): that is what makes "same seed, same
+answer" hold while several people chat. For many concurrent users, serve the model with vLLM
+(`mixtune serve`) instead.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,6 @@ from chat_ui.lineage import read_lineage
 from mixtune.errors import MixtuneError
 
 log = logging.getLogger(__name__)
-
-GENERATION_LOCK = threading.Lock()
-STOP_POLL_S = 0.1  # how often a reader waiting for its first token checks for a stop
 
 
 def _pick_device(device: str | None) -> str:
@@ -131,8 +128,7 @@ class TransformersBackend:
         cancel: threading.Event | None = None,
         tools: list[dict[str, Any]] | None = None,
     ) -> ReplyStream:
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from chat_ui.generate_thread import GenerateThread
 
         settings = settings.validate().with_seed()
         prompt_ids = self._encode(self.render_prompt(messages, tools))
@@ -145,99 +141,16 @@ class TransformersBackend:
                 )
             if settings.max_new_tokens > room:
                 settings = GenerationSettings(**{**settings.to_dict(), "max_new_tokens": room})
-        stop = threading.Event()
-
-        def halted() -> bool:
-            return stop.is_set() or (cancel is not None and cancel.is_set())
-
-        class CancelCriteria(StoppingCriteria):
-            """Ends generation within a token of a stop; its answers are made once, not per token."""
-
-            answers: dict[bool, Any] = {}
-
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                halt = halted()
-                if halt not in self.answers:
-                    self.answers[halt] = torch.full(
-                        (input_ids.shape[0],), halt, dtype=torch.bool, device=input_ids.device
-                    )
-                return self.answers[halt]
-
-        class CountingStreamer(TextIteratorStreamer):
-            generated = 0
-            last_token: int | None = None
-
-            def put(self, value: Any) -> None:
-                if not (self.skip_prompt and self.next_tokens_are_prompt):
-                    flat = value.reshape(-1)
-                    self.generated += int(flat.numel())
-                    self.last_token = int(flat[-1])
-                super().put(value)
-
-        # the timeout lets the reader notice a stop while it waits for the model (see pieces())
-        streamer = CountingStreamer(
-            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STOP_POLL_S
+        run = GenerateThread(
+            self.model,
+            self.tokenizer,
+            prompt_ids,
+            self.generation_kwargs(settings),
+            settings.seed,
+            cancel,
+            self.name,
         )
-        input_ids = torch.tensor([prompt_ids], device=self.model.device)
-        kwargs = {
-            "input_ids": input_ids,
-            "attention_mask": torch.ones_like(input_ids),
-            "streamer": streamer,
-            "stopping_criteria": StoppingCriteriaList([CancelCriteria()]),
-            **self.generation_kwargs(settings),
-        }
-        failure: list[BaseException] = []
-        generating = threading.Event()
-
-        def run() -> None:
-            try:
-                with GENERATION_LOCK:
-                    if halted():
-                        streamer.end()
-                        return
-                    generating.set()
-                    torch.manual_seed(settings.seed)
-                    with torch.inference_mode():
-                        self.model.generate(**kwargs)
-            except BaseException as exc:  # surfaced to the reader below
-                failure.append(exc)
-                streamer.end()
-
-        thread = threading.Thread(target=run, name=f"generate-{self.name}", daemon=True)
         reply = ReplyStream(iter(()), prompt_tokens=len(prompt_ids), seed=settings.seed)
-
-        def pieces():
-            thread.start()
-            try:
-                while True:
-                    try:
-                        text = next(streamer)
-                    except StopIteration:
-                        break
-                    except queue.Empty:
-                        # no token yet: still waiting for another reply to release the model, or
-                        # a slow step; a stop asked meanwhile ends the reply now, not when the
-                        # model is free (the generation thread then sees it and does not start)
-                        if halted():
-                            break
-                        continue
-                    if text:
-                        yield text
-            finally:
-                if thread.is_alive():
-                    stop.set()
-                if generating.is_set():  # it ends within a token; one still waiting for the model
-                    thread.join(timeout=30)  # returns as soon as it gets it, so it is not waited for
-            if failure:
-                raise MixtuneError(f"generation with {self.name} failed: {failure[0]}") from failure[0]
-            reply.completion_tokens = streamer.generated
-            if streamer.last_token in self.stop_ids:
-                reply.finish_reason = "stop"
-            elif streamer.generated >= settings.max_new_tokens:
-                reply.finish_reason = "length"
-            else:
-                reply.finish_reason = "cancelled"
-
-        reply.pieces = pieces()
-        reply._on_close.append(stop.set)
+        reply.pieces = run.pieces(reply, self.stop_ids, settings.max_new_tokens)
+        reply._on_close.append(run.stop.set)
         return reply

@@ -103,7 +103,7 @@ def test_cancel_stops_a_long_generation_within_a_token(chat_backend: Any) -> Non
 def test_stop_while_waiting_for_the_model_ends_the_reply_at_once(chat_backend: Any) -> None:
     """A reply queued behind another user's (the model is busy) stops when asked, not when the
     model is free, and does not generate afterwards."""
-    from chat_ui.transformers_backend import GENERATION_LOCK
+    from chat_ui.generate_thread import GENERATION_LOCK
 
     cancel = threading.Event()
     texts: list[str] = []
