@@ -8,7 +8,9 @@ same parallelism, in one run, rounds alternating.
   proof pipes they expect, put on fds 3 and 5 by bash), run with `subprocess.run` in a
   temporary directory per program by `workers` threads, files and temporary files on a
   tmpfs (/dev/shm) as in the sandbox;
-  Python programs run as `python3 -I -S program.py`. No isolation, no limits.
+  Python programs run as `python3 -I -S program.py`; each program in a session of its own, as
+  in the sandbox (with the kernel's autogroup scheduling a new session is also a new CPU share,
+  so this matters on a shared machine). No isolation, no limits.
 
     python bench/multilang.py                     # all 164 tasks per language, 1 round
     python bench/multilang.py --limit 40 --rounds 3 --languages cpp,js
@@ -33,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evals.benchmarks import load_benchmark  # noqa: E402
 from evals.execution import job_for  # noqa: E402
-from evals.languages import Job  # noqa: E402
+from evals.languages import Job, toolchain  # noqa: E402
 from evals.sandbox import Sandbox, SandboxLimits  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "humaneval-x"
@@ -46,12 +48,18 @@ def plain_one(job: Job) -> bool:
     """Compile and run one program without any isolation; True when it exits 0. Its files and
     the compilers' temporary files go to a tmpfs, as in the sandbox, so only isolation differs."""
     env = {**os.environ, "TMPDIR": PLAIN_DIR or tempfile.gettempdir()}
+    if job.language != "python":
+        env.update(toolchain(job.language).env)  # e.g. NODE_PATH for js-md5
     with tempfile.TemporaryDirectory(prefix="mixtune-plain-", dir=PLAIN_DIR) as tmp:
         if job.language == "python":
             Path(tmp, "program.py").write_text(job.source, encoding="utf-8", errors="replace")
             return (
                 subprocess.run(
-                    [sys.executable, "program.py"], cwd=tmp, capture_output=True, env=env
+                    [sys.executable, "-I", "-S", "program.py"],
+                    cwd=tmp,
+                    capture_output=True,
+                    env=env,
+                    start_new_session=True,
                 ).returncode
                 == 0
             )
@@ -59,7 +67,10 @@ def plain_one(job: Job) -> bool:
             Path(tmp, name).write_text(text, encoding="utf-8", errors="replace")
         if (
             job.compile
-            and subprocess.run(list(job.compile), cwd=tmp, capture_output=True, env=env).returncode != 0
+            and subprocess.run(
+                list(job.compile), cwd=tmp, capture_output=True, env=env, start_new_session=True
+            ).returncode
+            != 0
         ):
             return False
         status_r, status_w = os.pipe()
@@ -73,7 +84,14 @@ def plain_one(job: Job) -> bool:
         high_r = fcntl.fcntl(secret_r, fcntl.F_DUPFD_CLOEXEC, 100)
         command = ["/bin/bash", "-c", f'exec "$@" 3>&{high_w} 5<&{high_r}', "bash", *job.run]
         try:
-            proc = subprocess.run(command, cwd=tmp, capture_output=True, pass_fds=(high_w, high_r), env=env)
+            proc = subprocess.run(
+                command,
+                cwd=tmp,
+                capture_output=True,
+                pass_fds=(high_w, high_r),
+                env=env,
+                start_new_session=True,
+            )
         finally:
             for fd in (status_r, status_w, secret_r, high_w, high_r):
                 os.close(fd)
