@@ -2,9 +2,13 @@
 
 Library entry points (the CLI is `mixtune eval` / `mixtune compare`):
 
-- `evals.benchmarks.load_benchmark("humaneval" | path)`: problems in HumanEval's shape.
-- `evals.sandbox.Sandbox`: isolated, resource-limited execution of untrusted programs.
+- `evals.benchmarks.load_benchmark(name | path)`: HumanEval, MBPP, MultiPL-E or HumanEval-X
+  problems, each in its own published shape.
+- `evals.sandbox.Sandbox(language=...)`: isolated, resource-limited execution of untrusted
+  programs (Python, JavaScript, C++, Java, Rust; `evals.languages`), verdicts from a proof the
+  program cannot produce.
 - `evals.execution.execute_samples` / `per_problem` / `summarize`: verdicts and pass@k.
-- `evals.evaluate.run_eval(EvalRequest(...))`: one full evaluation run, written to disk.
+- `evals.evaluate.run_eval(EvalRequest(...))`: one full evaluation run, written to disk
+  (`run_evals` for several benchmarks).
 - `evals.compare.compare_runs` + `evals.report.write_report`: the leaderboard.
 """
