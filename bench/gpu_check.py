@@ -1,11 +1,24 @@
 """GPU check: a bf16 SFT run, a DeepSpeed ZeRO-3 single-process SFT run and a bf16 DPO run through
-mixtune's own code paths, each printing real tokens/s and peak GPU memory.
+mixtune's own code paths, each printing real tokens/s and peak GPU memory; then the model FLOPs
+utilisation (MFU) of a real-size model, with grouped and with packed batching.
 
-    bash bench/gpu_check.sh            # on a machine with a CUDA GPU
+    bash bench/gpu_check.sh                          # every step, on a machine with a CUDA GPU
+    bash bench/gpu_check.sh --steps mfu-grouped mfu-packed
 
-The model is a random-init StarCoder2-architecture model (about 150M parameters) with the
-embedded code tokenizer, trained on the demo mixtures, so nothing is downloaded. Each step runs
-in its own process so peak-memory numbers do not bleed into each other.
+The small steps use a random-init StarCoder2-architecture model (about 150M parameters); the MFU
+steps a random-init StarCoder2-architecture model of 1.06B parameters (hidden 2048, 24 layers, 16
+query / 4 key-value heads, MLP 8192: the StarCoder2 shape scaled down), trained in bf16 with the
+recipe's own defaults (activation checkpointing, which mixtune turns on from 1B parameters) on the
+demo SFT mixture, `max_length` 2048. Nothing is downloaded. Each step runs in its own process so
+peak-memory numbers do not bleed into each other.
+
+MFU = 6 * N * (real tokens/s) / (the GPU's dense bf16 peak), where N counts the parameters that
+take part in a matmul per token (everything but the input embedding; the tied LM head counts once)
+and 6 = 2 FLOPs per multiply-add x (1 forward + 2 backward). Attention's own score/value FLOPs and
+the activation-checkpointing recomputation are not counted (the usual convention), so MFU is a
+lower bound on hardware utilisation. Real tokens exclude padding; time is the trainer's
+`train_runtime` (first steps and data loading included). Peak bf16 TFLOPS (dense, no sparsity,
+vendor datasheets) by GPU name: see PEAK_BF16_TFLOPS.
 """
 
 from __future__ import annotations
@@ -20,6 +33,127 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Dense bf16 tensor-core peak, TFLOPS (vendor datasheets, without sparsity), matched by name.
+PEAK_BF16_TFLOPS = {
+    "H200": 989.5,
+    "H100 SXM": 989.5,
+    "H100 80GB HBM3": 989.5,
+    "H100 NVL": 835.0,
+    "H100 PCIe": 756.5,
+    "H100": 756.5,  # an unlabelled H100: the lower (PCIe) figure, so MFU is not overstated
+    "A100": 312.0,
+    "L40S": 362.1,
+    "A10G": 125.0,
+    "L4": 121.0,
+}
+MFU_STEPS = ("mfu-grouped", "mfu-packed")
+ALL_STEPS = ("sft", "zero3", "dpo", *MFU_STEPS)
+
+
+def peak_bf16_tflops(name: str) -> float | None:
+    for key, value in PEAK_BF16_TFLOPS.items():
+        if key in name:
+            return value
+    return None
+
+
+def build_big_model(work: Path) -> Path:
+    """A random-init 1.06B-parameter StarCoder2-architecture model in bf16 (StarCoder2 shape, scaled)."""
+    import torch
+
+    from mixtune.base_model import SIZES, build_base_model, make_model
+
+    out = work / "model-1b"
+    if (out / "config.json").is_file():
+        return out
+    tok_dir = build_base_model(work / "tokenizer", size="test")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    spec = replace(
+        SIZES["test"],
+        hidden_size=2048,
+        num_layers=24,
+        num_heads=16,
+        num_kv_heads=4,
+        intermediate_size=8192,
+        max_position_embeddings=4096,
+    )
+    model = make_model(spec, tok, seed=0).to(torch.bfloat16)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    print(f"model: {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B parameters", flush=True)
+    return out
+
+
+def matmul_parameters(model_dir: Path) -> int:
+    """N of 6*N: every parameter that multiplies a token's activations (not the input embedding;
+    a tied LM head is the embedding matrix used once as a matmul, so it counts once)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(model_dir)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    total = sum(p.numel() for p in model.parameters())  # tied weights appear once
+    embedding = model.get_input_embeddings().weight.numel()
+    tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    return total - (0 if tied else embedding)
+
+
+def inner_mfu(step: str, work: Path, sft_mix: Path) -> dict:
+    """Train the 1.06B model for a few dozen steps with grouped or packed batching; tokens/s, memory, MFU."""
+    import torch
+
+    from sft.train import train_sft
+
+    model = build_big_model(work)
+    batching = step.split("-", 1)[1]
+    torch.cuda.reset_peak_memory_stats()
+    t0 = time.time()
+    out = train_sft(
+        ROOT / "sft" / "recipes" / "demo.yaml",
+        {
+            "model_name_or_path": str(model),
+            "mixture": str(sft_mix),
+            "output_dir": str(work / f"out-{step}"),
+            "batching": batching,
+            "bf16": True,
+            "max_length": 2048,
+            "per_device_train_batch_size": 8 if batching == "grouped" else 4,
+            "max_steps": 40,
+            "learning_rate": 1e-5,
+            "logging_steps": 10,
+            "eval_strategy": "no",
+            "save_strategy": "no",
+            "report_to": "none",
+        },
+        overwrite=True,
+    )
+    record = json.loads((Path(out) / "mixtune_run.json").read_text())
+    metrics = record.get("metrics", {})
+    name = torch.cuda.get_device_name(0)
+    n = matmul_parameters(model)
+    tokens_per_s = metrics.get("train_tokens_per_second") or 0.0
+    peak = peak_bf16_tflops(name)
+    return {
+        "step": step,
+        "device": name,
+        "parameters_for_6N": n,
+        "batching": record["hyperparameters"].get("batching"),
+        "activation_checkpointing": record["hyperparameters"].get("gradient_checkpointing"),
+        "real_tokens_per_s": tokens_per_s,
+        "pad_share": metrics.get("pad_share"),
+        "peak_gpu_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+        "model_tflops_per_s": round(6 * n * tokens_per_s / 1e12, 1),
+        "peak_bf16_tflops": peak,
+        "mfu": round(6 * n * tokens_per_s / (peak * 1e12), 4) if peak else None,
+        "wall_s": round(time.time() - t0, 1),
+        "train_runtime_s": metrics.get("train_runtime"),
+        "final_loss": metrics.get("final_loss"),
+        "notes": [n for n in record.get("notes", []) if n.startswith("batching")],
+    }
 
 
 def build_model(work: Path) -> Path:
@@ -124,15 +258,19 @@ def _processed_tokens_per_s(record: dict, metrics: dict) -> float | None:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="/tmp/mixtune-gpu-check")
-    ap.add_argument("--inner", choices=["sft", "zero3", "dpo"])
+    ap.add_argument("--inner", choices=ALL_STEPS)
+    ap.add_argument("--steps", nargs="+", choices=ALL_STEPS, default=list(ALL_STEPS))
     ap.add_argument("--json-out", default=os.environ.get("OUT", ""))
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     if args.inner:
-        model = build_model(work)
         sft_mix, dpo_mix = build_mixtures(work)
-        print("RESULT " + json.dumps(inner(args.inner, work, model, sft_mix, dpo_mix)), flush=True)
+        if args.inner in MFU_STEPS:
+            result = inner_mfu(args.inner, work, sft_mix)
+        else:
+            result = inner(args.inner, work, build_model(work), sft_mix, dpo_mix)
+        print("RESULT " + json.dumps(result), flush=True)
         return 0
 
     import torch
@@ -142,11 +280,14 @@ def main() -> int:
         return 1
     build_model(work)
     build_mixtures(work)
+    if set(args.steps) & set(MFU_STEPS):
+        build_big_model(work)
     me = [sys.executable, str(Path(__file__).resolve()), "--work", str(work)]
     zero3 = ["accelerate", "launch", "--config_file", str(ROOT / "accelerate_configs" / "zero3.yaml")]
     zero3 += ["--num_processes", "1", str(Path(__file__).resolve()), "--work", str(work)]
     results = []
-    for name, cmd in (("sft", me), ("zero3", zero3), ("dpo", me)):
+    for name in args.steps:
+        cmd = zero3 if name == "zero3" else me
         print(f"\n=== {name} ===", flush=True)
         proc = subprocess.run([*cmd, "--inner", name], capture_output=True, text=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -162,6 +303,13 @@ def main() -> int:
     for r in results:
         if r.get("failed"):
             print(f"{r['step']:<6} | FAILED (exit {r['exit']})")
+        elif r["step"] in MFU_STEPS:
+            mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "n/a (unknown GPU peak)"
+            print(
+                f"{r['step']:<6} | {r['real_tokens_per_s']} | - | {r['peak_gpu_mem_gib']} | {r['wall_s']} | "
+                f"{r['final_loss']} | MFU {mfu} ({r['model_tflops_per_s']} of {r['peak_bf16_tflops']} TFLOPS, "
+                f"N={r['parameters_for_6N'] / 1e9:.2f}B, {r['device']})"
+            )
         else:
             print(
                 f"{r['step']:<6} | {r['real_tokens_per_s']} | {r['processed_tokens_per_s']} | {r['peak_gpu_mem_gib']} "

@@ -109,9 +109,9 @@ def choose_dpo_batching(
             import torch
 
             dtype = torch.bfloat16 if getattr(args, "bf16", False) else None
-            probe = measure_padding_free(
-                model, pair_masks(train_set, args.per_device_train_batch_size), 2, dtype
-            )
+            batch = args.per_device_train_batch_size
+            masks = pair_masks(train_set, batch, limit=2 * batch)  # two steps' worth of pairs
+            probe = measure_padding_free(model, masks, autocast_dtype=dtype)
             packed = probe.exact and probe.packed_tokens_per_s > PACKED_MARGIN * probe.padded_tokens_per_s
             why = "exact and faster" if packed else ("not exact" if not probe.exact else "slower")
             figures = {

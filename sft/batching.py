@@ -24,8 +24,8 @@ must not move when its row-mates change), and refuses to pack where they do.
 
 `auto` therefore decides by measurement: with flash-attn on CUDA it packs (varlen, exact and
 fastest); otherwise it times the training model on examples drawn from the run's own data, laid
-out packed and grouped (`measure_batching`, forward only, a second or two), and packs only when
-packing is exact and faster (by 10%, above timing noise; each layout is timed as the best of five
+out packed and grouped (`measure_batching`: one packed step's worth of examples, forward only),
+and packs only when packing is exact and faster (by 10%, above timing noise; each layout is timed as the best of three
 interleaved rounds, since other processes on a shared machine only ever slow a timing down). The
 run record's notes give both figures and the choice, and `mixtune_batching.json` in every checkpoint
 keeps it, so a resumed run batches exactly as its first start did. On a crowded machine

@@ -243,6 +243,17 @@ def best_times(fns: list[Any], rounds: int, sync: Any, floor_s: float = 0.05) ->
     return best
 
 
+def one_step_of(lengths: list[int], tokens: int) -> list[int]:
+    """The leading examples that fill about one packed step (`tokens`): the probe costs one step."""
+    taken, total = [], 0
+    for n in lengths:
+        if total >= tokens:
+            break
+        taken.append(n)
+        total += n
+    return taken
+
+
 def packed_batches(lengths: list[int], batch_size: int, max_length: int) -> list[torch.Tensor]:
     """Layout of packed training steps: best-fit-decreasing bins of `max_length` tokens, `batch_size`
     bins per step flattened into one row (as TRL's padding-free collator does). Returns the position
@@ -282,11 +293,12 @@ def measure_batching(
     lengths: list[int],
     batch_size: int,
     max_length: int,
-    rounds: int = 5,
+    rounds: int = 3,
     autocast_dtype: torch.dtype | None = None,
 ) -> BatchingProbe:
     """Time forward passes of the training model on the same examples (token counts drawn from the
-    data) laid out packed (padding-free, document mask) and grouped (length-sorted, padded).
+    data, about one packed step of them) laid out packed (padding-free, document mask) and grouped
+    (length-sorted, padded).
 
     Forward only and without gradients: the backward pass scales with the forward for both layouts,
     and nothing is left behind on the model. Token ids are random; only their layout matters.
@@ -295,6 +307,7 @@ def measure_batching(
     device = next(model.parameters()).device
     vocab = int(model.config.get_text_config().vocab_size)
     gen = torch.Generator().manual_seed(0)
+    lengths = one_step_of(lengths, batch_size * max_length)
     packed = packed_batches(lengths, batch_size, max_length)
     grouped = grouped_batches(lengths, batch_size, max_length)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -330,7 +343,7 @@ def measure_batching(
 
 
 def measure_padding_free(
-    model: Any, masks: list[torch.Tensor], rounds: int = 5, autocast_dtype: torch.dtype | None = None
+    model: Any, masks: list[torch.Tensor], rounds: int = 3, autocast_dtype: torch.dtype | None = None
 ) -> BatchingProbe:
     """Time the same padded steps (attention masks [B, T]) run as they are and run padding-free through
     `PaddingFreeForward`: the choice a trainer that collates padded rows (DPO pairs) has. Forward only."""
