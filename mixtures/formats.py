@@ -38,9 +38,8 @@ SHAREGPT_ROLES = {
     "function": "tool",
 }
 CHAT_ROLES = ("system", "user", "assistant", "tool")
-ROLE_TARGETS = ("system", "user", "assistant", "tool", "function_call")
+MESSAGE_ROLES = {**{r: r for r in CHAT_ROLES}, "function": "tool"}  # OpenAI's legacy result role
 NON_TEXT_PARTS = ("image", "image_url", "input_image", "audio", "input_audio", "video", "file")
-MAX_NESTING = 64
 MEDIA_COLUMNS = ("images", "videos", "audios", "image", "audio", "video")
 
 
@@ -203,7 +202,7 @@ def _message_list(
     value = _maybe_json_list(value)
     if not isinstance(value, list):
         raise RowError("bad_type", f"'{field}' should be a list of messages, got {type(value).__name__}")
-    known = {r: r for r in CHAT_ROLES} | {"function": "tool"}
+    known = MESSAGE_ROLES
     out: list[Message] = []
     for i, msg in enumerate(value):
         where = f"{field}[{i}]"
