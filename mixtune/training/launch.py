@@ -221,10 +221,12 @@ def _cpu_launch(
     kind = str(data.get("distributed_type", "")).upper()
     if kind == "DEEPSPEED":
         raise MixtuneError(
-            f"--launch {launch} --cpu: DeepSpeed cannot train in CPU processes through accelerate "
-            "1.15: its launcher drops to a single process with --cpu, and in CPU processes accelerate "
-            "keeps DeepSpeed off (AcceleratorState enables it only when not cpu). Use --launch fsdp "
-            "--cpu for sharded training on CPU, or run ZeRO on GPUs"
+            f"--launch {launch} --cpu: DeepSpeed cannot train in CPU processes through accelerate 1.15. "
+            "DeepSpeed's CPU accelerator (gloo) itself starts, but `accelerate launch --cpu` runs a "
+            "single process; without --cpu accelerate sets DeepSpeed up with num_processes=1 while "
+            "DeepSpeed sees every process, so its batch check fails (train_batch_size != micro batch x "
+            "accumulation x world size); and a CPU run (use_cpu) switches DeepSpeed off. Use "
+            "--launch fsdp --cpu for sharded training on CPU, or run ZeRO on GPUs"
         )
     if kind != "FSDP":
         raise MixtuneError(

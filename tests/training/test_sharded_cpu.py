@@ -219,10 +219,14 @@ def test_fsdp_dpo_lora_killed_resumed_matches_one_process(tiny_chat_dir: Path, t
     assert max((w2[k] - parent[k]).abs().max().item() for k in parent) > 1e-4  # the adapter was merged
 
 
-def test_zero3_on_cpu_is_refused_with_the_reason(tmp_path: Path) -> None:
-    recipe = write(
-        tmp_path / "r.yaml", {"model_name_or_path": "x", "dataset_mixture": {"datasets": [{"id": "y"}]}}
-    )
-    argv = [sys.executable, "-m", "mixtune", "sft", str(recipe), "--launch", "zero3", "--cpu", "--gpus", "2"]
-    proc = subprocess.run([*argv, "--dry-run"], capture_output=True, text=True, env=environ(), timeout=300)
-    assert proc.returncode != 0 and "DeepSpeed cannot train in CPU processes" in proc.stderr
+def test_cpu_launch_keeps_the_named_strategy_or_refuses() -> None:
+    from mixtune.errors import MixtuneError
+    from mixtune.training.launch import build_launch_command
+
+    fsdp = build_launch_command("sft", ["r.yaml"], "fsdp", 2, cpu=True)
+    assert fsdp.argv[:2] == ["accelerate", "launch"] and fsdp.argv[3].endswith("fsdp.yaml")
+    assert fsdp.env == {"MIXTUNE_CPU_FSDP": "1"}
+    assert build_launch_command("sft", ["r.yaml"], "ddp", 2, cpu=True).argv[0] == "torchrun"
+    for name in ("zero3", "zero2"):
+        with pytest.raises(MixtuneError, match="DeepSpeed cannot train in CPU processes"):
+            build_launch_command("sft", ["r.yaml"], name, 2, cpu=True)
