@@ -15,10 +15,8 @@ import gradio as gr
 from chat_ui.arena import SIDES, ArenaRound, draw_pair, stream_both
 from chat_ui.backend import GenerationSettings
 from chat_ui.conversation import display_content, escape_markup, to_messages
-from chat_ui.feedback import FeedbackLog
 from chat_ui.lineage import describe
-from chat_ui.models import Models, model_failure
-from chat_ui.page_values import PageValues
+from chat_ui.models import TabHandlers, model_failure
 from chat_ui.pump import Pump
 
 # the vote buttons: choice -> label (the API endpoint of each is vote_<choice>)
@@ -45,14 +43,8 @@ def round_note(rnd: ArenaRound, failed: bool) -> str:
     return "This round was stopped, so it cannot be voted on: send a new prompt."
 
 
-class ArenaHandlers:
-    """The arena tab's listeners; `values` turns `arena_send`'s outputs into page values."""
-
-    def __init__(self, models: Models, feedback: FeedbackLog | None, stream_interval: float) -> None:
-        self.models = models
-        self.feedback = feedback
-        self.stream_interval = stream_interval
-        self.values = PageValues([])
+class ArenaHandlers(TabHandlers):
+    """The arena tab's listeners."""
 
     async def arena_send(
         self, message: str, system: str, settings: GenerationSettings, request: gr.Request

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,7 @@ from chat_ui.conversation import (
     unescape_markup,
     whitespace_note,
 )
-from chat_ui.feedback import FeedbackLog
-from chat_ui.models import Models, model_failure
-from chat_ui.page_values import PageValues
+from chat_ui.models import TabHandlers, model_failure
 from chat_ui.pump import Pump
 from mixtune.errors import MixtuneError
 
@@ -59,14 +57,23 @@ def reply_status(turn: dict[str, Any], prompt_tokens: int, limit: int | None, dr
     return text
 
 
-class ChatHandlers:
-    """The chat tab's listeners; `values` turns their streamed outputs into page values."""
+def changed(change: Callable[..., History], *args: Any) -> History:
+    """The conversation after `change(*args)`; a change that cannot be made (no reply to retry,
+    no such message to edit) is an error on the page."""
+    try:
+        return change(*args)
+    except (MixtuneError, TypeError, ValueError) as exc:
+        raise gr.Error(str(exc)) from None
 
-    def __init__(self, models: Models, feedback: FeedbackLog | None, stream_interval: float) -> None:
-        self.models = models
-        self.feedback = feedback
-        self.stream_interval = stream_interval
-        self.values = PageValues([])
+
+async def unchanged(outputs: int) -> AsyncIterator[tuple[Any, ...]]:
+    """One update that leaves all `outputs` as they are."""
+    yield (gr.skip(),) * outputs
+
+
+class ChatHandlers(TabHandlers):
+    """The chat tab's listeners. The streaming ones (send, retry, edit) return the reply's
+    updates; they take the sampling controls as one GenerationSettings (chat_ui/controls.py)."""
 
     def _start_reply(
         self, backend: ChatBackend, messages: list[dict[str, str]], settings: GenerationSettings, session: str
@@ -126,7 +133,7 @@ class ChatHandlers:
         if failure is not None:
             raise gr.Error(str(failure))
 
-    async def send(
+    def send(
         self,
         message: str,
         history: History,
@@ -137,25 +144,19 @@ class ChatHandlers:
     ) -> AsyncIterator[tuple[Any, ...]]:
         if not (message or "").strip():
             gr.Warning("Type a message first.")
-            yield (gr.skip(),) * 4
-            return
+            return unchanged(4)
         history = [*(history or []), {"role": "user", "content": message}]
-        async for update in self.respond(history, model, system, settings, request.session_hash):
-            yield update
+        return self.respond(history, model, system, settings, request.session_hash)
 
-    async def retry(
+    def retry(
         self, history: History, model: str, system: str, settings: GenerationSettings, request: gr.Request
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Answer the last message again with a fresh random seed."""
-        try:
-            history = drop_last_reply(history or [])
-        except MixtuneError as exc:
-            raise gr.Error(str(exc)) from None
+        history = changed(drop_last_reply, history or [])
         settings.seed = None
-        async for update in self.respond(history, model, system, settings, request.session_hash):
-            yield update
+        return self.respond(history, model, system, settings, request.session_hash)
 
-    async def edit(
+    def edit(
         self,
         index: Any,
         text: str,
@@ -166,14 +167,10 @@ class ChatHandlers:
         request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Replace user message `index` and answer it again; later turns are dropped."""
-        try:
-            history = edit_user_turn(history or [], int(index), text)
-        except (MixtuneError, TypeError, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
-        async for update in self.respond(history, model, system, settings, request.session_hash):
-            yield update
+        history = changed(lambda: edit_user_turn(history or [], int(index), text))
+        return self.respond(history, model, system, settings, request.session_hash)
 
-    async def edit_from_chatbot(
+    def edit_from_chatbot(
         self,
         history: History,
         model: str,
@@ -185,9 +182,7 @@ class ChatHandlers:
         value = evt.value.get("content", "") if isinstance(evt.value, dict) else evt.value
         if isinstance(value, list):  # multimodal parts: keep the text
             value = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value)
-        text = unescape_markup(str(value))
-        async for update in self.edit(evt.index, text, history, model, system, settings, request):
-            yield update
+        return self.edit(evt.index, unescape_markup(str(value)), history, model, system, settings, request)
 
     def undo(self, history: History) -> tuple[Any, ...]:
         history, user_text = undo(history or [])

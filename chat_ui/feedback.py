@@ -65,30 +65,33 @@ def _row_id(kind: str, payload: Any) -> str:
     return f"{kind}-{hash_obj(payload)[:12]}-{uuid.uuid4().hex[:8]}"
 
 
+def _row(kind: str, data: dict[str, Any], identity: Any, source: str, **extra: Any) -> dict[str, Any]:
+    """A logged row: its data, source and id (a hash of `identity` plus a random part), what
+    rides along, and when."""
+    return {**data, "source": source, "id": _row_id(kind, identity), **extra, "timestamp": _timestamp()}
+
+
 def preference_row(
     prompt: list[Message],
-    chosen: str,
-    rejected: str,
-    models: dict[str, Any],
+    answers: dict[str, str],
+    models: dict[str, dict[str, Any]],
     settings: dict[str, Any],
     vote: str,
     source: str = ARENA_SOURCE,
 ) -> dict[str, Any]:
-    """A canonical preference row; extra keys (models, settings, vote, timestamp) ride along."""
+    """A canonical preference row from a decisive vote ("A" or "B" better between `answers`);
+    extra keys (models, settings, vote, timestamp) ride along."""
     if not prompt or prompt[-1]["role"] != "user":
         raise MixtuneError("a preference row needs a prompt that ends with the user's turn")
-    payload = [prompt, chosen, rejected]
-    return {
+    loser = "B" if vote == "A" else "A"
+    chosen, rejected = answers[vote], answers[loser]
+    pair = {
         "prompt": prompt,
         "chosen": [{"role": "assistant", "content": chosen}],
         "rejected": [{"role": "assistant", "content": rejected}],
-        "source": source,
-        "id": _row_id("vote", payload),
-        "models": models,
-        "settings": settings,
-        "vote": vote,
-        "timestamp": _timestamp(),
     }
+    ranked = {"chosen": models[vote], "rejected": models[loser]}
+    return _row("vote", pair, [prompt, chosen, rejected], source, models=ranked, settings=settings, vote=vote)
 
 
 def rating_row(
@@ -101,17 +104,14 @@ def rating_row(
     source: str = CHAT_SOURCE,
 ) -> dict[str, Any]:
     """An unpaired rating (KTO's prompt/completion/label), e.g. a thumbs-up on one answer."""
-    return {
+    rated = {
         "prompt": prompt,
         "completion": [{"role": "assistant", "content": completion}],
         "label": bool(label),
-        "source": source,
-        "id": _row_id("rating", [prompt, completion, origin]),
-        "model": model,
-        "settings": settings,
-        "origin": origin,
-        "timestamp": _timestamp(),
     }
+    return _row(
+        "rating", rated, [prompt, completion, origin], source, model=model, settings=settings, origin=origin
+    )
 
 
 class FeedbackLog:
@@ -135,15 +135,7 @@ class FeedbackLog:
         if vote not in VOTES:
             raise MixtuneError(f"unknown vote {vote!r}; expected one of {VOTES}")
         if vote in ("A", "B"):
-            loser = "B" if vote == "A" else "A"
-            row = preference_row(
-                prompt,
-                answers[vote],
-                answers[loser],
-                {"chosen": models[vote], "rejected": models[loser]},
-                settings,
-                vote,
-            )
+            row = preference_row(prompt, answers, models, settings, vote)
             append_jsonl(self.path, row)
             return [row]
         label = vote == "tie"

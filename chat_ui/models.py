@@ -1,4 +1,5 @@
-"""What the chat and arena handlers share: the models by name, and each session's stop switches."""
+"""What the chat and arena handlers share: the models by name, each session's stop switches,
+the feedback log and how often the screen is updated."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 import gradio as gr
 
 from chat_ui.backend import ChatBackend
+from chat_ui.feedback import FeedbackLog
+from chat_ui.page_values import PageValues
 from chat_ui.pump import Pump
 from chat_ui.sessions import CancelRegistry
 from mixtune.errors import MixtuneError
@@ -39,6 +42,18 @@ class Models:
         if name not in self.backends:
             raise gr.Error(f"unknown model {name!r}; choose one of {sorted(self.backends)}")
         return self.backends[name]
+
+
+class TabHandlers:
+    """What a tab's handlers start from: the shared models, the feedback log (None: nothing is
+    stored), the seconds between screen updates, and `values`, which the layout sets to turn
+    the streaming handler's outputs into page values (chat_ui/page_values.py)."""
+
+    def __init__(self, models: Models, feedback: FeedbackLog | None, stream_interval: float) -> None:
+        self.models = models
+        self.feedback = feedback
+        self.stream_interval = stream_interval
+        self.values = PageValues([])
 
 
 def model_failure(pump: Pump) -> MixtuneError | None:
