@@ -326,7 +326,10 @@ MUTATIONS: tuple[Mutation, ...] = (
         r'''"{{- '<tool_response>\n' + (message['content'] or '') + '\n</tool_response>' }}"''',
         r'''"{%- generation %}{{- '<tool_response>\n' + (message['content'] or '') + '\n</tool_response>' }}{%- endgeneration %}"''',
         "tool results fall inside the trained span: the model learns to write what tools return",
-        ("tests/test_chat_format.py",),
+        (
+            "tests/test_chat_format.py",
+            "tests/sft/test_tool_calling.py::test_prepared_rows_train_on_calls_never_on_tool_results",
+        ),
     ),
     # ------------------------------------------------------------------ DPO encoding
     M(
