@@ -128,6 +128,23 @@ def client(playground: dict[str, Any]) -> Any:
     return Client(playground["url"], verbose=False)
 
 
+def read_with_stop(stream: Any, cancel: threading.Event, after_s: float = 0.3) -> tuple[str, float | None]:
+    """Read `stream` to its end while a timer sets `cancel` after `after_s` seconds; returns the
+    text and the seconds from the stop to the end (None: the stream ended before the stop)."""
+    stop_at: list[float] = []
+
+    def stop() -> None:
+        stop_at.append(time.monotonic())
+        cancel.set()
+
+    timer = threading.Timer(after_s, stop)
+    timer.start()
+    text = "".join(stream)
+    ended = time.monotonic()
+    timer.cancel()
+    return text, (ended - stop_at[0] if stop_at else None)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,6 +14,8 @@ from chat_ui.backend import GenerationSettings
 from chat_ui.openai_backend import OpenAIBackend, normalize_base_url
 from mixtune.errors import MixtuneError
 
+from .conftest import read_with_stop
+
 MESSAGES = [{"role": "user", "content": "def fib(n):"}]
 
 
@@ -103,20 +105,9 @@ def test_stop_closes_the_stream_and_the_server_stops_generating(served: str, tin
     stream = backend.stream(
         MESSAGES, GenerationSettings(temperature=1.0, max_new_tokens=1000, seed=2), cancel
     )
-    stop_at: list[float] = []
-
-    def stop() -> None:
-        stop_at.append(time.monotonic())
-        cancel.set()
-
-    timer = threading.Timer(0.3, stop)
-    timer.start()
-    for _ in stream:
-        pass
-    ended = time.monotonic()
-    timer.cancel()
-    assert stop_at and stream.finish_reason == "cancelled"
-    assert ended - stop_at[0] < 0.5
+    _, stopping_s = read_with_stop(stream, cancel)
+    assert stopping_s is not None and stream.finish_reason == "cancelled"
+    assert stopping_s < 0.5
     # the server let go of the model: a new request is answered at once, not after 1000 tokens
     t1 = time.monotonic()
     quick = backend.stream(MESSAGES, GenerationSettings(temperature=0.0, max_new_tokens=3))

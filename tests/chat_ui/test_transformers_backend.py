@@ -14,6 +14,8 @@ import pytest
 
 from chat_ui.backend import GenerationSettings
 
+from .conftest import read_with_stop
+
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "def add(a, b):"}]
 
 
@@ -83,21 +85,11 @@ def test_cancel_stops_a_long_generation_within_a_token(chat_backend: Any) -> Non
     cancel = threading.Event()
     settings = GenerationSettings(temperature=1.0, max_new_tokens=900, seed=1)
     stream = chat_backend.stream(MESSAGES, settings, cancel)
-    stop_at: list[float] = []
-
-    def stop() -> None:
-        stop_at.append(time.monotonic())
-        cancel.set()
-
-    timer = threading.Timer(0.3, stop)
-    timer.start()
-    text = "".join(stream)
-    ended = time.monotonic()
-    timer.cancel()
-    assert stop_at, "generation finished before it could be stopped"
+    text, stopping_s = read_with_stop(stream, cancel)
+    assert stopping_s is not None, "generation finished before it could be stopped"
     assert stream.finish_reason == "cancelled"
     assert 0 < stream.completion_tokens < 900 and text == stream.text
-    assert ended - stop_at[0] < 0.5, f"stopping took {ended - stop_at[0]:.3f}s"
+    assert stopping_s < 0.5, f"stopping took {stopping_s:.3f}s"
 
 
 def test_stop_while_waiting_for_the_model_ends_the_reply_at_once(chat_backend: Any) -> None:
