@@ -331,6 +331,16 @@ MUTATIONS: tuple[Mutation, ...] = (
             "tests/sft/test_tool_calling.py::test_prepared_rows_train_on_calls_never_on_tool_results",
         ),
     ),
+    M(
+        "packed-rows-share-positions",
+        "training",
+        "mixtune/training/batching.py",
+        "pack_rows",
+        "positions = (keep.long().cumsum(-1) - 1).clamp(min=0)",
+        "positions = (keep.long().flatten().cumsum(-1) - 1).view_as(keep)",
+        "padding-free packed rows keep counting positions: examples attend to each other",
+        ("tests/training/test_packing.py",),
+    ),
     # ------------------------------------------------------------------ DPO encoding
     M(
         "dpo-prompt-may-end-with-assistant",
