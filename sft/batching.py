@@ -27,10 +27,12 @@ fastest); otherwise it times the training model on examples drawn from the run's
 out packed and grouped (`measure_batching`: one packed step's worth of examples, forward only),
 and packs only when packing is exact and faster (by 10%, above timing noise; each layout is timed as the best of three
 interleaved rounds, since other processes on a shared machine only ever slow a timing down). The
-run record's notes give both figures and the choice, and `mixtune_batching.json` in every checkpoint
-keeps it, so a resumed run batches exactly as its first start did. On a crowded machine
-and a tiny model the two layouts can be within noise of each other; set `batching:` explicitly
-where bit-for-bit reproducible batches across separate runs matter.
+run record's notes give both figures and the choice; `mixtune_batching.json` in every checkpoint
+keeps it, so a resumed run batches exactly as its first start did, and the decision is remembered
+per machine, model shape, precision, batch shape and data ($MIXTUNE_CACHE/batching/), so that two
+runs of one recipe here batch alike (packed and grouped steps train on different example sets, and
+on a crowded machine nearly equal timings could otherwise flip). Set `batching:` explicitly to
+choose across machines.
 
 Measured with `python bench/sft_throughput.py --rows 1024 --variants` (see the bench's docstring).
 A recipe that sets TRL's own knobs (`packing`, `padding_free`, `train_sampling_strategy`) gets
@@ -185,11 +187,18 @@ def settle_batching(
         state = PartialState()
         decided: list[Any] = [None]
         if state.is_main_process:
-            probe = probe_model(model, args, dataset, tokenizer, caps, timing=plan.mode == "measure")
-            try:
-                decided[0] = decide(plan, probe, args.to_dict())
-            except MixtuneError as exc:
-                decided[0] = exc
+            remembered = measured_before(model, args, dataset, caps) if plan.mode == "measure" else None
+            if remembered is not None and remembered.is_file():
+                decided[0] = BatchingPlan(**json.loads(remembered.read_text(encoding="utf-8")))
+                decided[0].reason += f" [measured by an earlier run on this machine: {remembered}]"
+            else:
+                probe = probe_model(model, args, dataset, tokenizer, caps, timing=plan.mode == "measure")
+                try:
+                    decided[0] = decide(plan, probe, args.to_dict())
+                except MixtuneError as exc:
+                    decided[0] = exc
+                if remembered is not None and isinstance(decided[0], BatchingPlan) and decided[0].probe:
+                    remembered.write_text(json.dumps(asdict(decided[0]), indent=2) + "\n", encoding="utf-8")
         if state.num_processes > 1:
             broadcast_object_list(decided)
         if isinstance(decided[0], MixtuneError):
@@ -198,6 +207,35 @@ def settle_batching(
     for key, value in plan.config.items():
         setattr(args, key, value)
     return plan
+
+
+def measured_before(model: Any, args: Any, dataset: Any, caps: Capabilities) -> Path:
+    """Where an `auto` decision for this machine, model shape, precision, batch shape and data is kept
+    ($MIXTUNE_CACHE/batching/), so that runs of the same recipe here batch alike (timings of nearly
+    equal layouts would otherwise flip between runs and change what a step trains on)."""
+    import hashlib
+    import platform
+
+    import torch
+    import transformers
+
+    from mixtune.paths import cache_dir
+
+    config = model.config.to_dict()
+    config.pop("_name_or_path", None)
+    key = {
+        "device": caps.gpu_name or platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "versions": [torch.__version__, transformers.__version__],
+        "config": config,
+        "attn": getattr(model.config, "_attn_implementation", None),
+        "bf16": bool(getattr(args, "bf16", False)),
+        "batch": int(args.per_device_train_batch_size),
+        "max_length": getattr(args, "max_length", None),
+        "data": getattr(dataset, "_fingerprint", None) or len(dataset),
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return cache_dir("batching") / f"{digest}.json"
 
 
 def probe_model(

@@ -58,6 +58,7 @@ def test_two_gloo_processes_match_one_process(tiny_base_dir: Path, tmp_path: Pat
         dataset_mixture={"datasets": [{"id": str(data)}]},
         learning_rate=2.0e-3,
         max_steps=5,
+        batching="grouped",  # the same batches in both runs, whatever auto would measure
         logging_steps=1,
         save_strategy="no",
         bf16=False,

@@ -46,6 +46,7 @@ def test_sigkill_after_checkpoint_then_resume_matches_uninterrupted(
         "warmup_ratio": 0.1,
         "num_train_epochs": 4,
         "per_device_train_batch_size": 1,
+        "batching": "grouped",  # 12 steps of one example (auto may measure packing faster here)
         "save_strategy": "steps",
         "save_steps": 4,
         "logging_steps": 1,
