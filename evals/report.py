@@ -192,7 +192,7 @@ def plot(cmp: dict[str, Any], path: Path) -> Path:
             f"{_column(cmp, bench)}{'' if lang in _column(cmp, bench) else f' [{lang}]'}\n{cmp['metric']} (95% CI)"
         )
         ax.set_xlabel(f"{cmp['metric']} (%)")
-        ax.set_xlim(0, 100)
+        ax.set_xlim(-4, 104)  # points at 0 or 100 stay whole, with their labels
         ax.grid(axis="x", alpha=0.3)
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels(labels)
