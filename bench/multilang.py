@@ -141,7 +141,7 @@ def main() -> int:
         m_sb, m_pl = statistics.median(ours), statistics.median(theirs)
         lines.append(
             f"{lang:<7} {len(jobs):>4} programs  sandbox {m_sb:7.2f}s  plain {m_pl:7.2f}s  ratio {m_sb / m_pl:.2f}x"
-            f"  (net={iso.get('net')}, fs={iso.get('fs')}, user={iso.get('user')})"
+            f"  (engine={iso.get('engine')}, net={iso.get('net')}, fs={iso.get('fs')}, user={iso.get('user')})"
         )
     print(
         f"\n{args.workers} workers, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; goal <= 1.2x"
