@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mixtune.errors import DataError
+from mixtune.manifest import read_manifest
 
 __all__ = ["build_mixture", "chat_row", "load_mixture", "read_manifest"]
 
@@ -28,17 +29,6 @@ def build_mixture(
     from mixtures.build import build_mixture as _build
 
     return _build(recipe_path, out=out, num_proc=num_proc)
-
-
-def read_manifest(directory: str | Path) -> dict[str, Any]:
-    """The manifest of a built mixture directory."""
-    path = Path(directory) / "manifest.json"
-    if not path.is_file():
-        raise DataError(f"{directory}: not a built mixture (no manifest.json)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}: malformed manifest: {exc.msg}") from None
 
 
 def load_mixture(directory: str | Path) -> Any:

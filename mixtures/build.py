@@ -16,7 +16,6 @@ Stages (each over Arrow datasets, never Python lists of all rows):
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ import numpy as np
 
 from mixtune.errors import DataError, MixtuneError, RecipeError
 from mixtune.hashing import hash_obj
+from mixtune.manifest import BUILD_VERSION, MANIFEST, may_replace, read_manifest
 from mixtune.paths import cache_dir
 from mixtures.recipe import (
     MixtureRecipe,
@@ -40,9 +40,6 @@ from mixtures.recipe import (
 from mixtures.sources import ResolvedInput, resolve_source, resolve_test_source
 
 log = logging.getLogger(__name__)
-
-BUILD_VERSION = "2"
-MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -96,12 +93,11 @@ def is_built(out: Path, digest: str) -> bool:
     """`out` holds this mixture, every file exactly as the manifest's sha256 list records it."""
     from mixtures.integrity import verify_files
 
-    manifest = out / MANIFEST
-    if not manifest.is_file() or not (out / "dataset_dict.json").is_file():
+    if not (out / MANIFEST).is_file() or not (out / "dataset_dict.json").is_file():
         return False
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        data = read_manifest(out)
+    except (OSError, DataError):
         return False
     if data.get("hash") != digest:
         return False
@@ -306,7 +302,7 @@ def resolve_output(recipe: MixtureRecipe, recipe_path: Path, out: str | Path | N
 
 def check_replaceable(out: Path) -> None:
     """An existing output is replaced only if it is a built mixture (or an empty folder)."""
-    if out.exists() and (out.is_file() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+    if not may_replace(out):
         raise MixtuneError(f"{out}: exists and is not a built mixture; refusing to overwrite it")
 
 
@@ -383,7 +379,7 @@ def build_mixture(
                 num_proc=num_proc,
                 tooled=tooled,
             )
-            record_files(tmp, tmp / MANIFEST)
+            record_files(tmp)
             _replace_output(tmp, target)
         finally:
             if tmp.exists():

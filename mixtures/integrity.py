@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mixtune.hashing import hash_file
+from mixtune.manifest import MANIFEST, read_manifest, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -90,18 +91,18 @@ def clean_stale_work(parent: Path, prefix: str = "") -> list[Path]:
 
 def mixture_files(out: Path) -> list[Path]:
     """Every file of a built mixture except the manifest itself, in a stable order."""
-    return sorted(p for p in out.rglob("*") if p.is_file() and p.name not in ("manifest.json", OWNER))
+    return sorted(p for p in out.rglob("*") if p.is_file() and p.name not in (MANIFEST, OWNER))
 
 
-def record_files(out: Path, manifest_path: Path) -> None:
+def record_files(out: Path) -> None:
     """Add the size and sha256 of every file to the manifest (the last file written)."""
     release(out)
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_manifest(out)
     manifest["file_hashes"] = {
         p.relative_to(out).as_posix(): {"bytes": p.stat().st_size, "sha256": hash_file(p)}
         for p in mixture_files(out)
     }
-    manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_manifest(out, manifest)
 
 
 def verify_files(out: Path, manifest: dict[str, Any], full: bool) -> list[str]:

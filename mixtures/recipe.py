@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mixtune.errors import RecipeError
+from mixtune.manifest import may_replace
 from mixtune.recipe_io import load_yaml, suggest, validate
 
 try:  # the filters package embeds its own validated config into the recipe
@@ -328,7 +329,7 @@ def check_offline(recipe: MixtureRecipe, recipe_path: str | Path) -> list[str]:
         check_humaneval(recipe_path)
     if recipe.output is not None:
         out = resolve_path(recipe_path, recipe.output)
-        if out.exists() and (out.is_file() or (any(out.iterdir()) and not (out / "manifest.json").is_file())):
+        if not may_replace(out):
             raise RecipeError(
                 f"{recipe_path}: output: {out} exists and is not a built mixture; the build would not replace it"
             )

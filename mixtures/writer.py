@@ -13,6 +13,7 @@ from typing import Any
 
 from mixtune import __version__
 from mixtune.errors import DataError
+from mixtune.manifest import BUILD_VERSION, write_manifest
 from mixtures.recipe import MixtureRecipe, recipe_dict
 from mixtures.sampling import cap_rows, holdout_rows, rng_for, select_rows
 
@@ -207,7 +208,6 @@ def write_mixture(
 ) -> None:
     from datasets import DatasetDict, load_from_disk
 
-    from mixtures.build import BUILD_VERSION, MANIFEST
     from mixtures.lengths import load_tokenizer, split_lengths
     from mixtures.normalise import canonical_columns
     from mixtures.report import write_report
@@ -262,6 +262,6 @@ def write_mixture(
         "builder": {"version": BUILD_VERSION, **_versions()},
         "files": {"report": "report.md", "plot": "composition.png"},
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_manifest(out, manifest)
     log.info("writing report.md and composition.png")
     write_report(out, manifest, saved)
