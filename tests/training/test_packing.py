@@ -196,3 +196,32 @@ def test_resumed_auto_run_keeps_its_measured_layout(tmp_path: Path) -> None:
     # no model: a resumed `auto` run must not measure again
     again = settle_batching(choose_batching("auto", cpu, {}, None), None, args, None, None, cpu, ckpt)
     assert again.mode == "packed" and args.packing is True and "decided when this run started" in again.reason
+
+
+def test_auto_measures_once_per_machine_and_setup(tiny_chat_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from mixtune.training.device import Capabilities
+    from sft.batching import choose_batching, settle_batching
+
+    monkeypatch.setenv("MIXTUNE_CACHE", str(tmp_path / "cache"))
+    cpu = Capabilities(False, 0, None, False, False, False, False)
+    model = load(tiny_chat_dir, "sdpa")
+    tok = AutoTokenizer.from_pretrained(tiny_chat_dir)
+    rows = [
+        {"messages": [{"role": "user", "content": "q " * n}, {"role": "assistant", "content": "a " * n}]}
+        for n in (3, 9, 5, 14)
+    ]
+    data = Dataset.from_list(rows)
+    args = SimpleNamespace(per_device_train_batch_size=2, max_length=64, bf16=False, to_dict=dict)
+    first = settle_batching(choose_batching("auto", cpu, {}, None), model, args, data, tok, cpu)
+    assert first.mode in ("packed", "grouped") and first.probe["packed_tokens_per_s"] > 0
+    assert "real tok/s" in first.reason and list((tmp_path / "cache" / "batching").glob("*.json"))
+    again = settle_batching(choose_batching("auto", cpu, {}, None), model, args, data, tok, cpu)
+    assert again.mode == first.mode and "measured by an earlier run on this machine" in again.reason
+    args.per_device_train_batch_size = 4  # another batch shape is measured anew
+    other = settle_batching(choose_batching("auto", cpu, {}, None), model, args, data, tok, cpu)
+    assert "earlier run" not in other.reason
