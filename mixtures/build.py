@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from mixtune.errors import DataError, MixtuneError, RecipeError
+from mixtune.errors import DataError, MixtuneError
 from mixtune.hashing import hash_obj
 from mixtune.manifest import BUILD_VERSION, MANIFEST, may_replace, read_manifest
 from mixtune.paths import cache_dir
@@ -235,14 +235,6 @@ def count_ignored(result: SideResult, src: SourceSpec, side: str, normalised: An
         log.info("source '%s' (%s): fields not kept in the canonical rows: %s", src.name, side, shown)
 
 
-def _apply_filters_function() -> Any:
-    try:
-        from mixtures.filters import apply_filters
-    except ImportError:
-        return None
-    return apply_filters
-
-
 def run_filters(
     recipe: MixtureRecipe, recipe_path: Path, sides: dict[str, SideResult], num_proc: int | None
 ) -> tuple[Any, dict[str, Any]]:
@@ -251,6 +243,8 @@ def run_filters(
     import pyarrow.compute as pc
     from datasets import concatenate_datasets
 
+    from mixtures.filters import apply_filters
+
     own = {src.name: src.filters for src in recipe.sources if src.filters}
     enabled = recipe.filters.any_enabled() or any(
         recipe.filters.for_source(o).any_enabled() for o in own.values()
@@ -258,11 +252,6 @@ def run_filters(
     pools = [s.pool for s in sides.values() if s.pool is not None and len(s.pool)]
     if not enabled or not pools:
         return None, {}
-    apply_filters = _apply_filters_function()
-    if apply_filters is None:
-        raise RecipeError(
-            f"{recipe_path}: filters: this installation has no filters package (mixtures.filters)"
-        )
     base = recipe_path.resolve().parent
     config = recipe.filters.resolved(base)
     per_source = {name: recipe.filters.for_source(o).resolved(base) for name, o in own.items()}

@@ -17,8 +17,6 @@ from mixtune.errors import MixtuneError
 from mixtures.flow import Flow, flow_markdown, plot_flows, source_flows
 from mixtures.stats import mixture_stats
 
-OTHER = "other sources"
-
 
 def mixture_labels(stats_list: list[dict[str, Any]]) -> list[str]:
     """Mixture names, made unique with their hash when two mixtures share a name."""

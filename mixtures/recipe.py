@@ -18,16 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mixtune.errors import RecipeError
 from mixtune.manifest import may_replace
 from mixtune.recipe_io import load_yaml, suggest, validate
-
-try:  # the filters package embeds its own validated config into the recipe
-    from mixtures.filters.config import FiltersConfig
-except ImportError:  # pragma: no cover - only while the filters package is absent
-
-    class FiltersConfig(BaseModel):  # type: ignore[no-redef]
-        """No filters are available in this installation; any filter key is rejected."""
-
-        model_config = ConfigDict(extra="forbid")
-
+from mixtures.filters.config import FiltersConfig  # the filters' own validated recipe section
 
 Kind = Literal["sft", "preference"]
 OnError = Literal["raise", "skip"]
@@ -42,7 +33,6 @@ SFT_FORMATS = (
     "question_answer",
 )
 PREFERENCE_FORMATS = ("preference_conversations", "preference_sharegpt", "preference_strings")
-FORMATS = ("auto", *SFT_FORMATS, *PREFERENCE_FORMATS)
 FormatName = Literal[
     "auto",
     "messages",
@@ -80,7 +70,6 @@ ROLE_TARGETS = ("system", "user", "assistant", "tool", "function_call")
 FILTER_NAMES = ("length", "decontamination", "exact_dedup", "near_dedup", "pii")
 
 LOCAL_FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv", ".arrow")
-CODE_TASKS = ("complete_file", "complete_function", "docstring_to_code")
 MAX_WEIGHT = 10_000.0
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")

@@ -12,94 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from mixtune import __version__
-from mixtune.errors import DataError
 from mixtune.manifest import BUILD_VERSION, write_manifest
 from mixtures.recipe import MixtureRecipe, recipe_dict
-from mixtures.sampling import cap_rows, holdout_rows, rng_for, select_rows
+from mixtures.sampling import select_splits
 
 log = logging.getLogger(__name__)
 
 REJECTS_DIR = "rejects"
 REJECT_BATCH = 1000
-
-
-def _empty_split(kind: str, tools: bool = True) -> Any:
-    from datasets import Dataset
-
-    from mixtures.normalise import canonical_columns, canonical_features
-
-    return Dataset.from_dict(
-        {c: [] for c in (*canonical_columns(kind, tools), "source", "id")},
-        features=canonical_features(kind, tools),
-    )
-
-
-def _concat(parts: list[Any], kind: str, tools: bool) -> Any:
-    from datasets import concatenate_datasets
-
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return _empty_split(kind, tools)
-    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
-
-
-def select_splits(
-    recipe: MixtureRecipe, plans: list[Any], train_sides: dict, test_sides: dict, tools: bool = False
-) -> tuple[Any, Any, dict]:
-    """Per source: the test rows (own split, else holdout) and the weighted train rows."""
-    seed = recipe.seed
-    cap = recipe.test.max_rows_per_source
-    train_parts, test_parts, entries = [], [], {}
-    for p in plans:
-        name = p.spec.name
-        side = train_sides[name]
-        pool = side.pool
-        entry: dict[str, Any] = {"identity": p.train_in.identity, "amount": p.spec.amount, **side.summary()}
-        if p.test_in is not None:
-            tside = test_sides[name]
-            tidx = cap_rows(len(tside.pool), cap, rng_for(seed, name, "test"))
-            test_parts.append(tside.pool.select(tidx))
-            test_entry = {
-                "from": "own split",
-                "identity": p.test_in.identity,
-                **tside.summary(),
-                "rows": int(tidx.size),
-            }
-            train_pool, held = pool, 0
-        elif recipe.test.holdout > 0:
-            tr, te = holdout_rows(len(pool), recipe.test.holdout, cap, rng_for(seed, name, "holdout"))
-            test_parts.append(pool.select(te))
-            train_pool, held = pool.select(tr), int(te.size)
-            test_entry = {"from": "holdout", "rows": held}
-        else:
-            train_pool, held = pool, 0
-            test_entry = {"from": "none", "rows": 0}
-        try:
-            sel = select_rows(
-                len(train_pool), rng_for(seed, name, "weight"), weight=p.spec.weight, count=p.spec.count
-            )
-        except DataError as exc:
-            raise DataError(f"source '{name}': {exc}") from None
-        train_parts.append(train_pool.select(sel.indices))
-        entry.update(
-            held_out=held,
-            train_pool=len(train_pool),
-            train_rows=int(sel.indices.size),
-            repeats=sel.repeats,
-            extra_rows=sel.extras,
-            upsampled=sel.upsampled,
-            test=test_entry,
-        )
-        entries[name] = entry
-    train = _concat(train_parts, recipe.kind, tools)
-    if len(train) == 0:
-        detail = "; ".join(
-            f"{n}: {e['rows_in']} in, {e['kept']} kept, dropped {e['dropped']}" for n, e in entries.items()
-        )
-        raise DataError(f"mixture '{recipe.name}': empty result: no training rows ({detail})")
-    if recipe.shuffle:
-        train = train.select(rng_for(seed, "shuffle").permutation(len(train)))
-    return train, _concat(test_parts, recipe.kind, tools), entries
 
 
 def _reject_lines(ds: Any, split: str, kind: str) -> Any:

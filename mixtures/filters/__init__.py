@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 
 from mixtures.filters.config import FiltersConfig
-from mixtures.filters.stage import StageResult
+from mixtures.filters.stage import FilterVerdicts
 from mixtures.filters.text import turn_columns
 
 log = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ("reject_reason", "reject_detail")
-STAGES = ("length", "decontamination", "exact_dedup", "near_dedup", "pii")
+FILTER_ORDER = ("length", "decontamination", "exact_dedup", "near_dedup", "pii")
 
-__all__ = ["FilterResult", "FiltersConfig", "apply_filters", "STAGES"]
+__all__ = ["FilterResult", "FiltersConfig", "apply_filters", "FILTER_ORDER"]
 
 
 @dataclass
@@ -38,7 +38,7 @@ class FilterResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def _run_stage(name: str, ds: Any, cfg: FiltersConfig, kind: str, num_proc: int | None) -> StageResult:
+def _run_filter(name: str, ds: Any, cfg: FiltersConfig, kind: str, num_proc: int | None) -> FilterVerdicts:
     if name == "length":
         from mixtures.filters.length import run_length
 
@@ -60,7 +60,7 @@ def _run_stage(name: str, ds: Any, cfg: FiltersConfig, kind: str, num_proc: int 
     return run_pii(ds, cfg.pii, kind, num_proc)
 
 
-def _with_reasons(part: Any, result: StageResult, drop: np.ndarray) -> Any:
+def _with_reasons(part: Any, result: FilterVerdicts, drop: np.ndarray) -> Any:
     """The dropped rows as an in-memory Arrow table plus reason/detail columns (appending columns
     to the Arrow table avoids re-encoding the rows through `datasets`' writer)."""
     import pyarrow as pa
@@ -93,7 +93,7 @@ def _check_columns(ds: Any, kind: str) -> None:
         )
 
 
-def _stage_groups(
+def _filter_groups(
     name: str, sources: np.ndarray, cfg: FiltersConfig, per_source: dict[str, FiltersConfig]
 ) -> list[tuple[FiltersConfig | None, np.ndarray]]:
     """Rows grouped by the settings `name` runs with for their source (None: exempt)."""
@@ -127,19 +127,19 @@ def _run_grouped(
     per_source: dict[str, FiltersConfig],
     kind: str,
     num_proc: int | None,
-) -> StageResult | None:
-    """Run one stage over the rows it applies to, each source group with its own settings; the
+) -> FilterVerdicts | None:
+    """Run one filter over the rows it applies to, each source group with its own settings; the
     verdicts (and rewritten rows) come back in the order of `ds`."""
     from datasets import concatenate_datasets
 
     if not per_source:
-        return _run_stage(name, ds, cfg, kind, num_proc) if getattr(cfg, name).enabled else None
+        return _run_filter(name, ds, cfg, kind, num_proc) if getattr(cfg, name).enabled else None
     sources = np.asarray(ds.with_format("arrow")["source"].to_pylist(), dtype=object)
-    groups = _stage_groups(name, sources, cfg, per_source)
+    groups = _filter_groups(name, sources, cfg, per_source)
     if all(own is None for own, _ in groups):
         return None
     if len(groups) == 1:
-        return _run_stage(name, ds, groups[0][0], kind, num_proc)  # type: ignore[arg-type]
+        return _run_filter(name, ds, groups[0][0], kind, num_proc)  # type: ignore[arg-type]
     reasons, details = [""] * len(ds), [""] * len(ds)
     stats: dict[str, Any] = {}
     rewritten, order = [], []
@@ -149,7 +149,7 @@ def _run_grouped(
             rewritten.append(part)
             order.append(idx)
             continue
-        result = _run_stage(name, part, own, kind, num_proc)
+        result = _run_filter(name, part, own, kind, num_proc)
         for j, i in enumerate(idx.tolist()):
             reasons[i], details[i] = result.reasons[j], result.details[j]
         _merge_stats(stats, result.stats)
@@ -159,7 +159,7 @@ def _run_grouped(
     if any(r is not None for r in rewritten) and name == "pii":
         joined = concatenate_datasets(rewritten)
         dataset = joined.select(np.argsort(np.concatenate(order), kind="stable"))
-    return StageResult(reasons, details, stats, dataset=dataset)
+    return FilterVerdicts(reasons, details, stats, dataset=dataset)
 
 
 def apply_filters(
@@ -178,7 +178,7 @@ def apply_filters(
     rejected_parts = []
     stats: dict[str, Any] = {}
     current = ds
-    for name in STAGES:
+    for name in FILTER_ORDER:
         result = _run_grouped(name, current, cfg, per_source or {}, kind, num_proc) if len(current) else None
         if result is None:
             continue

@@ -38,7 +38,7 @@ from mixtune.errors import DataError
 from mixtune.jsonl import read_json_objects
 from mixtures.filters.config import DecontaminationConfig
 from mixtures.filters.minhash import hash_token, shingle_hashes, shingles_from_tokens, token_hashes, tokens
-from mixtures.filters.stage import StageResult, map_columns, verdict_lists
+from mixtures.filters.stage import FilterVerdicts, map_columns, verdict_lists
 from mixtures.filters.text import batch_rows, iter_turns, normalize
 
 DECONTAMINATED = "decontaminated"
@@ -498,7 +498,9 @@ class ContaminationChecker:
         return {"__reason": reasons, "__detail": details}
 
 
-def run_decontamination(ds: Any, cfg: DecontaminationConfig, kind: str, num_proc: int | None) -> StageResult:
+def run_decontamination(
+    ds: Any, cfg: DecontaminationConfig, kind: str, num_proc: int | None
+) -> FilterVerdicts:
     index = build_index(cfg)
     out = map_columns(ds, ContaminationChecker(index, kind), num_proc, "decontamination")
     reasons, details = verdict_lists(out)
@@ -511,4 +513,4 @@ def run_decontamination(ds: Any, cfg: DecontaminationConfig, kind: str, num_proc
         "functions": len(index.functions),
         "whole_texts": len(index.whole),
     }
-    return StageResult(reasons, details, {"decontamination": stats})
+    return FilterVerdicts(reasons, details, {"decontamination": stats})

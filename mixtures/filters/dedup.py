@@ -1,4 +1,4 @@
-"""Exact and near deduplication stages across all sources of a mixture.
+"""Exact and near deduplication filters across all sources of a mixture.
 
 Which copy survives is deterministic: the first row in mixture order (sources in recipe
 order) or the longest, ties broken by order."""
@@ -12,7 +12,7 @@ import numpy as np
 
 from mixtures.filters import minhash
 from mixtures.filters.config import ExactDedupConfig, NearDedupConfig
-from mixtures.filters.stage import StageResult, column_numpy, map_columns
+from mixtures.filters.stage import FilterVerdicts, column_numpy, map_columns
 from mixtures.filters.text import batch_rows, batch_texts, iter_turns, normalize
 
 EXACT_DUPLICATE, NEAR_DUPLICATE = "exact_duplicate", "near_duplicate"
@@ -65,7 +65,7 @@ def survivors(groups: np.ndarray, lengths: np.ndarray, keep: str) -> np.ndarray:
     return rep
 
 
-def run_exact(ds: Any, cfg: ExactDedupConfig, kind: str, num_proc: int | None) -> StageResult:
+def run_exact(ds: Any, cfg: ExactDedupConfig, kind: str, num_proc: int | None) -> FilterVerdicts:
     out = map_columns(ds, ExactKeyer(kind, cfg.normalize), num_proc, "exact dedup")
     keys = np.stack((column_numpy(out, "__hi"), column_numpy(out, "__lo")), axis=1)
     _, groups = np.unique(keys, axis=0, return_inverse=True)
@@ -75,7 +75,7 @@ def run_exact(ds: Any, cfg: ExactDedupConfig, kind: str, num_proc: int | None) -
     if len(dropped):
         for row, rep_id in zip(dropped, ds.select(rep[dropped])["id"][:], strict=True):
             reasons[row], details[row] = EXACT_DUPLICATE, f"exact duplicate of {rep_id}"
-    return StageResult(reasons, details, {"exact_dedup": {"duplicates": len(dropped)}})
+    return FilterVerdicts(reasons, details, {"exact_dedup": {"duplicates": len(dropped)}})
 
 
 class BandHasher:
@@ -131,12 +131,12 @@ def _estimated_jaccards(ds: Any, pairs: np.ndarray, kind: str, hasher: BandHashe
     return out
 
 
-def run_near(ds: Any, cfg: NearDedupConfig, kind: str, num_proc: int | None) -> StageResult:
+def run_near(ds: Any, cfg: NearDedupConfig, kind: str, num_proc: int | None) -> FilterVerdicts:
     hasher = BandHasher(kind, cfg)
     n = len(ds)
     stats: dict[str, Any] = {"bands": hasher.bands, "rows": hasher.rows, "num_perm": cfg.num_perm}
     if n == 0:
-        return StageResult([], [], {"near_dedup": {**stats, "candidate_pairs": 0, "clusters": 0}})
+        return FilterVerdicts([], [], {"near_dedup": {**stats, "candidate_pairs": 0, "clusters": 0}})
     out = map_columns(ds, hasher, num_proc, "near dedup: minhash")
     bands = column_numpy(out, "__bands").astype(np.uint64)
     empty = column_numpy(out, "__empty").astype(bool)
@@ -167,4 +167,4 @@ def run_near(ds: Any, cfg: NearDedupConfig, kind: str, num_proc: int | None) -> 
         for row, rep_id, score in zip(dropped, rep_ids, scores, strict=True):
             reasons[row] = NEAR_DUPLICATE
             details[row] = f"near-duplicate of {rep_id} ({label} {score:.2f})"
-    return StageResult(reasons, details, {"near_dedup": stats})
+    return FilterVerdicts(reasons, details, {"near_dedup": stats})

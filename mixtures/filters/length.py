@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from mixtures.filters.config import LengthConfig
-from mixtures.filters.stage import StageResult, map_columns, verdict_lists
+from mixtures.filters.stage import FilterVerdicts, map_columns, verdict_lists
 from mixtures.filters.text import batch_rows, turn_columns
 
 TOO_SHORT, TOO_LONG, TOO_MANY_TURNS = "too_short", "too_long", "too_many_turns"
@@ -114,9 +114,9 @@ class LengthChecker:
         return "", ""
 
 
-def run_length(ds: Any, cfg: LengthConfig, kind: str, num_proc: int | None) -> StageResult:
+def run_length(ds: Any, cfg: LengthConfig, kind: str, num_proc: int | None) -> FilterVerdicts:
     counting_tokens = cfg.min_tokens is not None or cfg.max_tokens is not None
     tokenizer = load_tokenizer(cfg.tokenizer) if counting_tokens and cfg.tokenizer else None
     out = map_columns(ds, LengthChecker(cfg, kind, tokenizer), num_proc, "length filter")
     reasons, details = verdict_lists(out)
-    return StageResult(reasons, details)
+    return FilterVerdicts(reasons, details)

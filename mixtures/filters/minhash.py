@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -184,14 +183,6 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 def empty_rows(sig: np.ndarray) -> np.ndarray:
     return (sig == np.uint32(0xFFFFFFFF)).all(axis=1)
-
-
-@dataclass
-class LSHResult:
-    """Candidate edges (star edges from each bucket's first member) and cluster labels."""
-
-    edges: np.ndarray  # (E, 2) int64, unique, u < v
-    labels: np.ndarray  # (n,) int64: the smallest row index of each row's cluster
 
 
 def bucket_edges(band_values: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:

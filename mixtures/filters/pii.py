@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mixtures.filters.config import PIIConfig
-from mixtures.filters.stage import StageResult, column_numpy, effective_num_proc, map_columns
+from mixtures.filters.stage import FilterVerdicts, column_numpy, effective_num_proc, map_columns
 from mixtures.filters.text import turn_columns
 
 PII = "pii"
@@ -204,7 +204,7 @@ class PIIRedactor:
         return result
 
 
-def run_pii(ds: Any, cfg: PIIConfig, kind: str, num_proc: int | None) -> StageResult:
+def run_pii(ds: Any, cfg: PIIConfig, kind: str, num_proc: int | None) -> FilterVerdicts:
     redactor = PIIRedactor(kind, list(cfg.types), cfg.action)
     count_columns = [f"__pii_{t}" for t in REPLACEMENTS]
     n = len(ds)
@@ -222,7 +222,7 @@ def run_pii(ds: Any, cfg: PIIConfig, kind: str, num_proc: int | None) -> StageRe
         totals = {t: int(c.sum()) for t, c in counts.items()}
         rows = int(np.any(np.stack(list(counts.values())) > 0, axis=0).sum()) if n else 0
         stats = {"pii_redactions": totals, "pii": {"action": "redact", "rows_with_pii": rows}}
-        return StageResult([""] * n, [""] * n, stats, dataset=new)
+        return FilterVerdicts([""] * n, [""] * n, stats, dataset=new)
     out = map_columns(ds, redactor, num_proc, "PII scan")
     counts = {t: column_numpy(out, f"__pii_{t}") if n else np.zeros(0, np.int64) for t in REPLACEMENTS}
     reasons, details = [""] * n, [""] * n
@@ -231,4 +231,4 @@ def run_pii(ds: Any, cfg: PIIConfig, kind: str, num_proc: int | None) -> StageRe
         if found:
             reasons[i], details[i] = PII, "contains " + ", ".join(found)
     totals = {t: int(c.sum()) for t, c in counts.items()}
-    return StageResult(reasons, details, {"pii_found": totals, "pii": {"action": "drop"}})
+    return FilterVerdicts(reasons, details, {"pii_found": totals, "pii": {"action": "drop"}})

@@ -1,4 +1,4 @@
-"""What every filter stage returns, and the one way stages run a function over a dataset."""
+"""What every filter returns (`FilterVerdicts`), and the one way filters run a function over a dataset."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ ROWS_PER_PROCESS = 5_000  # below this a worker process costs more than it saves
 
 
 @dataclass
-class StageResult:
-    """Per-row verdicts of one filter ("" = kept), a replacement dataset when the stage rewrites
+class FilterVerdicts:
+    """Per-row verdicts of one filter ("" = kept), a replacement dataset when the filter rewrites
     rows (PII redaction), and numbers for the manifest."""
 
     reasons: list[str]
