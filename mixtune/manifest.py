@@ -15,7 +15,7 @@ from mixtune.errors import DataError
 
 MANIFEST = "manifest.json"
 # bumped whenever what a build writes changes, so a cached mixture of an older builder is rebuilt
-BUILD_VERSION = "2"
+BUILD_VERSION = "3"
 
 
 def manifest_path(directory: str | Path) -> Path:

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from mixtures.filters.text import batch_rows
+from mixtures.filters.stage import effective_num_proc
+from mixtures.tokenizer import load_tokenizer
 
 # fence tag -> language name
 LANGUAGE_ALIASES = {
@@ -104,56 +107,140 @@ def block_language(tag: str, code: str) -> str:
     return guess_language(code)
 
 
-def _trained_messages(row: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+# ---------------------------------------------------------------- measuring rows
+#
+# One definition of each number, used by the build (the manifest's `stats`) and by `mix stats`:
+# - chars: characters of the message contents of a conversation;
+# - tokens: the sum of each message content's tokens (no special tokens, no separators);
+# - turns: messages other than the system prompt;
+# - p50 / p95: the nearest-rank percentile, so it is always a length some row has.
+
+BATCH = 20_000
+
+
+def summary(values: np.ndarray) -> dict[str, float | int]:
+    """total, mean, p50, p95 and max of per-row numbers."""
+    if values.size == 0:
+        return {"total": 0, "mean": 0.0, "p50": 0, "p95": 0, "max": 0}
+    return {
+        "total": int(values.sum()),
+        "mean": round(float(values.mean()), 2),
+        "p50": int(np.percentile(values, 50, method="nearest")),
+        "p95": int(np.percentile(values, 95, method="nearest")),
+        "max": int(values.max()),
+    }
+
+
+def _combined(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def conversation_measures(column: pa.Array, tokenizer: Any = None) -> dict[str, np.ndarray]:
+    """Per row of a list-of-messages column: `chars`, `turns` and (with a tokenizer) `tokens`,
+    computed with Arrow compute over the flattened messages."""
+    n = len(column)
+    flat = pc.list_flatten(column)
+    parents = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
+
+    def per_row(values: Any) -> np.ndarray:
+        return np.bincount(parents, weights=values, minlength=n).astype(np.int64)
+
+    if len(flat) == 0:
+        zeros = np.zeros(n, dtype=np.int64)
+        return {"chars": zeros, "turns": zeros, **({"tokens": zeros} if tokenizer is not None else {})}
+    contents = pc.fill_null(pc.struct_field(flat, "content"), "")
+    not_system = pc.not_equal(pc.fill_null(pc.struct_field(flat, "role"), ""), "system")
+    out = {
+        "chars": per_row(pc.utf8_length(contents).to_numpy(zero_copy_only=False)),
+        "turns": per_row(not_system.to_numpy(zero_copy_only=False).astype(np.int64)),
+    }
+    if tokenizer is not None:
+        ids = tokenizer(contents.to_pylist(), add_special_tokens=False)["input_ids"]
+        out["tokens"] = per_row(np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids)))
+    return out
+
+
+def trained_fields(kind: str) -> tuple[str, ...]:
     """The conversation a model trains on: SFT messages, or a preference prompt + its chosen reply."""
-    if kind == "sft":
-        return list(row["messages"] or [])
-    return list(row["prompt"] or []) + list(row["chosen"] or [])
+    return ("messages",) if kind == "sft" else ("prompt", "chosen")
+
+
+def measured_fields(kind: str) -> tuple[str, ...]:
+    """The columns whose lengths the manifest records."""
+    return ("messages",) if kind == "sft" else ("prompt", "chosen", "rejected")
+
+
+def split_lengths(ds: Any, kind: str, order: list[str], tokenizer: Any = None) -> dict[str, Any]:
+    """The manifest's length statistics of one split: {"all": {...}, "by_source": {name: {...}}},
+    sources in `order`; `<field>_chars`, `<field>_turns` (and `<field>_tokens`) per measured field.
+    Streams over Arrow record batches, so it runs on splits of any size."""
+    metrics: dict[str, list[np.ndarray]] = {}
+    sources: list[np.ndarray] = []
+    known = pa.array(order, type=pa.string())
+    for batch in ds.with_format("arrow").iter(batch_size=BATCH):
+        # sources as small integer codes (index in `order`), not one Python string per row
+        codes = pc.index_in(batch.column("source"), value_set=known).fill_null(-1)
+        sources.append(codes.to_numpy(zero_copy_only=False).astype(np.int32))
+        for f in measured_fields(kind):
+            for name, values in conversation_measures(_combined(batch.column(f)), tokenizer).items():
+                metrics.setdefault(f"{f}_{name}", []).append(values)
+    names = np.concatenate(sources) if sources else np.zeros(0, dtype=np.int32)
+    values = {k: np.concatenate(v) for k, v in metrics.items()}
+
+    def measure(mask: np.ndarray | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"rows": int(names.size if mask is None else mask.sum())}
+        for key, arr in values.items():
+            out[key] = summary(arr if mask is None else arr[mask])
+        return out
+
+    return {
+        "all": measure(None),
+        "by_source": {s: measure(names == i) for i, s in enumerate(order) if (names == i).any()},
+    }
+
+
+def _languages(column: pa.Array, n: int) -> list[list[str]]:
+    """Languages of the fenced code blocks of each row's messages."""
+    found: list[list[str]] = [[] for _ in range(n)]
+    flat = pc.list_flatten(column)
+    if len(flat) == 0:
+        return found
+    parents = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
+    contents = pc.fill_null(pc.struct_field(flat, "content"), "")
+    fenced = pc.or_(pc.match_substring(contents, "```"), pc.match_substring(contents, "~~~"))
+    for i in np.flatnonzero(fenced.to_numpy(zero_copy_only=False)):
+        text = contents[int(i)].as_py()
+        found[parents[i]] += [block_language(tag, body) for tag, body in code_blocks(text)]
+    return found
 
 
 class RowMeasurer:
-    """Per-row source, length (tokens or characters), turns and code-block languages (for `map`)."""
+    """Per-row source, length (tokens or characters), turns and code-block languages of the trained
+    conversation (for `Dataset.map` over Arrow batches)."""
 
     def __init__(self, kind: str, tokenizer: Any = None) -> None:
         self.kind = kind
         self.tokenizer = tokenizer
 
-    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        sources, lengths, turns, languages = [], [], [], []
-        texts = []
-        for row in batch_rows(batch):
-            messages = _trained_messages(row, self.kind)
-            contents = [m.get("content") or "" for m in messages]
-            sources.append(row["source"])
-            turns.append(sum(1 for m in messages if m.get("role") != "system"))
-            texts.append(contents)
-            langs = []
-            for content in contents:
-                if "```" in content or "~~~" in content:
-                    langs += [block_language(tag, body) for tag, body in code_blocks(content)]
-            languages.append(langs)
-        if self.tokenizer is not None:
-            flat = [c for contents in texts for c in contents]
-            ids = self.tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else []
-            k = 0
-            for contents in texts:
-                lengths.append(sum(len(x) for x in ids[k : k + len(contents)]))
-                k += len(contents)
-        else:
-            lengths = [sum(len(c) for c in contents) for contents in texts]
-        return {"source": sources, "length": lengths, "turns": turns, "languages": languages}
-
-
-def _summary(values: np.ndarray) -> dict[str, float]:
-    if len(values) == 0:
-        return {"total": 0, "mean": 0.0, "p50": 0.0, "p95": 0.0, "max": 0}
-    return {
-        "total": int(values.sum()),
-        "mean": round(float(values.mean()), 2),
-        "p50": float(np.percentile(values, 50)),
-        "p95": float(np.percentile(values, 95)),
-        "max": int(values.max()),
-    }
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        n = batch.num_rows
+        length, turns = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        languages: list[list[str]] = [[] for _ in range(n)]
+        for f in trained_fields(self.kind):
+            column = _combined(batch.column(f))
+            measures = conversation_measures(column, self.tokenizer)
+            length += measures["tokens" if self.tokenizer is not None else "chars"]
+            turns += measures["turns"]
+            for row, langs in zip(languages, _languages(column, n), strict=True):
+                row += langs
+        return pa.table(
+            {
+                "source": batch.column("source"),
+                "length": length,
+                "turns": turns,
+                "languages": pa.array(languages, type=pa.list_(pa.string())),
+            }
+        )
 
 
 # fixed log-spaced edges (8 per decade, 1 .. 10^8) so histograms of different mixtures line up
@@ -169,9 +256,7 @@ def measure_split(ds: Any, kind: str, tokenizer: Any = None, num_proc: int | Non
             "turns": np.zeros(0, np.int64),
             "languages": [],
         }
-    from mixtures.filters.stage import effective_num_proc
-
-    out = ds.map(
+    out = ds.with_format("arrow").map(
         RowMeasurer(kind, tokenizer),
         batched=True,
         remove_columns=ds.column_names,
@@ -194,22 +279,14 @@ def _split_stats(m: dict[str, Any]) -> dict[str, Any]:
     langs = Counter(lang for row in m["languages"] for lang in row)
     return {
         "rows": len(m["length"]),
-        "length": _summary(m["length"]),
+        "length": summary(m["length"]),
         "turns": {
-            **_summary(turns),
+            **summary(turns),
             "histogram": {str(k): int(v) for k, v in sorted(Counter(turns.tolist()).items())},
         },
         "languages": dict(langs.most_common()),
         "rows_with_code": int(sum(1 for row in m["languages"] if row)),
     }
-
-
-def load_tokenizer(name: str | None) -> Any:
-    if not name:
-        return None
-    from mixtures.filters.length import load_tokenizer as _load
-
-    return _load(name)
 
 
 def mixture_stats(
@@ -223,7 +300,7 @@ def mixture_stats(
     manifest = read_manifest(directory)
     kind = manifest["kind"]
     splits = load_mixture(directory)
-    tok = load_tokenizer(tokenizer)
+    tok = load_tokenizer(tokenizer, "--tokenizer")
     unit = "tokens" if tok is not None else "characters"
     measured = {name: measure_split(splits[name], kind, tok, num_proc) for name in splits}
     train = measured.get("train") or measure_split(splits[next(iter(splits))].select([]), kind)
@@ -249,7 +326,7 @@ def mixture_stats(
             "share_rows": round(float(mask.sum()) / total_rows, 6),
             f"share_{unit}": round(float(lengths.sum()) / total_len, 6),
             "turns_mean": round(float(turns.mean()), 3) if len(turns) else 0.0,
-            "length": _summary(lengths),
+            "length": summary(lengths),
             "languages": dict(langs.most_common()),
             "test_rows": test_rows,
             "rows_in": entry.get("rows_in"),
@@ -298,7 +375,7 @@ def stats_markdown(stats: dict[str, Any], images: bool = True) -> str:
     """The markdown report of one mixture's statistics."""
     unit = stats["unit"]
     train = stats["split_stats"].get(
-        "train", {"rows": 0, "length": _summary(np.zeros(0)), "turns": {"mean": 0}}
+        "train", {"rows": 0, "length": summary(np.zeros(0)), "turns": {"mean": 0}}
     )
     lines = [
         f"# Mixture stats: `{stats['name']}` ({stats['kind']}, `{stats['hash']}`)",

@@ -128,9 +128,10 @@ def write_mixture(
 ) -> None:
     from datasets import DatasetDict, load_from_disk
 
-    from mixtures.lengths import load_tokenizer, split_lengths
     from mixtures.normalise import canonical_columns
     from mixtures.report import write_report
+    from mixtures.stats import split_lengths
+    from mixtures.tokenizer import load_tokenizer
 
     train, test, entries = select_splits(recipe, plans, train_sides, test_sides, tooled)
     for p in plans:

@@ -9,6 +9,7 @@ from typing import Any
 from mixtures.filters.config import LengthConfig
 from mixtures.filters.stage import FilterVerdicts, map_columns, verdict_lists
 from mixtures.filters.text import batch_rows, turn_columns
+from mixtures.tokenizer import load_tokenizer
 
 TOO_SHORT, TOO_LONG, TOO_MANY_TURNS = "too_short", "too_long", "too_many_turns"
 EMPTY_ASSISTANT, REFUSAL = "empty_assistant", "refusal"
@@ -17,18 +18,6 @@ EMPTY_ASSISTANT, REFUSAL = "empty_assistant", "refusal"
 def _calls_text(message: dict[str, Any]) -> str:
     calls = message.get("tool_calls") or []
     return " ".join(f"{c['function']['name']}({c['function']['arguments']})" for c in calls)
-
-
-def load_tokenizer(name: str) -> Any:
-    """The tokenizer that `min_tokens`/`max_tokens` count with (a Hub id or a local folder)."""
-    from transformers import AutoTokenizer
-
-    from mixtune.errors import RecipeError
-
-    try:
-        return AutoTokenizer.from_pretrained(name)
-    except (OSError, ValueError) as exc:
-        raise RecipeError(f"filters.length.tokenizer: cannot load tokenizer '{name}': {exc}") from None
 
 
 class LengthChecker:
@@ -116,7 +105,7 @@ class LengthChecker:
 
 def run_length(ds: Any, cfg: LengthConfig, kind: str, num_proc: int | None) -> FilterVerdicts:
     counting_tokens = cfg.min_tokens is not None or cfg.max_tokens is not None
-    tokenizer = load_tokenizer(cfg.tokenizer) if counting_tokens and cfg.tokenizer else None
+    tokenizer = load_tokenizer(cfg.tokenizer, "filters.length.tokenizer") if counting_tokens else None
     out = map_columns(ds, LengthChecker(cfg, kind, tokenizer), num_proc, "length filter")
     reasons, details = verdict_lists(out)
     return FilterVerdicts(reasons, details)

@@ -58,7 +58,7 @@ def test_manifest_length_stats_with_a_tokenizer(
     stats = json.loads((out / "manifest.json").read_text())["stats"]["train"]
     tok = AutoTokenizer.from_pretrained(tiny_base_dir)
     expected = [
-        len(tok("\n".join(m["content"] for m in r["messages"]), add_special_tokens=False)["input_ids"])
+        sum(len(tok(m["content"], add_special_tokens=False)["input_ids"]) for m in r["messages"])
         for r in rows
     ]
     assert stats["all"]["messages_tokens"]["total"] == sum(expected)
