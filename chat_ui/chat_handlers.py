@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from chat_ui.backend import ChatBackend, GenerationSettings, ReplyStream, TrimResult, trim_to_context
+from chat_ui.controls import PageChat
 from chat_ui.conversation import (
     drop_last_reply,
     edit_user_turn,
@@ -32,6 +33,7 @@ from chat_ui.pump import Pump
 from mixtune.errors import MixtuneError
 
 History = list[dict[str, Any]]
+Updates = AsyncIterator[tuple[Any, ...]]  # a streaming handler's page updates
 
 
 def reply_status(turn: dict[str, Any], prompt_tokens: int, limit: int | None, dropped: int) -> str:
@@ -66,14 +68,15 @@ def changed(change: Callable[..., History], *args: Any) -> History:
         raise gr.Error(str(exc)) from None
 
 
-async def unchanged(outputs: int) -> AsyncIterator[tuple[Any, ...]]:
+async def unchanged(outputs: int) -> Updates:
     """One update that leaves all `outputs` as they are."""
     yield (gr.skip(),) * outputs
 
 
 class ChatHandlers(TabHandlers):
     """The chat tab's listeners. The streaming ones (send, retry, edit) return the reply's
-    updates; they take the sampling controls as one GenerationSettings (chat_ui/controls.py)."""
+    updates; they take the conversation as one PageChat and the sampling controls as one
+    GenerationSettings (chat_ui/controls.py)."""
 
     def _start_reply(
         self, backend: ChatBackend, messages: list[dict[str, str]], settings: GenerationSettings, session: str
@@ -85,34 +88,32 @@ class ChatHandlers(TabHandlers):
         cancel = self.models.cancels.start(session, "chat")
         return trim, raw_prompt, cancel, backend.stream(trim.messages, settings, cancel)
 
-    async def respond(
-        self, history: History, model: str, system: str, settings: GenerationSettings, session: str
-    ) -> AsyncIterator[tuple[Any, ...]]:
-        """Stream a reply to the last user turn: yields (chatbot, history, status, raw prompt).
+    async def respond(self, chat: PageChat, settings: GenerationSettings, session: str) -> Updates:
+        """Stream a reply to the chat's last user turn: yields (chatbot, history, status, raw prompt).
 
         The message box is not among the outputs: the page empties it when the message is sent
         (`take_message`), so a next question typed while the answer streams is never touched.
         """
-        backend = self.models.backend(model)
+        backend = self.models.backend(chat.model)
         try:
             trim, raw_prompt, cancel, reply = await asyncio.to_thread(
-                self._start_reply, backend, to_messages(history, system), settings, session
+                self._start_reply, backend, to_messages(chat.history, chat.system), settings, session
             )
         except MixtuneError as exc:
             raise gr.Error(str(exc)) from None
         turn: dict[str, Any] = {
             "role": "assistant",
             "content": "",
-            "model": model,
+            "model": chat.model,
             "settings": {**settings.to_dict(), "seed": reply.seed},
         }
-        history = [*history, turn]
+        history = [*chat.history, turn]
         status = reply_status(turn, trim.prompt_tokens, backend.context_limit, trim.dropped_turns)
         # The history State is written at the start and the end only (each write costs Gradio a
         # config rebuild): Stop ends the reply through `cancel`, so the end always comes, and the
         # history kept holds the partial answer.
         yield self.values(to_display(history), history, status, raw_prompt)
-        pump = Pump(reply, name=f"reply-{model}")
+        pump = Pump(reply, name=f"reply-{chat.model}")
         try:
             async for pieces in pump.batches(self.stream_interval):
                 turn["content"] += "".join(pieces)
@@ -134,55 +135,34 @@ class ChatHandlers(TabHandlers):
             raise gr.Error(str(failure))
 
     def send(
-        self,
-        message: str,
-        history: History,
-        model: str,
-        system: str,
-        settings: GenerationSettings,
-        request: gr.Request,
-    ) -> AsyncIterator[tuple[Any, ...]]:
+        self, message: str, chat: PageChat, settings: GenerationSettings, request: gr.Request
+    ) -> Updates:
         if not (message or "").strip():
             gr.Warning("Type a message first.")
             return unchanged(4)
-        history = [*(history or []), {"role": "user", "content": message}]
-        return self.respond(history, model, system, settings, request.session_hash)
+        chat.history = [*chat.history, {"role": "user", "content": message}]
+        return self.respond(chat, settings, request.session_hash)
 
-    def retry(
-        self, history: History, model: str, system: str, settings: GenerationSettings, request: gr.Request
-    ) -> AsyncIterator[tuple[Any, ...]]:
+    def retry(self, chat: PageChat, settings: GenerationSettings, request: gr.Request) -> Updates:
         """Answer the last message again with a fresh random seed."""
-        history = changed(drop_last_reply, history or [])
+        chat.history = changed(drop_last_reply, chat.history)
         settings.seed = None
-        return self.respond(history, model, system, settings, request.session_hash)
+        return self.respond(chat, settings, request.session_hash)
 
     def edit(
-        self,
-        index: Any,
-        text: str,
-        history: History,
-        model: str,
-        system: str,
-        settings: GenerationSettings,
-        request: gr.Request,
-    ) -> AsyncIterator[tuple[Any, ...]]:
+        self, index: Any, text: str, chat: PageChat, settings: GenerationSettings, request: gr.Request
+    ) -> Updates:
         """Replace user message `index` and answer it again; later turns are dropped."""
-        history = changed(lambda: edit_user_turn(history or [], int(index), text))
-        return self.respond(history, model, system, settings, request.session_hash)
+        chat.history = changed(lambda: edit_user_turn(chat.history, int(index), text))
+        return self.respond(chat, settings, request.session_hash)
 
     def edit_from_chatbot(
-        self,
-        history: History,
-        model: str,
-        system: str,
-        settings: GenerationSettings,
-        evt: gr.EditData,
-        request: gr.Request,
-    ) -> AsyncIterator[tuple[Any, ...]]:
+        self, chat: PageChat, settings: GenerationSettings, evt: gr.EditData, request: gr.Request
+    ) -> Updates:
         value = evt.value.get("content", "") if isinstance(evt.value, dict) else evt.value
         if isinstance(value, list):  # multimodal parts: keep the text
             value = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value)
-        return self.edit(evt.index, unescape_markup(str(value)), history, model, system, settings, request)
+        return self.edit(evt.index, unescape_markup(str(value)), chat, settings, request)
 
     def undo(self, history: History) -> tuple[Any, ...]:
         history, user_text = undo(history or [])

@@ -1,10 +1,11 @@
-"""The sampling controls: six inputs on the page and in the API, one `GenerationSettings` in the handlers.
+"""The page's grouped inputs: each reaches a handler as one object, yet stays separate inputs on
+the page and in the API.
 
 Gradio calls a handler with one value per input component, and names an API endpoint's
-parameters after the handler's. `takes_settings` lets a handler take a single
-`settings: GenerationSettings` parameter while its endpoint keeps the six named inputs
-(`temperature`, `top_k`, ...) that the page's sliders fill and that scripts send
-(`chat_ui.client.slider_values`).
+parameters after the handler's. `spread_inputs` lets a handler take `settings:
+GenerationSettings` (the six sampling controls: `temperature`, `top_k`, ... as the page's
+sliders fill them and scripts send them, see `chat_ui.client.slider_values`) and `chat: PageChat`
+(the chat tab's history, model and system prompt) while its endpoint keeps the separate inputs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -60,26 +62,53 @@ def settings_from(
         raise gr.Error(str(exc)) from None
 
 
-def takes_settings(handler: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
-    """The streaming `handler` as Gradio sees it: its `settings` parameter spread into the
-    `CONTROLS` inputs, read into one GenerationSettings before the handler runs.
+@dataclass
+class PageChat:
+    """The conversation as the chat tab holds it: the turns so far, the model and system prompt."""
 
-    The endpoint's signature is the handler's with those six in place of `settings`, so Gradio
-    injects `gr.Request`/`gr.EditData` where the handler asks for them and the API lists the
-    same parameter names as the page's sliders."""
+    history: list[dict[str, Any]]
+    model: str
+    system: str
+
+
+def page_chat(history: list[dict[str, Any]] | None, model: str, system: str) -> PageChat:
+    return PageChat(list(history or []), model, system)
+
+
+# handler parameters that stand for several inputs: name -> (the inputs in order, their object)
+GROUPS: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = {
+    "chat": (("history", "model", "system"), page_chat),
+    "settings": (CONTROLS, settings_from),
+}
+
+
+def spread_inputs(handler: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    """The streaming `handler` as Gradio sees it: each of its `GROUPS` parameters spread into the
+    inputs it stands for, read back into one object before the handler runs.
+
+    The endpoint's signature is the handler's with those inputs in place of the group, so Gradio
+    injects `gr.Request`/`gr.EditData` where the handler asks for them and the API lists the same
+    parameter names as before."""
     signature = inspect.signature(handler)
-    params = list(signature.parameters.values())
-    at = [p.name for p in params].index("settings")
-    controls = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in CONTROLS]
+    params: list[inspect.Parameter] = []
+    spans: list[tuple[int, int, Callable[..., Any] | None]] = []  # (first input, inputs, maker)
+    for param in signature.parameters.values():
+        names, make = GROUPS.get(param.name, ((param.name,), None))
+        spans.append((len(params), len(names), make))
+        if make is None:
+            params.append(param)
+        else:
+            params += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names]
 
     async def endpoint(*values: Any) -> AsyncIterator[Any]:
-        settings = settings_from(*values[at : at + len(CONTROLS)])
-        async for update in handler(*values[:at], settings, *values[at + len(CONTROLS) :]):
+        args = [values[at] if make is None else make(*values[at : at + n]) for at, n, make in spans]
+        async for update in handler(*args):
             yield update
 
-    hints = {k: v for k, v in typing.get_type_hints(handler).items() if k != "settings"}
-    endpoint.__signature__ = signature.replace(parameters=[*params[:at], *controls, *params[at + 1 :]])  # type: ignore[attr-defined]
-    endpoint.__annotations__ = {**hints, **dict.fromkeys(CONTROLS, Any)}
+    hints = typing.get_type_hints(handler)
+    spread = {name: Any for group in GROUPS if group in hints for name in GROUPS[group][0]}
+    endpoint.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    endpoint.__annotations__ = {**{k: v for k, v in hints.items() if k not in GROUPS}, **spread}
     endpoint.__name__ = endpoint.__qualname__ = handler.__name__
     endpoint.__doc__ = handler.__doc__
     return endpoint

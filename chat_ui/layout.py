@@ -13,7 +13,7 @@ import gradio as gr
 
 from chat_ui.arena_handlers import HIDDEN, VOTES, ArenaHandlers
 from chat_ui.chat_handlers import ChatHandlers
-from chat_ui.controls import sampling_controls, takes_settings
+from chat_ui.controls import sampling_controls, spread_inputs
 from chat_ui.feedback import FeedbackLog
 from chat_ui.lineage import describe
 from chat_ui.models import Models
@@ -159,10 +159,10 @@ def chat_tab(models: Models, chat: ChatHandlers) -> None:
     outputs = [chatbot, history, status, raw]
     chat.values = PageValues(outputs)
     inputs = [history, model, system, *params]
-    wire_send(takes_settings(chat.send), "send", send_api, send, message, unsent, inputs, outputs, (history,))
-    retry.click(takes_settings(chat.retry), inputs, outputs, api_name="retry", **STREAMING)
-    edit_api.click(takes_settings(chat.edit), [index, text, *inputs], outputs, api_name="edit", **STREAMING)
-    chatbot.edit(takes_settings(chat.edit_from_chatbot), inputs, outputs, **PRIVATE, **STREAMING)
+    wire_send(spread_inputs(chat.send), "send", send_api, send, message, unsent, inputs, outputs, (history,))
+    retry.click(spread_inputs(chat.retry), inputs, outputs, api_name="retry", **STREAMING)
+    edit_api.click(spread_inputs(chat.edit), [index, text, *inputs], outputs, api_name="edit", **STREAMING)
+    chatbot.edit(spread_inputs(chat.edit_from_chatbot), inputs, outputs, **PRIVATE, **STREAMING)
     # Stop sets the session's cancel event: generation ends within a token and the reply
     # finishes normally, so its last update (history, "finished: cancelled") is kept
     stop.click(chat.stop, None, [notice], queue=False, api_name="stop")
@@ -203,7 +203,7 @@ def arena_tab(models: Models, arena: ArenaHandlers) -> None:
 
     outputs = [chat_a, chat_b, state, reveal, *vote_buttons]
     arena.values = PageValues(outputs)
-    send_fn = takes_settings(arena.arena_send)
+    send_fn = spread_inputs(arena.arena_send)
     wire_send(send_fn, "arena_send", send_api, send, message, unsent, [system, *params], outputs)
     # like the chat's Stop: the round ends through its cancel event and says it was stopped
     stop.click(arena.arena_stop, None, None, queue=False, api_name="arena_stop")

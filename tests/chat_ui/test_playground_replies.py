@@ -10,11 +10,14 @@ from tests.chat_ui.conftest import ScriptedBackend
 
 def _final(pg: Any, model: str) -> tuple[Any, ...]:
     from chat_ui.backend import GenerationSettings
+    from chat_ui.controls import PageChat
 
     async def run() -> tuple[Any, ...]:
         last: tuple[Any, ...] = ()
         history = [{"role": "user", "content": "hi"}]
-        async for values in pg.chat.respond(history, model, "", GenerationSettings(max_new_tokens=64), "s1"):
+        async for values in pg.chat.respond(
+            PageChat(history, model, ""), GenerationSettings(max_new_tokens=64), "s1"
+        ):
             last = values
         return last
 
