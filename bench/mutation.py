@@ -640,18 +640,31 @@ def tree_files(repo: Path) -> list[str]:
     return files
 
 
-def copy_tree(repo: Path, dest: Path, files: list[str] | None) -> None:
-    """Copy the working tree (or, with files=None, the last commit); `../shared` (benchmark files
-    the tests read) is linked beside it."""
-    if files is None:
-        dest.mkdir(parents=True)
+def snapshot(repo: Path, committed: bool) -> tuple[Path, int]:
+    """One copy of the tree (the working tree, or with `committed` the last commit), taken once so
+    every mutation sees the same files even while people keep editing; (its path, file count)."""
+    dest = Path(tempfile.mkdtemp(prefix="mutation-snapshot-")) / repo.name
+    dest.mkdir()
+    if committed:
         archive = subprocess.run(["git", "archive", "HEAD"], cwd=repo, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    for rel in files or []:
+        return dest, sum(1 for f in dest.rglob("*") if f.is_file())
+    count = 0
+    for rel in tree_files(repo):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(repo / rel, target)
-    shared = repo.parent / "shared"
+        try:
+            shutil.copy2(repo / rel, target)
+        except FileNotFoundError:  # removed between listing and copying
+            continue
+        count += 1
+    return dest, count
+
+
+def copy_tree(source: Path, dest: Path) -> None:
+    """Copy the snapshot; `../shared` (benchmark files the tests read) is linked beside it."""
+    shutil.copytree(source, dest, symlinks=True)
+    shared = REPO.parent / "shared"
     if shared.is_dir():
         (dest.parent / "shared").symlink_to(shared)
 
@@ -675,11 +688,11 @@ def _first_failure(output: str) -> str:
     return tail[-1] if tail else "(no output)"
 
 
-def _prepare(files: list[str] | None, tag: str) -> tuple[Path, Path, dict[str, str]]:
-    """A throwaway copy of the tree: (temporary root, repository copy, environment for pytest)."""
+def _prepare(source: Path, tag: str) -> tuple[Path, Path, dict[str, str]]:
+    """A throwaway copy of the snapshot: (temporary root, repository copy, environment for pytest)."""
     root = Path(tempfile.mkdtemp(prefix=f"mutation-{tag}-"))
     work = root / REPO.name
-    copy_tree(REPO, work, files)
+    copy_tree(source, work)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_ADDOPTS", None)
     probe = subprocess.run(
@@ -695,13 +708,13 @@ def _prepare(files: list[str] | None, tag: str) -> tuple[Path, Path, dict[str, s
     return root, work, env
 
 
-def run_one(mutation: Mutation, files: list[str] | None, timeout: float) -> Outcome:
+def run_one(mutation: Mutation, source: Path, timeout: float) -> Outcome:
     started = time.monotonic()
 
     def outcome(status: str, detail: str) -> Outcome:
         return Outcome(mutation, status, detail, time.monotonic() - started)
 
-    root, work, env = _prepare(files, mutation.name)
+    root, work, env = _prepare(source, mutation.name)
     try:
         path = work / mutation.file
         try:
@@ -731,12 +744,12 @@ def run_one(mutation: Mutation, files: list[str] | None, timeout: float) -> Outc
         shutil.rmtree(root, ignore_errors=True)
 
 
-def baseline(mutations: list[Mutation], files: list[str] | None, timeout: float) -> dict[str, str]:
+def baseline(mutations: list[Mutation], source: Path, timeout: float) -> dict[str, str]:
     """Run every named test once on the unmutated copy; {mutation name: why it cannot be judged}
     for mutations whose tests fail (or cannot run) without any mutation. A test file with a
     failure is run again on its own: one that passes then is reported as flaky, not as broken."""
     tests = sorted({t for m in mutations for t in m.tests})
-    root, work, env = _prepare(files, "baseline")
+    root, work, env = _prepare(source, "baseline")
     try:
         missing = [t for t in tests if not (work / t.split("::")[0]).exists()]
         present = [t for t in tests if t not in missing]
@@ -820,13 +833,20 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         return 1 if stale else 0
 
-    files = None if args.committed else tree_files(REPO)
-    tree = "the last commit" if files is None else f"the working tree ({len(files)} files)"
-    print(f"{len(selected)} mutation(s) of {tree}, {args.jobs} at a time", flush=True)
+    source, count = snapshot(REPO, args.committed)
+    try:
+        return _run_all(selected, source, count, args)
+    finally:
+        shutil.rmtree(source.parent, ignore_errors=True)
+
+
+def _run_all(selected: list[Mutation], source: Path, count: int, args: argparse.Namespace) -> int:
+    tree = "the last commit" if args.committed else "the working tree"
+    print(f"{len(selected)} mutation(s) of {tree} ({count} files), {args.jobs} at a time", flush=True)
     unusable: dict[str, str] = {}
     if not args.no_baseline:
         started = time.monotonic()
-        unusable = baseline(selected, files, args.timeout * 2)
+        unusable = baseline(selected, source, args.timeout * 2)
         ok = len(selected) - len(unusable)
         print(
             f"baseline: the named tests pass unmutated for {ok}/{len(selected)} mutation(s) "
@@ -852,11 +872,11 @@ def main(argv: list[str] | None = None) -> int:
             runnable.append(m)
     shared = [m for m in runnable if not m.exclusive]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for outcome in pool.map(lambda m: run_one(m, files, args.timeout), shared):
+        for outcome in pool.map(lambda m: run_one(m, source, args.timeout), shared):
             report(outcome)
     for m in runnable:
         if m.exclusive:  # tests that must not share the machine with another run of themselves
-            report(run_one(m, files, args.timeout))
+            report(run_one(m, source, args.timeout))
     caught = sum(o.status == "caught" for o in outcomes)
     errors = [o for o in outcomes if o.status == "error"]
     if errors:
