@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mixtune.errors import DataError
 from mixtune.manifest import read_manifest
+from mixtures.integrity import load_mixture
 
 __all__ = ["build_mixture", "chat_row", "load_mixture", "read_manifest"]
 
@@ -29,22 +29,6 @@ def build_mixture(
     from mixtures.build import build_mixture as _build
 
     return _build(recipe_path, out=out, num_proc=num_proc)
-
-
-def load_mixture(directory: str | Path) -> Any:
-    """The `train` and `test` splits of a built mixture, as a `datasets.DatasetDict`."""
-    from datasets import load_from_disk
-
-    from mixtures.integrity import verify_files
-
-    manifest = read_manifest(directory)
-    if "file_hashes" in manifest:
-        problems = verify_files(Path(directory), manifest, full=False)
-        if problems:
-            raise DataError(
-                f"{directory}: damaged mixture ({'; '.join(problems[:3])}); `mix build` its recipe again"
-            )
-    return load_from_disk(str(directory))
 
 
 def _decoded_message(msg: dict[str, Any]) -> dict[str, Any]:

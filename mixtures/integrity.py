@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from mixtune.errors import DataError
 from mixtune.hashing import hash_file
 from mixtune.manifest import MANIFEST, read_manifest, write_manifest
 
@@ -121,3 +122,17 @@ def verify_files(out: Path, manifest: dict[str, Any], full: bool) -> list[str]:
         elif full and hash_file(path) != info.get("sha256"):
             problems.append(f"{rel} does not match its sha256 in the manifest")
     return problems
+
+
+def load_mixture(directory: str | Path) -> Any:
+    """The `train` and `test` splits of a built mixture, as a `datasets.DatasetDict`."""
+    from datasets import load_from_disk
+
+    manifest = read_manifest(directory)
+    if "file_hashes" in manifest:
+        problems = verify_files(Path(directory), manifest, full=False)
+        if problems:
+            raise DataError(
+                f"{directory}: damaged mixture ({'; '.join(problems[:3])}); `mix build` its recipe again"
+            )
+    return load_from_disk(str(directory))

@@ -11,7 +11,7 @@ import glob
 import math
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,7 +23,7 @@ from mixtures.filters.config import FiltersConfig  # the filters' own validated 
 Kind = Literal["sft", "preference"]
 OnError = Literal["raise", "skip"]
 
-SFT_FORMATS = (
+SftFormat = Literal[
     "messages",
     "sharegpt",
     "alpaca",
@@ -31,21 +31,11 @@ SFT_FORMATS = (
     "problem_solution",
     "instruction_response",
     "question_answer",
-)
-PREFERENCE_FORMATS = ("preference_conversations", "preference_sharegpt", "preference_strings")
-FormatName = Literal[
-    "auto",
-    "messages",
-    "sharegpt",
-    "alpaca",
-    "prompt_completion",
-    "problem_solution",
-    "instruction_response",
-    "question_answer",
-    "preference_conversations",
-    "preference_sharegpt",
-    "preference_strings",
 ]
+PreferenceFormat = Literal["preference_conversations", "preference_sharegpt", "preference_strings"]
+FormatName = Literal["auto", SftFormat, PreferenceFormat]
+SFT_FORMATS: tuple[str, ...] = get_args(SftFormat)
+PREFERENCE_FORMATS: tuple[str, ...] = get_args(PreferenceFormat)
 
 # Field names the formats read; `columns` maps these to a source's own column names.
 CANONICAL_FIELDS = (

@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mixtures.flow import flow_markdown, plot_flows, source_flows
+from mixtures.flow import flow_markdown, source_flows
+from mixtures.plots import plot_build_summary
 
 SAMPLE_CHARS = 400
 
@@ -71,65 +72,6 @@ def first_rows_by_source(
         if all(len(v) >= per_source for v in found.values()):
             break
     return found
-
-
-def plot_composition(manifest: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sources = manifest["sources"]
-    names = list(sources)
-    unique = [min(e["train_rows"], e["train_pool"]) for e in sources.values()]
-    repeats = [e["train_rows"] - u for e, u in zip(sources.values(), unique, strict=True)]
-    tests = [e["test"]["rows"] for e in sources.values()]
-    total = max(1, manifest["splits"]["train"])
-    field = "messages_chars" if manifest["kind"] == "sft" else "chosen_chars"
-    by_source = manifest["stats"]["train"]["by_source"]
-
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(18, 0.6 * len(names) + 2.2), sharey=True)
-    y = list(range(len(names)))
-    ax1.barh(y, unique, color="#4C72B0", label="train: distinct rows")
-    ax1.barh(y, repeats, left=unique, color="#8FB0E0", label="train: upsampled repeats")
-    ax1.barh(
-        y, tests, left=[u + r for u, r in zip(unique, repeats, strict=True)], color="#DD8452", label="test"
-    )
-    for yi, (u, r, t) in enumerate(zip(unique, repeats, tests, strict=True)):
-        ax1.text(u + r + t, yi, f"  {100 * (u + r) / total:.1f}%", va="center", fontsize=9)
-    ax1.set_yticks(y, names)
-    ax1.invert_yaxis()
-    ax1.set_xlabel("rows")
-    ax1.set_title(f"{manifest['name']} ({manifest['kind']}, {manifest['hash'][:8]}): rows per source")
-    ax1.legend(loc="lower right", fontsize=8)
-    for yi, name in enumerate(names):
-        s = by_source.get(name, {}).get(field)
-        if s and s["max"]:
-            ax2.plot([s["p50"], s["p95"]], [yi, yi], color="#55A868", lw=6, solid_capstyle="butt")
-            ax2.plot([s["max"]], [yi], "|", color="#C44E52", ms=14)
-            ax2.plot([s["mean"]], [yi], "o", color="black", ms=4)
-    ax1.set_xlim(0, 1.18 * max([u + r + t for u, r, t in zip(unique, repeats, tests, strict=True)] + [1]))
-    lows = [by_source[n][field]["p50"] for n in names if n in by_source and by_source[n][field]["max"]]
-    highs = [by_source[n][field]["max"] for n in names if n in by_source and by_source[n][field]["max"]]
-    if lows:
-        from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
-
-        ax2.set_xscale("log")
-        ax2.set_xlim(
-            max(1, 0.6 * min(lows + [by_source[n][field]["mean"] for n in names if n in by_source])),
-            1.6 * max(highs),
-        )
-        ax2.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax2.xaxis.set_major_formatter(ScalarFormatter())
-        ax2.xaxis.set_minor_formatter(NullFormatter())
-        ax2.grid(axis="x", alpha=0.3)
-    ax2.set_xlabel(f"{field.replace('_', ' ')} per train row (bar p50–p95, dot mean, tick max)")
-    ax2.set_title("length per source")
-    plot_flows(ax3, source_flows(sources))
-    ax3.set_yticks(y, names)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
 
 
 def write_report(out: Path, manifest: dict[str, Any], saved: Any) -> None:
@@ -199,4 +141,4 @@ def write_report(out: Path, manifest: dict[str, Any], saved: Any) -> None:
         for row in rows:
             lines += [f"### {name} (`{row['id']}`)", "", render_row(row, kind), ""]
     (out / "report.md").write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    plot_composition(manifest, out / "composition.png")
+    plot_build_summary(manifest, out / "composition.png")

@@ -294,7 +294,8 @@ def mixture_stats(
 ) -> dict[str, Any]:
     """Statistics of a built mixture directory (the train split is the composition that trains;
     test is summarised alongside). Lengths are tokens of `tokenizer`, else characters."""
-    from mixtures import load_mixture, read_manifest
+    from mixtune.manifest import read_manifest
+    from mixtures.integrity import load_mixture
 
     directory = Path(directory)
     manifest = read_manifest(directory)
@@ -429,7 +430,7 @@ def stats_markdown(stats: dict[str, Any], images: bool = True) -> str:
 
 def write_stats(stats: dict[str, Any], out: str | Path) -> Path:
     """Write report.md, stats.json, composition.png and lengths.png for one mixture into `out`."""
-    from mixtures.compare import plot_composition, plot_lengths
+    from mixtures.plots import plot_composition, plot_lengths
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

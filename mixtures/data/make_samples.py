@@ -619,9 +619,20 @@ def rejected_answer(i: int, name: str, params: str, desc: str) -> str:
     return RAMBLES[i % len(RAMBLES)]
 
 
-def main() -> None:
-    code = list(enumerate(TASKS))
-    # SFT: the same tasks in three instruction formats, phrased differently.
+def _half_of_tasks(
+    code: list[tuple[int, tuple]], parity: int, ask: tuple[str, str], answer: str
+) -> list[dict]:
+    """Rows {ask field: the task asked, answer field: its solution} of every other task."""
+    field, template = ask
+    return [
+        {field: template.format(name=name, desc=desc), answer: code_answer(name, params, body, expl)}
+        for i, (name, params, desc, body, expl) in code
+        if i % 2 == parity
+    ]
+
+
+def write_code_sft(code: list[tuple[int, tuple]]) -> None:
+    """SFT: the same tasks in three instruction formats, phrased differently."""
     alpaca = [
         {
             "instruction": f"Write a Python function `{name}({params})` that {desc}.",
@@ -631,28 +642,21 @@ def main() -> None:
         for _, (name, params, desc, body, expl) in code
     ]
     write_jsonl(HERE / "code_alpaca.jsonl", alpaca)
-    evol = [
-        {
-            "instruction": f"Implement `{name}` in Python: a function that {desc}.",
-            "response": code_answer(name, params, body, expl),
-        }
-        for i, (name, params, desc, body, expl) in code
-        if i % 2 == 0
-    ]
+    evol = _half_of_tasks(
+        code, 0, ("instruction", "Implement `{name}` in Python: a function that {desc}."), "response"
+    )
     write_jsonl(HERE / "code_evol.jsonl", evol)
-    oss = [
-        {
-            "problem": f"I need a function called `{name}` which {desc}. Can you write it?",
-            "solution": code_answer(name, params, body, expl),
-        }
-        for i, (name, params, desc, body, expl) in code
-        if i % 2 == 1
-    ]
+    oss = _half_of_tasks(
+        code, 1, ("problem", "I need a function called `{name}` which {desc}. Can you write it?"), "solution"
+    )
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     pq.write_table(pa.Table.from_pylist(oss), HERE / "code_oss_instruct.parquet")
-    # Chat: OpenAI messages (some with a system prompt, some multi-turn), ShareGPT, prompt/completion CSV.
+
+
+def write_chat(code: list[tuple[int, tuple]]) -> None:
+    """Chat: OpenAI messages (some with a system prompt, some multi-turn), ShareGPT, prompt/completion CSV."""
     messages = []
     for i, (q, a) in enumerate(CHAT):
         turns = [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
@@ -686,8 +690,11 @@ def main() -> None:
         writer.writerow(["prompt", "completion"])
         for q, a in CHAT[::2]:
             writer.writerow([q, a])
-    # Preference: ultrafeedback-style full conversations (prompt = shared prefix) and
-    # orca-style strings with a system prompt.
+
+
+def write_preferences(code: list[tuple[int, tuple]]) -> None:
+    """Preference: ultrafeedback-style full conversations (prompt = shared prefix) and
+    orca-style strings with a system prompt."""
     uf = []
     for i, (name, params, desc, body, expl) in code:
         prompt = f"Write a Python function `{name}({params})` that {desc}."
@@ -712,6 +719,13 @@ def main() -> None:
         for i, (name, params, desc, body, expl) in code
     ]
     write_jsonl(HERE / "prefs_orca.jsonl", orca)
+
+
+def main() -> None:
+    code = list(enumerate(TASKS))
+    write_code_sft(code)
+    write_chat(code)
+    write_preferences(code)
 
 
 if __name__ == "__main__":

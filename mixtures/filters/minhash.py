@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -185,18 +185,25 @@ def empty_rows(sig: np.ndarray) -> np.ndarray:
     return (sig == np.uint32(0xFFFFFFFF)).all(axis=1)
 
 
+def sorted_bands(
+    band_values: np.ndarray, skip: np.ndarray | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per band: (row ids taking part, stable sort order of their band values, the sorted values);
+    rows in `skip` take part in no band. Equal neighbours in the sorted values share a bucket."""
+    ids = np.arange(band_values.shape[0], dtype=np.int64)
+    if skip is not None and skip.any():
+        ids = ids[~skip]
+    for j in range(band_values.shape[1]):
+        col = band_values[ids, j]
+        order = np.argsort(col, kind="stable")
+        yield ids, order, col[order]
+
+
 def bucket_edges(band_values: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
     """Unique (u, v) pairs, u < v, linking each bucket member to the bucket's first member, over all
     bands. Rows in `skip` (e.g. empty documents) take part in no bucket."""
-    n, n_bands = band_values.shape
-    ids = np.arange(n, dtype=np.int64)
-    if skip is not None and skip.any():
-        ids = ids[~skip]
     parts = []
-    for j in range(n_bands):
-        col = band_values[ids, j]
-        order = np.argsort(col, kind="stable")
-        sorted_vals = col[order]
+    for ids, order, sorted_vals in sorted_bands(band_values, skip):
         new_group = np.concatenate(([True], sorted_vals[1:] != sorted_vals[:-1]))
         group_first = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
         members = ~new_group
@@ -235,15 +242,8 @@ def all_bucket_pairs(band_values: np.ndarray, skip: np.ndarray | None = None, ca
     """Every unique pair sharing a bucket (buckets larger than `cap` contribute star edges only):
     the candidate pairs a classic LSH index reports. Buckets are expanded by size class, so the
     Python loop runs over distinct bucket sizes, not over buckets."""
-    n, n_bands = band_values.shape
-    ids = np.arange(n, dtype=np.int64)
-    if skip is not None and skip.any():
-        ids = ids[~skip]
     parts = []
-    for j in range(n_bands):
-        col = band_values[ids, j]
-        order = np.argsort(col, kind="stable")
-        sorted_vals = col[order]
+    for ids, order, sorted_vals in sorted_bands(band_values, skip):
         bounds = np.flatnonzero(np.concatenate(([True], sorted_vals[1:] != sorted_vals[:-1], [True])))
         starts, sizes = bounds[:-1], np.diff(bounds)
         members = ids[order]
