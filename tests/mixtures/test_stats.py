@@ -158,3 +158,51 @@ def test_code_block_languages() -> None:
     assert guess_language('fn main() {\n    let mut x = 1;\n    println!("{}", x);\n}') == "rust"
     assert guess_language("SELECT name FROM users WHERE id = 1;") == "sql"
     assert guess_language("just some words") == "unknown"
+
+
+def test_build_stats_and_mix_stats_share_one_definition(tmp_path: Path, tiny_base_dir: Path) -> None:
+    """The manifest's lengths and `mix stats` count the same: turns without the system prompt,
+    characters and per-message tokens, p50/p95 as nearest-rank lengths some row has."""
+    from mixtures import build_mixture, read_manifest
+
+    rows = [
+        {
+            "messages": [
+                *([{"role": "system", "content": "Be brief."}] if i % 2 else []),
+                {"role": "user", "content": "q" * (3 + i)},
+                {"role": "assistant", "content": "a" * (10 * i + 1)},
+            ]
+        }
+        for i in range(6)
+    ]
+    _write(tmp_path / "d.jsonl", rows)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {"name": "one-def", "kind": "sft", "test": {"holdout": 0}, "sources": [{"path": "d.jsonl"}]}
+        ),
+        encoding="utf-8",
+    )
+    built = build_mixture(recipe, out=tmp_path / "out")
+    manifest = read_manifest(built)["stats"]["train"]["all"]
+    stats = mixture_stats(built)["split_stats"]["train"]
+    chars = sorted(sum(len(m["content"]) for m in r["messages"]) for r in rows)
+    assert manifest["messages_turns"]["mean"] == stats["turns"]["mean"] == 2.0
+    assert manifest["messages_chars"] == stats["length"]
+    assert stats["length"]["p50"] in chars and stats["length"]["p95"] in chars
+    tokens = mixture_stats(built, tokenizer=str(tiny_base_dir))["split_stats"]["train"]["length"]
+    rebuilt = tmp_path / "r-tok.yaml"
+    rebuilt.write_text(
+        yaml.safe_dump(
+            {
+                "name": "one-def",
+                "kind": "sft",
+                "tokenizer": str(tiny_base_dir),
+                "test": {"holdout": 0},
+                "sources": [{"path": "d.jsonl"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    with_tok = read_manifest(build_mixture(rebuilt, out=tmp_path / "out-tok"))["stats"]["train"]["all"]
+    assert with_tok["messages_tokens"] == tokens
