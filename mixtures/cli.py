@@ -1,4 +1,4 @@
-"""`mixtune mix build | validate | show | stats | compare`."""
+"""`mixtune mix build | validate | show | stats | compare` (and `index | search`, mixtures/search_cli.py)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("--num-proc", type=int, default=None, help="processes for measuring rows")
     compare.set_defaults(func=run_compare)
+    from mixtures.search_cli import register as register_search
+
+    register_search(sub)
     mix.set_defaults(func=lambda args: mix.print_help() or 2)
 
 
