@@ -108,9 +108,7 @@ def plot_composition(stats_list: list[dict[str, Any]], path: str | Path) -> Path
     fig.legend(handles, names, loc="lower center", ncol=min(4, len(names)), fontsize=9, frameon=False)
     rows_of_legend = int(np.ceil(len(names) / min(4, max(1, len(names)))))
     fig.tight_layout(rect=(0, 0.06 + 0.045 * rows_of_legend, 1, 1))
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def _mixture_histogram(stats: dict[str, Any]) -> np.ndarray:
@@ -132,6 +130,23 @@ def plot_lengths(stats_list: list[dict[str, Any]], path: str | Path, by_source: 
 
     labels = mixture_labels(stats_list)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [3, 2]})
+    _length_panel(ax1, stats_list, labels, by_source)
+    _turns_panel(ax2, stats_list, labels)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    """Save without a timestamp (byte-identical on a rebuild) and free the figure."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return Path(path)
+
+
+def _length_panel(ax1: Any, stats_list: list[dict[str, Any]], labels: list[str], by_source: bool) -> None:
+    """Share of rows per log-spaced length bin, one curve per mixture (or per source of one)."""
     edges = np.asarray(stats_list[0]["length_histogram"]["bin_edges"], dtype=float)
     if by_source and len(stats_list) == 1:
         stats = stats_list[0]
@@ -169,6 +184,9 @@ def plot_lengths(stats_list: list[dict[str, Any]], path: str | Path, by_source: 
     ax1.grid(alpha=0.25)
     ax1.legend(fontsize=8, frameon=False)
 
+
+def _turns_panel(ax2: Any, stats_list: list[dict[str, Any]], labels: list[str]) -> None:
+    """Share of rows per number of turns, grouped bars, one colour per mixture."""
     width = 0.8 / len(stats_list)
     cmap = _colors(labels)
     max_turn = 1
@@ -193,10 +211,6 @@ def plot_lengths(stats_list: list[dict[str, Any]], path: str | Path, by_source: 
     ax2.grid(axis="y", alpha=0.25)
     if len(stats_list) > 1:
         ax2.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return Path(path)
 
 
 def mixture_flows(stats_list: list[dict[str, Any]]) -> list[Flow]:
@@ -219,9 +233,7 @@ def plot_mixture_flows(stats_list: list[dict[str, Any]], path: str | Path) -> Pa
     fig, ax = plt.subplots(figsize=(11, 1.8 + 0.4 * len(flows)))
     plot_flows(ax, flows, "per mixture and source: rows in → kept, dropped by reason")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_build_summary(manifest: dict[str, Any], path: Path) -> None:
@@ -279,5 +291,4 @@ def plot_build_summary(manifest: dict[str, Any], path: Path) -> None:
     plot_flows(ax3, source_flows(sources))
     ax3.set_yticks(y, names)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    _save(fig, path)
