@@ -77,12 +77,26 @@ class SideResult:
         }
 
 
-def mixture_hash(recipe: MixtureRecipe, fingerprints: dict[str, dict[str, str | None]]) -> str:
-    """Content hash naming the mixture: the resolved recipe (minus where it is written) and the
-    fingerprint of every input."""
+def mixture_hash(
+    recipe: MixtureRecipe, fingerprints: dict[str, dict[str, str | None]], opt_out: str | None = None
+) -> str:
+    """Content hash naming the mixture: the resolved recipe (minus where it is written and
+    whether it is indexed), the fingerprint of every input and the resolved opt-out list's hash."""
     data = recipe_dict(recipe)
-    data.pop("output", None)
-    return hash_obj({"builder": BUILD_VERSION, "recipe": data, "inputs": fingerprints})
+    for key in ("output", "index", "opt_out"):
+        data.pop(key, None)
+    payload = {"builder": BUILD_VERSION, "recipe": data, "inputs": fingerprints}
+    if opt_out is not None:
+        payload["opt_out"] = opt_out
+    return hash_obj(payload)
+
+
+def _index_if_asked(recipe: MixtureRecipe, target: Path) -> Path:
+    if recipe.index:
+        from mixtures.search_index import build_index
+
+        build_index(target)
+    return target
 
 
 def default_output(recipe: MixtureRecipe, digest: str) -> Path:
@@ -308,10 +322,12 @@ def build_mixture(
     recipe_path: str | Path, out: str | Path | None = None, num_proc: int | None = None
 ) -> Path:
     """Build (or find already built) the mixture a recipe describes; returns its directory."""
+    from mixtures import opt_out
     from mixtures.writer import write_mixture
 
     recipe_path = Path(recipe_path)
     recipe = load_mixture_recipe(recipe_path)
+    opt_lists = opt_out.resolve(recipe.opt_out, recipe_path)
     for note in check_offline(recipe, recipe_path):
         log.info("%s: %s", recipe_path, note)
     from mixtures.integrity import claim, clean_stale_work, record_files
@@ -328,11 +344,11 @@ def build_mixture(
             }
             for p in plans
         }
-        digest = mixture_hash(recipe, fingerprints)
+        digest = mixture_hash(recipe, fingerprints, opt_out.list_hash(opt_lists))
         target = resolve_output(recipe, recipe_path, out, digest)
         if is_built(target, digest):
             log.info("mixture %s is up to date: %s", digest, target)
-            return target
+            return _index_if_asked(recipe, target)
         check_replaceable(target)  # before the work, not after it
         log.info("building mixture '%s' (%s) -> %s", recipe.name, digest, target)
         train_sides: dict[str, SideResult] = {}
@@ -342,6 +358,11 @@ def build_mixture(
             train_sides[p.spec.name] = normalise_side(recipe, p.spec, p.train_in, "train", work, num_proc)
             if p.test_in is not None:
                 test_sides[p.spec.name] = normalise_side(recipe, p.spec, p.test_in, "test", work, num_proc)
+        matcher = opt_out.Matcher(opt_lists)
+        for p in plans:
+            for sides in (train_sides, test_sides):
+                if p.spec.name in sides:
+                    opt_out.apply_opt_out(sides[p.spec.name], p.spec.model_dump(), recipe.kind, matcher)
         log.info("normalised %d source(s)", len(plans))
         all_sides = [*train_sides.values(), *test_sides.values()]
         tooled = recipe.kind == "sft" and any(side.tooled for side in all_sides)
@@ -373,6 +394,6 @@ def build_mixture(
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        return target
+        return _index_if_asked(recipe, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -19,6 +19,7 @@ from mixtune.errors import RecipeError
 from mixtune.manifest import may_replace
 from mixtune.recipe_io import load_yaml, suggest, validate
 from mixtures.filters.config import FiltersConfig  # the filters' own validated recipe section
+from mixtures.opt_out import OptOutSpec
 
 Kind = Literal["sft", "preference"]
 OnError = Literal["raise", "skip"]
@@ -226,6 +227,8 @@ class MixtureRecipe(BaseModel):
     shuffle: bool = True
     tokenizer: str | None = None
     output: str | None = None
+    opt_out: OptOutSpec | None = None  # owners' opt-out lists (mixtures/opt_out.py)
+    index: bool = False  # also build the search index (mixtures/search_index.py)
 
     @model_validator(mode="after")
     def _unique_names_and_formats(self) -> MixtureRecipe:
