@@ -10,5 +10,7 @@ Library entry points (the CLI is `mixtune eval` / `mixtune compare`):
 - `evals.execution.execute_samples` / `per_problem` / `summarize`: verdicts and pass@k.
 - `evals.evaluate.run_eval(EvalRequest(...))`: one full evaluation run, written to disk
   (`run_evals` for several benchmarks).
+- `evals.results`: the run's files (`results.json`, `samples.jsonl`): names, schema, writing
+  and `load_results` / `find_results` / `read_samples` to read them back.
 - `evals.compare.compare_runs` + `evals.report.write_report`: the leaderboard.
 """

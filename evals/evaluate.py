@@ -12,7 +12,7 @@ from typing import Any
 
 from evals import results as results_io
 from evals.benchmarks import Benchmark, load_benchmark
-from evals.execution import execute_samples, per_problem, read_samples, summarize
+from evals.execution import SampleResult, execute_samples, per_problem, summarize
 from evals.generate import GenerationSettings, LocalModel, PreparedPrompt, model_label, postprocess, prepare
 from evals.passk import DEFAULT_KS
 from evals.prompts import resolve_style
@@ -69,7 +69,7 @@ def _source(req: EvalRequest) -> str:
 
 
 def _samples_for(req: EvalRequest, full: Benchmark, bench: Benchmark) -> list[dict]:
-    rows = read_samples(req.samples, full)  # type: ignore[arg-type]
+    rows = results_io.read_samples(req.samples, full)  # type: ignore[arg-type]
     wanted = {p.task_id for p in bench.problems}
     rows = [r for r in rows if r["task_id"] in wanted]
     if not rows:
@@ -123,7 +123,7 @@ def _stops(prepared: list[PreparedPrompt]) -> tuple[str, ...]:
 def default_out(req: EvalRequest, source: str, label: str, bench: Benchmark, settings_hash: str) -> Path:
     run_dir = f"{_slug(bench.name.replace('[:', '-first'))}-{settings_hash}"
     if req.model and Path(req.model).is_dir() and source in ("local", "samples"):
-        return Path(req.model) / "evals" / run_dir
+        return Path(req.model) / results_io.MODEL_EVALS_DIR / run_dir
     if source == "samples":
         samples = Path(req.samples)  # type: ignore[arg-type]
         return samples.parent / f"{samples.stem}-eval" / run_dir
@@ -150,25 +150,21 @@ def run_evals(req: EvalRequest) -> list[Path]:
     return [run_eval(replace(req, benchmark=name)) for name in names]
 
 
-def run_eval(req: EvalRequest) -> Path:
-    """Run one evaluation and write its files; returns the path of results.json."""
-    source = _source(req)
-    full = load_benchmark(req.benchmark)
-    bench = full.first(req.limit)
+def _label(req: EvalRequest, source: str) -> str:
+    """The run's display name: --name, else the served model, the model, or the samples file."""
     if req.name:
-        label = req.name
-    elif source == "openai":
-        label = str(req.openai_model)
-    elif req.model:
-        label = model_label(req.model)
-    else:
-        label = Path(str(req.samples)).stem
-    started = time.monotonic()
-    if source == "samples":
-        samples, generation = _samples_for(req, full, bench), {"samples_file": str(req.samples)}
-    else:
-        samples, generation = _generate(req, source, bench)
-    generated = time.monotonic()
+        return req.name
+    if source == "openai":
+        return str(req.openai_model)
+    if req.model:
+        return model_label(req.model)
+    return Path(str(req.samples)).stem
+
+
+def _execute(
+    req: EvalRequest, bench: Benchmark, samples: list[dict]
+) -> tuple[list[SampleResult], dict[str, Any]]:
+    """Every sample run in the sandbox, and the execution settings to record."""
     limits = req.limits or limits_for(bench, req.timeout, req.memory_mb)
     with Sandbox(
         limits,
@@ -180,13 +176,54 @@ def run_eval(req: EvalRequest) -> Path:
         executed = execute_samples(bench, samples, sandbox, show_progress=req.show_progress)
         isolation = sandbox.isolation()
         workers = sandbox.workers
+    execution = {
+        "language": bench.language,
+        "timeout_s": limits.timeout,
+        "compile_timeout_s": limits.compile_timeout,
+        "memory_mb": limits.memory_mb,
+        "nproc": limits.nproc,
+        "workers": workers,
+        "isolation": isolation,
+    }
+    return executed, execution
+
+
+def run_eval(req: EvalRequest) -> Path:
+    """Run one evaluation and write its files; returns the path of results.json."""
+    source = _source(req)
+    full = load_benchmark(req.benchmark)
+    bench = full.first(req.limit)
+    label = _label(req, source)
+    started = time.monotonic()
+    if source == "samples":
+        samples, generation = _samples_for(req, full, bench), {"samples_file": str(req.samples)}
+    else:
+        samples, generation = _generate(req, source, bench)
+    generated = time.monotonic()
+    executed, execution = _execute(req, bench, samples)
     finished = time.monotonic()
     problems = per_problem(executed, bench)
-    summary = summarize(problems, req.ks)
     lineage = (
         results_io.read_lineage(req.model)
         if source == "local" or (source == "samples" and req.model)
         else None
+    )
+    results = results_io.results_document(
+        model={
+            "name": label,
+            "source": source,
+            "path": req.openai_base_url if source == "openai" else (req.model or req.samples),
+            "lineage": lineage,
+        },
+        bench=bench,
+        generation=generation,
+        execution=execution,
+        summary=summarize(problems, req.ks),
+        timing={
+            "generation_s": round(generated - started, 3),
+            "execution_s": round(finished - generated, 3),
+        },
+        problems=problems,
     )
     settings_hash = hash_obj(
         {
@@ -197,40 +234,5 @@ def run_eval(req: EvalRequest) -> Path:
         },
         10,
     )
-    results = {
-        "format": results_io.FORMAT,
-        "created": results_io.now(),
-        "model": {
-            "name": label,
-            "source": source,
-            "path": req.openai_base_url if source == "openai" else (req.model or req.samples),
-            "lineage": lineage,
-        },
-        "benchmark": {
-            "name": bench.name,
-            "language": bench.language,
-            "shape": bench.shape,
-            "path": bench.path,
-            "sha256": bench.sha256,
-            "problems": len(bench.problems),
-        },
-        "generation": generation,
-        "execution": {
-            "language": bench.language,
-            "timeout_s": limits.timeout,
-            "compile_timeout_s": limits.compile_timeout,
-            "memory_mb": limits.memory_mb,
-            "nproc": limits.nproc,
-            "workers": workers,
-            "isolation": isolation,
-        },
-        **summary,
-        "timing": {
-            "generation_s": round(generated - started, 3),
-            "execution_s": round(finished - generated, 3),
-        },
-        "versions": results_io.versions(),
-        "problems": problems,
-    }
     out = Path(req.out) if req.out else default_out(req, source, label, bench, settings_hash)
-    return results_io.write_run(out, results, [r.to_row() for r in executed])
+    return results_io.write_run(out, results, executed)

