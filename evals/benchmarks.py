@@ -23,7 +23,7 @@ from pathlib import Path
 
 from evals import languages
 from mixtune.errors import DataError, MixtuneError
-from mixtune.hashing import hash_file
+from mixtune.hashing import hash_file, hash_obj
 from mixtune.jsonl import read_json_objects
 
 REQUIRED_FIELDS = ("task_id", "prompt", "entry_point", "test")
@@ -63,11 +63,6 @@ class Problem:
                 f"\n_mixtune_candidate = {self.entry_point}\n{self.test}\ncheck(_mixtune_candidate)\n",
             )
         return self.prompt + completion, self.test
-
-    @property
-    def solution_completion(self) -> str | None:
-        """The reference solution as a completion of this benchmark (MBPP: the whole program)."""
-        return self.canonical_solution
 
 
 @dataclass(frozen=True)
@@ -190,7 +185,7 @@ def _build(name: str, origin: str, sha: str, rows: list[tuple[int, dict]], path:
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for lineno, row in rows:
-        problem = _problem(shape, row, path, lineno)
+        problem = _PROBLEM_READERS[shape](row, path, lineno)
         if problem.task_id in seen:
             raise DataError(
                 f"{path}:{lineno}: duplicate task_id {problem.task_id!r} (first on line {seen[problem.task_id]})"
@@ -201,8 +196,6 @@ def _build(name: str, origin: str, sha: str, rows: list[tuple[int, dict]], path:
     if len(langs) > 1:
         raise DataError(f"{path}: problems in several languages ({', '.join(langs)}); one file per language")
     if not sha:
-        from mixtune.hashing import hash_obj
-
         sha = hash_obj([[p.task_id, p.prompt, p.test] for p in problems], 64)
     return Benchmark(name, origin, sha, tuple(problems), langs[0], shape)
 
@@ -215,86 +208,97 @@ def _need(row: dict, keys: tuple[str, ...], path: Path, lineno: int, shape: str)
         )
 
 
-def _problem(shape: str, row: dict, path: Path, lineno: int) -> Problem:
-    if shape == "mbpp":
-        text_key = "text" if isinstance(row.get("text"), str) else "prompt"
-        _need(row, (text_key, "code"), path, lineno, "MBPP")
-        tests = row.get("test_list")
-        if not isinstance(tests, list) or not tests or not all(isinstance(t, str) for t in tests):
-            raise DataError(f"{path}:{lineno}: MBPP row needs a non-empty list of strings 'test_list'")
-        if not isinstance(row.get("task_id"), int | str):
-            raise DataError(f"{path}:{lineno}: MBPP row needs 'task_id'")
-        imports = row.get("test_imports") or []
-        return Problem(
-            task_id=f"MBPP/{row['task_id']}",
-            prompt=row[text_key],
-            entry_point=_mbpp_entry_point(tests[0]),
-            test="\n".join(tests),
-            canonical_solution=row["code"],
-            shape="mbpp",
-            description=row[text_key],
-            test_list=tuple(tests),
-            test_setup_code=str(row.get("test_setup_code") or ""),
-            test_imports=tuple(str(i) for i in imports),
+def _optional_str(row: dict, key: str) -> str | None:
+    value = row.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _mbpp_problem(row: dict, path: Path, lineno: int) -> Problem:
+    text_key = "text" if isinstance(row.get("text"), str) else "prompt"
+    _need(row, (text_key, "code"), path, lineno, "MBPP")
+    tests = row.get("test_list")
+    if not isinstance(tests, list) or not tests or not all(isinstance(t, str) for t in tests):
+        raise DataError(f"{path}:{lineno}: MBPP row needs a non-empty list of strings 'test_list'")
+    if not isinstance(row.get("task_id"), int | str):
+        raise DataError(f"{path}:{lineno}: MBPP row needs 'task_id'")
+    imports = row.get("test_imports") or []
+    return Problem(
+        task_id=f"MBPP/{row['task_id']}",
+        prompt=row[text_key],
+        entry_point=_mbpp_entry_point(tests[0]),
+        test="\n".join(tests),
+        canonical_solution=row["code"],
+        shape="mbpp",
+        description=row[text_key],
+        test_list=tuple(tests),
+        test_setup_code=str(row.get("test_setup_code") or ""),
+        test_imports=tuple(str(i) for i in imports),
+    )
+
+
+def _multiple_problem(row: dict, path: Path, lineno: int) -> Problem:
+    _need(row, ("name", "language", "prompt", "tests"), path, lineno, "MultiPL-E")
+    lang = MULTIPLE_LANGS.get(row["language"], row["language"])
+    try:
+        languages.language(lang)
+    except MixtuneError:
+        raise DataError(f"{path}:{lineno}: MultiPL-E language {row['language']!r} is not supported") from None
+    stops = row.get("stop_tokens") or []
+    return Problem(
+        task_id=row["name"],
+        prompt=row["prompt"],
+        entry_point=row["name"].split("_", 2)[-1] if row["name"].count("_") >= 2 else row["name"],
+        test=row["tests"],
+        canonical_solution=_optional_str(row, "canonical_solution"),
+        language=languages.language(lang).name,
+        shape="multiple",
+        stop_tokens=tuple(str(s) for s in stops),
+    )
+
+
+def _humaneval_x_problem(row: dict, path: Path, lineno: int) -> Problem:
+    _need(row, ("task_id", "prompt", "test"), path, lineno, "HumanEval-X")
+    prefix = row["task_id"].split("/", 1)[0]
+    if prefix not in _X_PREFIX:
+        raise DataError(
+            f"{path}:{lineno}: HumanEval-X task {row['task_id']!r}: language {prefix!r} is not supported"
         )
-    if shape == "multiple":
-        _need(row, ("name", "language", "prompt", "tests"), path, lineno, "MultiPL-E")
-        lang = MULTIPLE_LANGS.get(row["language"], row["language"])
-        try:
-            languages.language(lang)
-        except MixtuneError:
-            raise DataError(
-                f"{path}:{lineno}: MultiPL-E language {row['language']!r} is not supported"
-            ) from None
-        stops = row.get("stop_tokens") or []
-        return Problem(
-            task_id=row["name"],
-            prompt=row["prompt"],
-            entry_point=row["name"].split("_", 2)[-1] if row["name"].count("_") >= 2 else row["name"],
-            test=row["tests"],
-            canonical_solution=row.get("canonical_solution")
-            if isinstance(row.get("canonical_solution"), str)
-            else None,
-            language=languages.language(lang).name,
-            shape="multiple",
-            stop_tokens=tuple(str(s) for s in stops),
-        )
-    if shape == "humaneval-x":
-        _need(row, ("task_id", "prompt", "test"), path, lineno, "HumanEval-X")
-        prefix = row["task_id"].split("/", 1)[0]
-        if prefix not in _X_PREFIX:
-            raise DataError(
-                f"{path}:{lineno}: HumanEval-X task {row['task_id']!r}: language {prefix!r} is not supported"
-            )
-        lang = _X_PREFIX[prefix]
-        solution = row.get("canonical_solution")
-        defs = re.findall(
-            r"^\s*def\s+([A-Za-z_]\w*)\s*\(", str(row.get("declaration") or row["prompt"]), re.M
-        )
-        return Problem(
-            task_id=row["task_id"],
-            prompt=row["prompt"],
-            entry_point=str(row.get("entry_point") or (defs[-1] if defs else "")),
-            test=row["test"],
-            canonical_solution=solution if isinstance(solution, str) else None,
-            language=lang,
-            shape="humaneval-x",
-            extra={"declaration": row.get("declaration", "")},
-        )
+    defs = re.findall(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", str(row.get("declaration") or row["prompt"]), re.M)
+    return Problem(
+        task_id=row["task_id"],
+        prompt=row["prompt"],
+        entry_point=str(row.get("entry_point") or (defs[-1] if defs else "")),
+        test=row["test"],
+        canonical_solution=_optional_str(row, "canonical_solution"),
+        language=_X_PREFIX[prefix],
+        shape="humaneval-x",
+        extra={"declaration": row.get("declaration", "")},
+    )
+
+
+def _humaneval_problem(row: dict, path: Path, lineno: int) -> Problem:
     missing = [k for k in REQUIRED_FIELDS if not isinstance(row.get(k), str)]
     if missing:
         raise DataError(
             f"{path}:{lineno}: missing or non-string field(s) {', '.join(missing)} (not a HumanEval, MBPP, "
             "MultiPL-E or HumanEval-X row)"
         )
-    solution = row.get("canonical_solution")
     return Problem(
         task_id=row["task_id"],
         prompt=row["prompt"],
         entry_point=row["entry_point"],
         test=row["test"],
-        canonical_solution=solution if isinstance(solution, str) else None,
+        canonical_solution=_optional_str(row, "canonical_solution"),
     )
+
+
+# One reader per row shape (`detect_shape` names them from a file's first row).
+_PROBLEM_READERS = {
+    "mbpp": _mbpp_problem,
+    "multiple": _multiple_problem,
+    "humaneval-x": _humaneval_x_problem,
+    "humaneval": _humaneval_problem,
+}
 
 
 def _mbpp_entry_point(first_test: str) -> str:

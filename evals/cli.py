@@ -4,12 +4,9 @@ with confidence intervals and paired significance)."""
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 from mixtune.errors import MixtuneError
-
-log = logging.getLogger(__name__)
 
 
 def _ks(text: str) -> tuple[int, ...]:
@@ -23,6 +20,11 @@ def _ks(text: str) -> tuple[int, ...]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_eval(subparsers)
+    _register_compare(subparsers)
+
+
+def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     ev = subparsers.add_parser(
         "eval",
         help="evaluate a model on HumanEval (or a HumanEval-shaped .jsonl) with sandboxed execution",
@@ -44,6 +46,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score these completions (task_id, completion; ids as the benchmark's own, MBPP/11, CPP/0, "
         "MultiPL-E names; for MBPP the completion is the whole program)",
     )
+    _add_generation_args(ev)
+    _add_openai_args(ev)
+    _add_sandbox_args(ev)
+    ev.add_argument("--name", help="display name of the run in leaderboards")
+    ev.add_argument("--out", help="output directory (default: MODEL/evals/<benchmark>-<settings hash>)")
+    ev.set_defaults(func=run_eval_cmd)
+
+
+def _add_generation_args(ev: argparse.ArgumentParser) -> None:
+    """What and how to sample: n, temperature, lengths, the problems, the prompt and the backend."""
     ev.add_argument("--n", type=int, default=1, help="samples per problem (default 1)")
     ev.add_argument(
         "--temperature", type=float, help="sampling temperature (default 0 = greedy for --n 1, 0.2 otherwise)"
@@ -68,6 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("auto", "transformers", "vllm"),
         help="auto: vLLM when installed and a GPU is present",
     )
+
+
+def _add_openai_args(ev: argparse.ArgumentParser) -> None:
+    """Generation through an OpenAI-compatible server instead of a local model."""
     ev.add_argument("--openai-base-url", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     ev.add_argument("--openai-model", help="the model name on that server")
     ev.add_argument("--openai-api-key", help="API key for that server (default: $OPENAI_API_KEY)")
@@ -75,6 +91,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--openai-stream", action="store_true", help="use streamed (server-sent events) responses"
     )
     ev.add_argument("--concurrency", type=int, default=8, help="parallel requests to the endpoint")
+
+
+def _add_sandbox_args(ev: argparse.ArgumentParser) -> None:
+    """The sandbox's limits, parallelism and isolation."""
     ev.add_argument(
         "--timeout",
         type=float,
@@ -97,10 +117,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("auto", "bwrap", "namespaces"),
         help="auto (default): bubblewrap around the sandbox when installed, else namespaces alone",
     )
-    ev.add_argument("--name", help="display name of the run in leaderboards")
-    ev.add_argument("--out", help="output directory (default: MODEL/evals/<benchmark>-<settings hash>)")
-    ev.set_defaults(func=run_eval_cmd)
 
+
+def _register_compare(subparsers: argparse._SubParsersAction) -> None:
     cmp = subparsers.add_parser(
         "compare",
         help="leaderboard of eval runs: bootstrap CIs, paired significance, win rate, mixtures, plot",

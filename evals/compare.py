@@ -79,77 +79,23 @@ def compare_runs(
 ) -> dict[str, Any]:
     """Everything the leaderboard shows, as plain data (also written to comparison.json)."""
     benchmarks = list(dict.fromkeys(b for run in runs for b in run.results))
-    metric = f"pass@{k}"
-    table: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        table[run.label] = {}
-        for bench, res in run.results.items():
-            per = problem_scores(res, k)
-            if not per:
-                continue
-            ci = stats.bootstrap_ci(np.array(list(per.values())), resamples, seed)
-            ns = [p["n"] for p in res["problems"]]
-            table[run.label][bench] = {
-                "score": ci.mean,
-                "low": ci.low,
-                "high": ci.high,
-                "problems": len(per),
-                "samples_per_problem": round(sum(ns) / len(ns), 2),
-                "all_scores": res.get("scores", {}),
-                "verdicts": res.get("verdicts", {}),
-                "results": res.get("_path"),
-                "generation": res.get("generation"),
-            }
+    table = {run.label: _score_row(run, k, resamples, seed) for run in runs}
     pairs: list[dict[str, Any]] = []
     for bench in benchmarks:
-        present = [r for r in runs if bench in table[r.label]]
-        bench_pairs = []
-        for ra, rb in combinations(present, 2):
-            # Order each pair so that A is the higher-scoring run.
-            if table[rb.label][bench]["score"] > table[ra.label][bench]["score"]:
-                ra, rb = rb, ra
-            test = stats.compare_paired(
-                _counts(ra.results[bench], k), _counts(rb.results[bench], k), resamples, seed
-            )
-            if test is None:
-                continue
-            bench_pairs.append(
-                {
-                    "benchmark": bench,
-                    "a": ra.label,
-                    "b": rb.label,
-                    **asdict(test),
-                    "p_value": test.p_value,
-                    "test": "exact McNemar" if test.p_mcnemar is not None else "paired bootstrap",
-                }
-            )
-        for pair, adj in zip(bench_pairs, stats.holm([p["p_value"] for p in bench_pairs]), strict=True):
-            pair["p_holm"] = adj
-            pair["significant"] = adj < alpha
-        pairs += bench_pairs
+        pairs += _paired_tests(runs, table, bench, k, resamples, seed, alpha)
     wins = stats.win_rates({label: {b: v["score"] for b, v in row.items()} for label, row in table.items()})
     order = sorted(
         runs,
         key=lambda r: (-(wins[r.label] if wins[r.label] is not None else -1), -_mean_score(table[r.label])),
     )
     return {
-        "metric": metric,
+        "metric": f"pass@{k}",
         "confidence": 0.95,
         "alpha": alpha,
         "resamples": resamples,
         "seed": seed,
         "benchmarks": benchmarks,
-        "languages": {
-            b: next(
-                (
-                    str((r.results[b].get("benchmark") or {}).get("language") or "python")
-                    for r in runs
-                    if b in r.results
-                ),
-                "python",
-            )
-            for b in benchmarks
-        },
+        "languages": {b: _language(runs, b) for b in benchmarks},
         "runs": [
             {
                 "label": r.label,
@@ -162,6 +108,75 @@ def compare_runs(
         ],
         "pairs": pairs,
     }
+
+
+def _score_row(run: Run, k: int, resamples: int, seed: int) -> dict[str, dict[str, Any]]:
+    """{benchmark: pass@k with its bootstrap CI and the run's settings} for one run (benchmarks
+    where no problem has k samples are left out)."""
+    row: dict[str, dict[str, Any]] = {}
+    for bench, res in run.results.items():
+        per = problem_scores(res, k)
+        if not per:
+            continue
+        ci = stats.bootstrap_ci(np.array(list(per.values())), resamples, seed)
+        ns = [p["n"] for p in res["problems"]]
+        row[bench] = {
+            "score": ci.mean,
+            "low": ci.low,
+            "high": ci.high,
+            "problems": len(per),
+            "samples_per_problem": round(sum(ns) / len(ns), 2),
+            "all_scores": res.get("scores", {}),
+            "verdicts": res.get("verdicts", {}),
+            "results": res.get("_path"),
+            "generation": res.get("generation"),
+        }
+    return row
+
+
+def _paired_tests(
+    runs: list[Run],
+    table: dict[str, dict[str, Any]],
+    bench: str,
+    k: int,
+    resamples: int,
+    seed: int,
+    alpha: float,
+) -> list[dict[str, Any]]:
+    """Every two runs scored on `bench`, tested on their shared problems (the higher-scoring run
+    as A), with Holm's adjustment over this benchmark's pairs."""
+    present = [r for r in runs if bench in table[r.label]]
+    pairs = []
+    for ra, rb in combinations(present, 2):
+        if table[rb.label][bench]["score"] > table[ra.label][bench]["score"]:
+            ra, rb = rb, ra
+        test = stats.compare_paired(
+            _counts(ra.results[bench], k), _counts(rb.results[bench], k), resamples, seed
+        )
+        if test is None:
+            continue
+        pairs.append(
+            {
+                "benchmark": bench,
+                "a": ra.label,
+                "b": rb.label,
+                **asdict(test),
+                "p_value": test.p_value,
+                "test": "exact McNemar" if test.p_mcnemar is not None else "paired bootstrap",
+            }
+        )
+    for pair, adj in zip(pairs, stats.holm([p["p_value"] for p in pairs]), strict=True):
+        pair["p_holm"] = adj
+        pair["significant"] = adj < alpha
+    return pairs
+
+
+def _language(runs: list[Run], bench: str) -> str:
+    """The language a benchmark's results record (Python for results that predate the key)."""
+    for run in runs:
+        if bench in run.results:
+            return str((run.results[bench].get("benchmark") or {}).get("language") or "python")
+    return "python"
 
 
 def _counts(res: dict[str, Any], k: int) -> dict[str, tuple[int, int]]:

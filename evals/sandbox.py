@@ -244,6 +244,34 @@ def _reserve_uids(base: int, count: int, span: int = 4096) -> tuple[list[int], l
     return uids, fds
 
 
+def _with_compile_limits(limits: SandboxLimits, language: str) -> SandboxLimits:
+    """`limits`, with the language's compile limits where a compiled language has none."""
+    lang = languages.language(language)
+    if not lang.compiled or limits.compile_timeout > 0:
+        return limits
+    return SandboxLimits(
+        **{
+            **asdict(limits),
+            "compile_timeout": lang.compile_timeout,
+            "compile_memory_mb": lang.compile_memory_mb,
+        }
+    )
+
+
+def _resolve_engine(engine: str | None) -> tuple[str, str | None]:
+    """The engine asked for (argument, else $MIXTUNE_SANDBOX_ENGINE, else auto), with auto
+    decided, and the bubblewrap binary for the bwrap engine."""
+    engine = engine or os.environ.get("MIXTUNE_SANDBOX_ENGINE") or DEFAULT_ENGINE
+    if engine not in (*ENGINES, "auto"):
+        raise MixtuneError(f"unknown sandbox engine {engine!r} (known: auto, {', '.join(ENGINES)})")
+    if engine == "auto":
+        engine = "bwrap" if bwrap_usable() else "namespaces"
+    bwrap = shutil.which("bwrap") if engine == "bwrap" else None
+    if engine == "bwrap" and not bwrap:
+        raise SandboxError("the bwrap engine needs bubblewrap (Debian package bubblewrap)")
+    return engine, bwrap
+
+
 class Sandbox:
     """A pool of isolated program runs. Use as a context manager, or call close()."""
 
@@ -271,26 +299,9 @@ class Sandbox:
             raise SandboxError("sandboxed execution needs Linux 5.3+ (pidfd) and Python 3.9+")
         self.language = languages.language(language).name
         self.toolchain = languages.toolchain(self.language) if self.language != "python" else None
-        self.limits = limits or SandboxLimits.for_language(self.language)
-        if languages.language(self.language).compiled and self.limits.compile_timeout <= 0:
-            lang = languages.language(self.language)
-            self.limits = SandboxLimits(
-                **{
-                    **asdict(self.limits),
-                    "compile_timeout": lang.compile_timeout,
-                    "compile_memory_mb": lang.compile_memory_mb,
-                }
-            )
+        self.limits = _with_compile_limits(limits or SandboxLimits.for_language(self.language), self.language)
         self.namespaces = namespaces
-        engine = engine or os.environ.get("MIXTUNE_SANDBOX_ENGINE") or DEFAULT_ENGINE
-        if engine not in (*ENGINES, "auto"):
-            raise MixtuneError(f"unknown sandbox engine {engine!r} (known: auto, {', '.join(ENGINES)})")
-        if engine == "auto":
-            engine = "bwrap" if bwrap_usable() else "namespaces"
-        self.engine = engine
-        self._bwrap = shutil.which("bwrap") if engine == "bwrap" else None
-        if engine == "bwrap" and not self._bwrap:
-            raise SandboxError("the bwrap engine needs bubblewrap (Debian package bubblewrap)")
+        self.engine, self._bwrap = _resolve_engine(engine)
         # Programs spend much of their life in process creation and teardown rather than on a
         # CPU, so twice as many slots as cores keeps the CPUs busy.
         self.workers = max(1, workers or 2 * (os.cpu_count() or 1))
