@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mixtures.filters.stage import effective_num_proc
+from mixtures.filters.verdicts import effective_num_proc
 from mixtures.tokenizer import load_tokenizer
 
 # fence tag -> language name

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from mixtures.filters.config import FiltersConfig
-from mixtures.filters.stage import FilterVerdicts
 from mixtures.filters.text import turn_columns
+from mixtures.filters.verdicts import FilterVerdicts
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from mixtune.errors import DataError
 from mixtune.jsonl import read_json_objects
 from mixtures.filters.config import DecontaminationConfig
 from mixtures.filters.minhash import hash_token, shingle_hashes, shingles_from_tokens, token_hashes, tokens
-from mixtures.filters.stage import FilterVerdicts, map_columns, verdict_lists
 from mixtures.filters.text import batch_rows, iter_turns, normalize
+from mixtures.filters.verdicts import FilterVerdicts, map_columns, verdict_lists
 
 DECONTAMINATED = "decontaminated"
 MIN_INFORMATIVE_WORDS = 2

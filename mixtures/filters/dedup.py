@@ -12,8 +12,8 @@ import numpy as np
 
 from mixtures.filters import minhash
 from mixtures.filters.config import ExactDedupConfig, NearDedupConfig
-from mixtures.filters.stage import FilterVerdicts, column_numpy, map_columns
 from mixtures.filters.text import batch_rows, batch_texts, iter_turns, normalize
+from mixtures.filters.verdicts import FilterVerdicts, column_numpy, map_columns
 
 EXACT_DUPLICATE, NEAR_DUPLICATE = "exact_duplicate", "near_duplicate"
 VERIFY_BUCKET_CAP = 64

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from mixtures.filters.config import LengthConfig
-from mixtures.filters.stage import FilterVerdicts, map_columns, verdict_lists
 from mixtures.filters.text import batch_rows, turn_columns
+from mixtures.filters.verdicts import FilterVerdicts, map_columns, verdict_lists
 from mixtures.tokenizer import load_tokenizer
 
 TOO_SHORT, TOO_LONG, TOO_MANY_TURNS = "too_short", "too_long", "too_many_turns"

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from mixtures.filters.config import PIIConfig
-from mixtures.filters.stage import FilterVerdicts, column_numpy, effective_num_proc, map_columns
 from mixtures.filters.text import turn_columns
+from mixtures.filters.verdicts import FilterVerdicts, column_numpy, effective_num_proc, map_columns
 
 PII = "pii"
 REPLACEMENTS = {"email": "<EMAIL>", "ip_address": "<IP_ADDRESS>", "key": "<KEY>"}

@@ -190,7 +190,7 @@ def test_connected_components_follow_chains() -> None:
 
 
 def test_parallel_run_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mixtures.filters import stage
+    from mixtures.filters import verdicts
 
     rows = []
     for k in range(12):
@@ -199,7 +199,7 @@ def test_parallel_run_matches_serial(monkeypatch: pytest.MonkeyPatch) -> None:
         rows.append(sft(f"b{k}", edited(a, (0.8, 0.9), seed=300 + k), "s2"))
         rows.append(sft(f"c{k}", " ".join(base_doc(400 + k, 120)), "s3"))
     serial = run(rows, {"near_dedup": {}, "exact_dedup": {}})
-    monkeypatch.setattr(stage, "ROWS_PER_PROCESS", 5)
+    monkeypatch.setattr(verdicts, "ROWS_PER_PROCESS", 5)
     parallel = run(rows, {"near_dedup": {}, "exact_dedup": {}}, num_proc=2)
     assert parallel.kept["id"][:] == serial.kept["id"][:]
     assert parallel.rejected.to_list() == serial.rejected.to_list()
