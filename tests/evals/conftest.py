@@ -1,10 +1,15 @@
 """Fixtures for the evals tests: HumanEval, sample sets with known outcomes, one shared
-sandbox pool, and the sandbox's verdicts on those sample sets (computed once)."""
+sandbox pool, the sandbox's verdicts on those sample sets (computed once), and listening
+sockets that a sandboxed program must not reach."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -103,3 +108,61 @@ def _sandbox_processes(
 def sandbox_processes() -> Callable[..., list[str]]:
     """Call it after a run: processes of the program that outlived it (should be none)."""
     return _sandbox_processes
+
+
+@pytest.fixture
+def unix_listener() -> Iterator[Callable[..., tuple[socket.socket, Path]]]:
+    """A factory: a world-writable Unix socket listening in a fresh world-writable folder under
+    `dir` (accept gives up after 0.5 s); socket and folder are removed afterwards."""
+    made: list[tuple[socket.socket, Path]] = []
+
+    def make(dir: str | Path | None, prefix: str = "mixtune-sock-") -> tuple[socket.socket, Path]:
+        folder = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+        folder.chmod(0o777)
+        path = folder / "listener.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        made.append((listener, folder))
+        listener.bind(str(path))
+        path.chmod(0o777)
+        listener.listen(1)
+        listener.settimeout(0.5)
+        return listener, path
+
+    yield make
+    for listener, folder in made:
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def tcp_listener() -> Iterator[tuple[socket.socket, int]]:
+    """A TCP socket listening on a free localhost port (accept gives up after 0.5 s), and the port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    yield listener, listener.getsockname()[1]
+    listener.close()
+
+
+def accept_in_background(listener: socket.socket) -> tuple[threading.Thread, list[bytes]]:
+    """Accept one connection on a thread; what the peer sends (or b"<connected>") lands in the
+    returned list, which stays empty when nothing connects before the listener's timeout."""
+    received: list[bytes] = []
+
+    def accept() -> None:
+        try:
+            conn, _ = listener.accept()
+            received.append(conn.recv(100) or b"<connected>")
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    return thread, received
+
+
+@pytest.fixture
+def accept_once() -> Callable[[socket.socket], tuple[threading.Thread, list[bytes]]]:
+    """`accept_in_background`, for tests (conftest helpers reach tests as fixtures)."""
+    return accept_in_background

@@ -11,9 +11,7 @@ protects them.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -208,29 +206,14 @@ def test_exiting_early_is_not_a_pass(hostile_env, source, detail):
     assert detail in v.detail
 
 
-def test_socket_to_localhost_reaches_nothing(hostile_env):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    listener.settimeout(0.5)
-    port = listener.getsockname()[1]
-    accepted: list[bytes] = []
-
-    def accept() -> None:
-        try:
-            conn, _ = listener.accept()
-            accepted.append(conn.recv(100) or b"<connected>")
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=accept)
-    thread.start()
+def test_socket_to_localhost_reaches_nothing(hostile_env, tcp_listener, accept_once):
+    listener, port = tcp_listener
+    thread, accepted = accept_once(listener)
     src = (
         f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=1)\ns.sendall(b'leak')\n"
     )
     v = run_checked(hostile_env, src)
     thread.join()
-    listener.close()
     assert v.kind == "runtime"
     assert accepted == []
 

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import tempfile
-import threading
-from pathlib import Path
 
 import pytest
 
@@ -132,28 +128,11 @@ def _indent(src: str) -> str:
 
 
 @pytest.mark.parametrize("where", ["/var/tmp", "/run", "/dev/shm", "/tmp"])
-def test_host_unix_sockets_are_unreachable(pool, where):
+def test_host_unix_sockets_are_unreachable(pool, where, unix_listener, accept_once):
     if not os.path.isdir(where) or not os.access(where, os.W_OK):
         pytest.skip(f"{where} is not writable here")
-    folder = Path(tempfile.mkdtemp(prefix="mixtune-sock-", dir=where))
-    folder.chmod(0o777)
-    path = folder / "listener.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    path.chmod(0o777)
-    listener.listen(1)
-    listener.settimeout(0.5)
-    received: list[bytes] = []
-
-    def accept() -> None:
-        try:
-            conn, _ = listener.accept()
-            received.append(conn.recv(100) or b"<connected>")
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=accept)
-    thread.start()
+    listener, path = unix_listener(where)
+    thread, received = accept_once(listener)
     src = (
         "import socket\n"
         "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
@@ -162,14 +141,11 @@ def test_host_unix_sockets_are_unreachable(pool, where):
     )
     v = pool.run(src)
     thread.join()
-    listener.close()
-    path.unlink()
-    folder.rmdir()
     assert received == []
     assert v.kind == "runtime"
 
 
-def test_raw_socket_fails_whenever_the_network_namespace_is_reported(pool):
+def test_raw_socket_fails_whenever_the_network_namespace_is_reported(pool, tcp_listener):
     """Issue 19: a socket made through ctypes (bypassing any in-process blocking) reaches
     nothing when the report says `net: namespace`, and as root that is what it must say."""
     iso = pool.isolation()
@@ -178,11 +154,7 @@ def test_raw_socket_fails_whenever_the_network_namespace_is_reported(pool):
         assert iso["pid"] == "namespace" and iso["fs"] == "read-only", iso
     if iso["net"] != "namespace":
         pytest.skip(f"no network namespace on this machine: {iso}")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    listener.settimeout(0.5)
-    port = listener.getsockname()[1]
+    listener, port = tcp_listener
     src = (
         "import ctypes, struct, socket\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
@@ -196,13 +168,12 @@ def test_raw_socket_fails_whenever_the_network_namespace_is_reported(pool):
     v = pool.run(src)
     with pytest.raises(TimeoutError):
         listener.accept()
-    listener.close()
     assert v.kind == "passed", v
     assert "refused" in v.output
 
 
 @pytest.mark.parametrize("engine", ["bwrap"])
-def test_bwrap_engine_hides_sockets_anywhere_on_the_host(engine):
+def test_bwrap_engine_hides_sockets_anywhere_on_the_host(engine, unix_listener):
     """With bubblewrap the programs see only /usr, /etc, /opt, the interpreter and the
     toolchain: a world-writable socket beside the harness (not in a socket directory) is gone."""
     from evals.sandbox import bwrap_usable
@@ -213,16 +184,7 @@ def test_bwrap_engine_hides_sockets_anywhere_on_the_host(engine):
         pytest.skip("bubblewrap is not usable here")
     from mixtune.paths import REPO_ROOT
 
-    folder = Path(
-        tempfile.mkdtemp(prefix="sock-", dir=REPO_ROOT / "runs" if (REPO_ROOT / "runs").is_dir() else None)
-    )
-    folder.chmod(0o777)
-    path = folder / "listener.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    path.chmod(0o777)
-    listener.listen(1)
-    listener.settimeout(0.5)
+    listener, path = unix_listener(REPO_ROOT / "runs" if (REPO_ROOT / "runs").is_dir() else None, "sock-")
     with Sandbox(SandboxLimits(timeout=3.0), engine=engine, workers=1) as sb:
         v = sb.run(
             "import os, socket\n"
@@ -233,8 +195,5 @@ def test_bwrap_engine_hides_sockets_anywhere_on_the_host(engine):
         iso = sb.isolation()
     with pytest.raises(TimeoutError):
         listener.accept()
-    listener.close()
-    path.unlink()
-    folder.rmdir()
     assert v.kind == "runtime" and v.output.split()[0] == "False", v
     assert iso["net"] == "namespace" and iso["fs"] == "read-only"
