@@ -247,7 +247,7 @@ def _turns(row: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
 def lineage_mixtures(model_dir: str | Path) -> list[dict[str, Any]]:
     """The mixtures a model was trained on, from its run record and its parents' (SFT, DPO):
     each {stage, name, hash, path}, one per hash."""
-    from mixtune.training.run_record import read_run_record
+    from mixtune.run_record import read_run_record
 
     seen: dict[str, dict[str, Any]] = {}
     todo = [Path(model_dir)]
@@ -277,7 +277,7 @@ def targets(dir_or_model: str | Path) -> list[Path]:
     p = Path(dir_or_model)
     if (p / MANIFEST).is_file():
         return [p]
-    from mixtune.training.run_record import RUN_RECORD
+    from mixtune.run_record import RUN_RECORD
 
     if not (p / RUN_RECORD).is_file():
         raise DataError(f"{p}: neither a built mixture ({MANIFEST}) nor a trained model ({RUN_RECORD})")
