@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mixtune.tokenizer import load_tokenizer
 from mixtures.filters.verdicts import effective_num_proc
-from mixtures.tokenizer import load_tokenizer
 
 # fence tag -> language name
 LANGUAGE_ALIASES = {

@@ -128,10 +128,10 @@ def write_mixture(
 ) -> None:
     from datasets import DatasetDict, load_from_disk
 
+    from mixtune.tokenizer import load_tokenizer
     from mixtures.normalise import canonical_columns
     from mixtures.report import write_report
     from mixtures.stats import split_lengths
-    from mixtures.tokenizer import load_tokenizer
 
     train, test, entries = select_splits(recipe, plans, train_sides, test_sides, tooled)
     for p in plans:
@@ -155,7 +155,7 @@ def write_mixture(
         from mixtures.recipe import resolve_path
 
         local = resolve_path(recipe_path, recipe.tokenizer)
-        tokenizer = load_tokenizer(str(local) if local.exists() else recipe.tokenizer)
+        tokenizer = load_tokenizer(str(local) if local.exists() else recipe.tokenizer, "tokenizer")
     order = [p.spec.name for p in plans]
     stats = {split: split_lengths(saved[split], recipe.kind, order, tokenizer) for split in ("train", "test")}
     for entry in entries.values():
