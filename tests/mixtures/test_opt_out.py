@@ -100,3 +100,35 @@ def test_bad_opt_out_lists_are_named(tmp_path: Path, write_recipe: Callable, wri
         _build(tmp_path, write_recipe, "missing", sources, {"file": "nope.yaml"})
     with pytest.raises(RecipeError, match="not a sha256"):
         _build(tmp_path, write_recipe, "hash", sources, {"hashes": ["xyz"]})
+
+
+def test_matcher_rules() -> None:
+    """What each list matches against (the rules the module docstring documents)."""
+    from mixtures.opt_out import Matcher
+
+    m = Matcher(
+        {"repositories": ["acme/shop"], "authors": ["Jane Doe"], "paths": [], "ids": [], "hashes": []}
+    )
+    assert m.source_covered({"hub": "acme/shop"})
+    assert m.source_covered({"hub": "jane doe/data"}) is False
+    assert Matcher({**_empty(), "authors": ["acme"]}).source_covered({"hub": "acme/other"})
+    assert m.source_covered({"code_repo": {"path": "../src/acme/shop/"}})
+    assert not m.source_covered({"code_repo": {"path": "../src/shop"}})
+    assert m.covers("x/1", "work/acme/shop/pkg/a.py", [""])
+    assert not m.covers("x/1", "work/acme/shopping/a.py", [""])
+    for text in (
+        '__author__ = "Jane Doe"',
+        "@author jane doe",
+        "Copyright (c) 2021, Jane Doe",
+        "Author: Jane Doe",
+    ):
+        assert m.covers("x/1", "", [text]), text
+    assert not m.covers("x/1", "", ["thanks Jane Doe for the review"])
+    p = Matcher({**_empty(), "paths": ["shop/*.py"]})
+    assert p.covers("x/1", "../data/sample_repo/shop/cart.py", [""]) and not p.covers(
+        "x/1", "shop/cart.js", [""]
+    )
+
+
+def _empty() -> dict[str, list[str]]:
+    return {k: [] for k in ("repositories", "authors", "paths", "ids", "hashes")}
