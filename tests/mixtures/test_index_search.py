@@ -148,3 +148,22 @@ def test_cli_search_json(
     found = json.loads(capsys.readouterr().out)
     assert found[0]["row_id"] == "code/11" and found[0]["source"] == "code"
     assert found[0]["similarity"] == 1.0
+
+
+def test_build_with_index_true(tmp_path: Path, write_jsonl, write_recipe) -> None:
+    """`index: true` builds the index with the mixture; it does not change the mixture hash."""
+    write_jsonl(tmp_path / "code.jsonl", code_rows(20, seed=5))
+    recipe = {
+        "name": "idx",
+        "kind": "sft",
+        "sources": [{"name": "code", "path": "code.jsonl"}],
+        "test": {"holdout": 0},
+    }
+    plain = build_mixture(write_recipe(recipe, name="plain.yaml"), out=tmp_path / "plain")
+    assert not index_path(plain).exists()
+    out = build_mixture(
+        write_recipe({**recipe, "index": True}, name="indexed.yaml"), out=tmp_path / "indexed"
+    )
+    digest = json.loads((out / "manifest.json").read_text())["hash"]
+    assert digest == json.loads((plain / "manifest.json").read_text())["hash"]
+    assert read_meta(index_path(out))["hash"] == digest and read_meta(index_path(out))["rows"] == 20
