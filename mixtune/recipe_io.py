@@ -113,3 +113,11 @@ def validate(model: type[M], data: dict[str, Any], source: str | Path) -> M:
 def load_recipe(model: type[M], path: str | Path) -> M:
     """Load and validate a YAML recipe in one step."""
     return validate(model, load_yaml(path), path)
+
+
+def resolve_path(recipe_path: str | Path, value: str) -> Path:
+    """A recipe's relative paths are relative to the recipe file; `~` and env vars expand."""
+    import os
+
+    p = Path(os.path.expandvars(os.path.expanduser(value)))
+    return p if p.is_absolute() else (Path(recipe_path).resolve().parent / p)

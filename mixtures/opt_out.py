@@ -55,8 +55,7 @@ class OptOutSpec(BaseModel):
 
 def resolve(spec: OptOutSpec | None, recipe_path: str | Path) -> dict[str, list[str]]:
     """Inline lists merged with the file's, each sorted and unique (what the hash covers)."""
-    from mixtune.recipe_io import load_yaml
-    from mixtures.recipe import resolve_path
+    from mixtune.recipe_io import load_yaml, resolve_path
 
     merged: dict[str, set[str]] = {k: set() for k in _KEYS}
     if spec is None:

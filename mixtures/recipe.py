@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mixtune.errors import RecipeError
 from mixtune.manifest import may_replace
-from mixtune.recipe_io import load_yaml, suggest, validate
+from mixtune.recipe_io import load_yaml, resolve_path, suggest, validate
 from mixtures.filters.config import FiltersConfig  # the filters' own validated recipe section
 from mixtures.opt_out import OptOutSpec
 
@@ -255,14 +255,6 @@ class MixtureRecipe(BaseModel):
 def load_mixture_recipe(path: str | Path) -> MixtureRecipe:
     """Load and validate a recipe file (keys, types, values); no file or network access beyond it."""
     return validate(MixtureRecipe, load_yaml(path), path)
-
-
-def resolve_path(recipe_path: str | Path, value: str) -> Path:
-    """A recipe's relative paths are relative to the recipe file; `~` and env vars expand."""
-    import os
-
-    p = Path(os.path.expandvars(os.path.expanduser(value)))
-    return p if p.is_absolute() else (Path(recipe_path).resolve().parent / p)
 
 
 def local_matches(path: Path) -> list[Path]:
