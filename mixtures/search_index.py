@@ -227,10 +227,10 @@ def build_arrays(
 
 def save_index(index: SearchIndex, out: Path, extra: dict[str, Any] | None = None) -> None:
     """Write `index.npz` + `meta.json` atomically (a temporary sibling, then a rename)."""
-    tmp = out.parent / f".{out.name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))  # one per writer
     np.savez(
         tmp / "index.npz",
         seg_row=index.seg_row,
@@ -254,9 +254,14 @@ def save_index(index: SearchIndex, out: Path, extra: dict[str, Any] | None = Non
         **(extra or {}),
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    try:
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except OSError:  # another process put the same index in place meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+        if read_meta(out) is None:
+            raise
 
 
 def read_meta(out: Path) -> dict[str, Any] | None:

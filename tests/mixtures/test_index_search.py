@@ -12,7 +12,7 @@ import pytest
 
 from mixtures import build_mixture
 from mixtures.filters import minhash
-from mixtures.search import Searcher, search
+from mixtures.search import Searcher, find_in_training_data, search
 from mixtures.search_index import build_index, index_path, read_meta
 from mixtures.synthetic import code_rows, edit, function
 
@@ -134,6 +134,9 @@ def test_model_directory_searches_its_lineage(mixture: tuple[Path, list[dict]], 
     )
     top = search(dpo, _code(rows[5]), top=1)
     assert top and top[0].row_id == "code/5" and top[0].mixture == "planted"
+    found = find_in_training_data(dpo, edit(_code(rows[6]), random.Random(1), 1))
+    assert found and found[0].row_id == "code/6" and found[0].similarity >= 0.7
+    assert find_in_training_data(dpo, function(random.Random(99))) == []
 
 
 def test_cli_search_json(
