@@ -191,14 +191,18 @@ def build_arrays(
     keep = np.ones(n, dtype=bool)
     line_vals: list[int] = []
     line_segs: list[int] = []
+    # a turn whose fenced blocks are segments of their own: the blocks carry its code lines
+    has_blocks = np.zeros(n, dtype=bool)
+    if n > 1:
+        has_blocks[:-1] = (seg_block[:-1] == 0) & (seg_block[1:] > 0)
     for lo in range(0, n, _BATCH):
         chunk = texts[lo : lo + _BATCH]
         values, empty = band_values_of(chunk, config, perms)
         band_vals[lo : lo + len(chunk)] = values
         keep[lo : lo + len(chunk)] = ~empty
         for k, text in enumerate(chunk):
-            if seg_block[lo + k] == 0 and len(segments_of(text)) > 1:
-                continue  # its blocks carry the code lines; the turn would repeat them
+            if has_blocks[lo + k]:
+                continue
             for h in {line_hash(norm) for _, norm in significant_lines(text)}:
                 line_vals.append(h)
                 line_segs.append(lo + k)
