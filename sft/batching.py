@@ -34,7 +34,8 @@ runs of one recipe here batch alike (packed and grouped steps train on different
 on a crowded machine nearly equal timings could otherwise flip). Set `batching:` explicitly to
 choose across machines.
 
-Measured (`bench/sft_throughput.py --variants`; real tokens/s, best of two runs): on CPU (1 thread,
+Measured (`bench/sft_throughput.py --variants`; real tokens/s, best of two runs for the two
+defaults, one run for the other variants): on CPU (1 thread,
 384 conversations, a busy 2-core machine) auto measured and chose grouped: 1630 tok/s, 3.8x TRL's
 defaults (424) and 3.1x the best TRL variant (activation checkpointing off, 532); exact packing 214,
 TRL `packing=True` 170 (dense masks over 8k-token rows). On one H200 (bf16, SDPA, no flash-attn,
