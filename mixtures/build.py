@@ -318,6 +318,32 @@ def _replace_output(tmp: Path, out: Path) -> None:
     tmp.rename(out)
 
 
+def normalise_sources(
+    recipe: MixtureRecipe,
+    plans: list[SourcePlan],
+    opt_lists: dict[str, list[str]],
+    work: Path,
+    num_proc: int | None,
+) -> tuple[dict[str, SideResult], dict[str, SideResult]]:
+    """Every source's train side and own test split (if any), normalised, opt-out rows dropped."""
+    from mixtures import opt_out
+
+    train_sides: dict[str, SideResult] = {}
+    test_sides: dict[str, SideResult] = {}
+    for p in plans:
+        assert p.spec.name is not None
+        train_sides[p.spec.name] = normalise_side(recipe, p.spec, p.train_in, "train", work, num_proc)
+        if p.test_in is not None:
+            test_sides[p.spec.name] = normalise_side(recipe, p.spec, p.test_in, "test", work, num_proc)
+    matcher = opt_out.Matcher(opt_lists)
+    for p in plans:
+        for sides in (train_sides, test_sides):
+            if p.spec.name in sides:
+                opt_out.apply_opt_out(sides[p.spec.name], p.spec.model_dump(), recipe.kind, matcher)
+    log.info("normalised %d source(s)", len(plans))
+    return train_sides, test_sides
+
+
 def build_mixture(
     recipe_path: str | Path, out: str | Path | None = None, num_proc: int | None = None
 ) -> Path:
@@ -351,19 +377,7 @@ def build_mixture(
             return _index_if_asked(recipe, target)
         check_replaceable(target)  # before the work, not after it
         log.info("building mixture '%s' (%s) -> %s", recipe.name, digest, target)
-        train_sides: dict[str, SideResult] = {}
-        test_sides: dict[str, SideResult] = {}
-        for p in plans:
-            assert p.spec.name is not None
-            train_sides[p.spec.name] = normalise_side(recipe, p.spec, p.train_in, "train", work, num_proc)
-            if p.test_in is not None:
-                test_sides[p.spec.name] = normalise_side(recipe, p.spec, p.test_in, "test", work, num_proc)
-        matcher = opt_out.Matcher(opt_lists)
-        for p in plans:
-            for sides in (train_sides, test_sides):
-                if p.spec.name in sides:
-                    opt_out.apply_opt_out(sides[p.spec.name], p.spec.model_dump(), recipe.kind, matcher)
-        log.info("normalised %d source(s)", len(plans))
+        train_sides, test_sides = normalise_sources(recipe, plans, opt_lists, work, num_proc)
         all_sides = [*train_sides.values(), *test_sides.values()]
         tooled = recipe.kind == "sft" and any(side.tooled for side in all_sides)
         make_pools(recipe.kind, all_sides, tooled)
