@@ -51,6 +51,7 @@ class Match:
     split: str
     turn: int
     role: str
+    column: str  # messages (SFT); prompt, chosen or rejected (preference)
     similarity: float
     method: str  # "exact" | "near"
     span: dict[str, int]  # start_line, end_line (inclusive, 0-based, within the turn), start_char, end_char
@@ -164,7 +165,8 @@ def search_index(
     ) -> None:
         r = int(index.seg_row[seg])
         row = rows_cache[r]
-        full = [m for _, m in _turns(row, index.kind)][int(index.seg_turn[seg])].get("content") or ""
+        column, message = _turns(row, index.kind)[int(index.seg_turn[seg])]
+        full = message.get("content") or ""
         offset = full.find(text_of) if int(index.seg_block[seg]) else 0
         base = full[:offset].count("\n") if offset > 0 else 0
         span = _line_span(full, base + first, base + last)
@@ -177,6 +179,7 @@ def search_index(
             split=index.split,
             turn=int(index.seg_turn[seg]),
             role=role,
+            column=column,
             similarity=round(float(similarity), 4),
             method=method,
             span=span,

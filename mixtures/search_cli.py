@@ -63,9 +63,11 @@ def run_search(args: argparse.Namespace) -> int:
 
     console = Console(highlight=False)
     for m in matches:
-        console.rule(
-            f"{m.mixture} ({m.mixture_hash}) · source {m.source} · row {m.row_id} · "
-            f"{m.similarity:.2f} {m.method} · {m.role} turn {m.turn}"
+        console.rule(f"{m.source} · row {m.row_id}", align="left")
+        where = m.column if m.column != "messages" else f"turn {m.turn}"
+        console.print(
+            f"mixture {m.mixture} ({m.mixture_hash}) · {m.similarity:.2f} {m.method} · {m.role} {where} · "
+            f"lines {m.span['start_line'] + 1}-{m.span['end_line'] + 1}"
         )
         lines = m.text.splitlines()
         lo, hi = m.span["start_line"], m.span["end_line"]

@@ -7,7 +7,7 @@ prose around it):
 - near matches: MinHash signatures computed exactly as the near-dedup filter computes them
   (`mixtures.filters.minhash`: BigCode word tokens, word n-gram shingles, affine permutations)
   with LSH bands; one sorted (band value, segment) table per band, looked up by binary search;
-- verbatim copies: a hash of every significant normalised code line (whitespace collapsed,
+- verbatim copies: a hash of every significant normalised line of each turn (whitespace collapsed,
   at least `MIN_LINE_CHARS` characters), sorted with its segment.
 
 The index is stored beside the mixture, never inside it (a built mixture folder stays
@@ -34,7 +34,7 @@ from mixtures.filters import minhash
 from mixtures.filters.config import optimal_bands_rows
 from mixtures.filters.text import iter_turns
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 INDEX_SUFFIX = ".index"
 MIN_LINE_CHARS = 8
 FENCE_RE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
@@ -191,18 +191,14 @@ def build_arrays(
     keep = np.ones(n, dtype=bool)
     line_vals: list[int] = []
     line_segs: list[int] = []
-    # a turn whose fenced blocks are segments of their own: the blocks carry its code lines
-    has_blocks = np.zeros(n, dtype=bool)
-    if n > 1:
-        has_blocks[:-1] = (seg_block[:-1] == 0) & (seg_block[1:] > 0)
     for lo in range(0, n, _BATCH):
         chunk = texts[lo : lo + _BATCH]
         values, empty = band_values_of(chunk, config, perms)
         band_vals[lo : lo + len(chunk)] = values
         keep[lo : lo + len(chunk)] = ~empty
         for k, text in enumerate(chunk):
-            if has_blocks[lo + k]:
-                continue
+            if seg_block[lo + k]:
+                continue  # a block's lines are the turn's lines: hashed once, with the turn
             for h in {line_hash(norm) for _, norm in significant_lines(text)}:
                 line_vals.append(h)
                 line_segs.append(lo + k)
