@@ -118,6 +118,12 @@ def test_exact_query_normalises_whitespace(searcher: Searcher, mixture: tuple[Pa
     assert span["end_line"] - span["start_line"] == 2
     assert top[0].text[span["start_char"] : span["end_char"]].split() == " ".join(lines).split()
     assert searcher.search('"' + lines[0] + '\n    never_seen_anywhere = 12345"', top=1) == []
+    # the prose beside a fenced block is part of the turn's lines too
+    beside = rows[8]["messages"][1]["content"].split("\n")[:4]
+    top = searcher.search('"' + "\n".join(beside) + '"', top=1)
+    assert (
+        top and top[0].row_id == "code/8" and top[0].span == {**top[0].span, "start_line": 0, "end_line": 3}
+    )
 
 
 def test_model_directory_searches_its_lineage(mixture: tuple[Path, list[dict]], tmp_path: Path) -> None:
