@@ -23,6 +23,7 @@ import numpy as np
 from mixtune.errors import DataError
 from mixtures.filters import minhash
 from mixtures.search_index import (
+    MIN_LINE_CHARS,
     SearchIndex,
     band_values_of,
     build_index,
@@ -195,6 +196,11 @@ def search_index(
     rows_cache: dict[int, dict[str, Any]] = _RowCache(get_row)
     # verbatim: line hashes
     qlines = [n for _, n in significant_lines(text)]
+    if is_exact and not qlines:
+        raise DataError(
+            f"exact query {text!r}: no line of at least {MIN_LINE_CHARS} characters to match; "
+            "exact search matches whole lines (search it unquoted for near matches)"
+        )
     if qlines:
         counts: dict[int, int] = {}
         postings = [index.line_postings(line_hash(n)) for n in dict.fromkeys(qlines)]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mixtune.errors import DataError
 from mixtures import build_mixture
 from mixtures.filters import minhash
 from mixtures.search import Searcher, find_in_training_data, search
@@ -118,6 +119,8 @@ def test_exact_query_normalises_whitespace(searcher: Searcher, mixture: tuple[Pa
     assert span["end_line"] - span["start_line"] == 2
     assert top[0].text[span["start_char"] : span["end_char"]].split() == " ".join(lines).split()
     assert searcher.search('"' + lines[0] + '\n    never_seen_anywhere = 12345"', top=1) == []
+    with pytest.raises(DataError, match="no line of at least 8 characters"):
+        searcher.search('"x = 1"')
     # the prose beside a fenced block is part of the turn's lines too
     beside = rows[8]["messages"][1]["content"].split("\n")[:4]
     top = searcher.search('"' + "\n".join(beside) + '"', top=1)
