@@ -14,6 +14,7 @@ within the turn), which the CLI highlights.
 from __future__ import annotations
 
 import difflib
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,12 +304,33 @@ def targets(dir_or_model: str | Path) -> list[Path]:
     return found
 
 
+_OPEN: dict[tuple[str, str], Searcher] = {}
+_OPEN_LOCK = threading.Lock()
+MAX_OPEN = 8
+
+
+def open_searcher(mixture: str | Path) -> Searcher:
+    """A loaded searcher per (mixture folder, mixture hash), kept for later queries (a
+    playground or server checks every answer against the same mixtures)."""
+    from mixtune.manifest import read_manifest
+
+    key = (str(Path(mixture).resolve()), str(read_manifest(mixture)["hash"]))
+    with _OPEN_LOCK:
+        found = _OPEN.get(key)
+        if found is None:
+            found = Searcher.open(mixture)
+            if len(_OPEN) >= MAX_OPEN:
+                _OPEN.pop(next(iter(_OPEN)))
+            _OPEN[key] = found
+        return found
+
+
 def search(dir_or_model: str | Path, query: str, top: int = 5, exact: bool | None = None) -> list[Match]:
     """Library call: the best `top` matches of `query` in a mixture, or in every mixture a model
     was trained on (indexes are built when missing or stale)."""
     matches: list[Match] = []
     for mixture in targets(dir_or_model):
-        matches.extend(Searcher.open(mixture).search(query, top=top, exact=exact))
+        matches.extend(open_searcher(mixture).search(query, top=top, exact=exact))
     matches.sort(key=lambda m: (-m.similarity, m.method != "exact", m.mixture, m.row))
     return matches[:top]
 
