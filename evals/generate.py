@@ -16,6 +16,7 @@ from typing import Any
 from evals import extract, prompts
 from evals.benchmarks import Problem
 from mixtune.errors import MixtuneError
+from mixtune.tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -136,15 +137,10 @@ class LocalModel:
     """A model directory or Hub id, generated from with transformers or vLLM."""
 
     def __init__(self, model: str, backend: str = "auto") -> None:
-        from transformers import AutoTokenizer
-
         if backend not in BACKENDS:
             raise MixtuneError(f"--backend must be one of {', '.join(BACKENDS)}")
         self.model_id = model
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model)
-        except (OSError, ValueError) as exc:
-            raise MixtuneError(f"{model}: cannot load a tokenizer ({exc})") from None
+        self.tokenizer = load_tokenizer(model)
         if backend == "auto":
             backend = "vllm" if vllm_usable() else "transformers"
         elif backend == "vllm" and not vllm_usable():
