@@ -327,6 +327,15 @@ def measure_batching(
             model(input_ids=tokens, attention_mask=mask, use_cache=False)
 
     real = sum(min(n, max_length) for n in lengths)
+    packed_s, grouped_s = _time_forward_only(model, [run_packed, run_grouped], rounds, sync, autocast_dtype)
+    return BatchingProbe(packing_leak(model), real / packed_s, real / grouped_s)
+
+
+def _time_forward_only(
+    model: Any, runs: list[Any], rounds: int, sync: Any, autocast_dtype: torch.dtype | None
+) -> list[float]:
+    """Best-of-`rounds` times of `runs` in eval mode without gradients (the model's mode restored)."""
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     autocast = (
@@ -336,10 +345,9 @@ def measure_batching(
     )
     try:
         with torch.no_grad(), autocast:
-            packed_s, grouped_s = best_times([run_packed, run_grouped], rounds, sync)
+            return best_times(runs, rounds, sync)
     finally:
         model.train(was_training)
-    return BatchingProbe(packing_leak(model), real / packed_s, real / grouped_s)
 
 
 def measure_padding_free(
@@ -368,16 +376,5 @@ def measure_padding_free(
         finally:
             hooks.remove()
 
-    was_training = model.training
-    model.eval()
-    autocast = (
-        torch.autocast(device.type, dtype=autocast_dtype)
-        if autocast_dtype is not None
-        else contextlib.nullcontext()
-    )
-    try:
-        with torch.no_grad(), autocast:
-            packed_s, padded_s = best_times([run_packed, run], rounds, sync)
-    finally:
-        model.train(was_training)
+    packed_s, padded_s = _time_forward_only(model, [run_packed, run], rounds, sync, autocast_dtype)
     return BatchingProbe(packing_leak(model), real / packed_s, real / padded_s)

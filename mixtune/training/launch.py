@@ -116,14 +116,7 @@ def build_launch_command(
     if cpu:
         argv = ["torchrun", "--nproc_per_node", str(gpus), "--nnodes", str(nodes)]
         if nodes > 1:
-            argv += [
-                "--node_rank",
-                str(machine_rank if machine_rank is not None else "$SLURM_NODEID"),
-                "--master_addr",
-                main_process_ip or "$MASTER_ADDR",
-                "--master_port",
-                str(main_process_port),
-            ]
+            argv += _rendezvous(TORCHRUN_RENDEZVOUS, machine_rank, main_process_ip, main_process_port)
         else:
             # a free local port, so two runs on one machine do not collide on 29500
             argv += ["--standalone"]
@@ -141,14 +134,7 @@ def build_launch_command(
         str(nodes),
     ]
     if nodes > 1:
-        argv += [
-            "--machine_rank",
-            str(machine_rank if machine_rank is not None else "$SLURM_NODEID"),
-            "--main_process_ip",
-            main_process_ip or "$MASTER_ADDR",
-            "--main_process_port",
-            str(main_process_port),
-        ]
+        argv += _rendezvous(ACCELERATE_RENDEZVOUS, machine_rank, main_process_ip, main_process_port)
     elif gpus == 1 and launch == "ddp":
         # one process needs no DDP wrapper; accelerate refuses --multi_gpu with one process
         argv = ["accelerate", "launch", "--num_processes", "1", "--num_machines", "1"]
@@ -236,16 +222,22 @@ def _cpu_launch(
     argv = ["accelerate", "launch", "--config_file", display_path(config)]
     argv += ["--num_processes", str(gpus * nodes), "--num_machines", str(nodes)]
     if nodes > 1:
-        argv += [
-            "--machine_rank",
-            str(machine_rank if machine_rank is not None else "$SLURM_NODEID"),
-            "--main_process_ip",
-            main_process_ip or "$MASTER_ADDR",
-            "--main_process_port",
-            str(main_process_port),
-        ]
+        argv += _rendezvous(ACCELERATE_RENDEZVOUS, machine_rank, main_process_ip, main_process_port)
     else:
         argv += ["--main_process_port", "0"]  # a free port, so concurrent runs do not collide
     from mixtune.training.device import CPU_FSDP_ENV
 
     return LaunchPlan(argv + ["-m", module, *stage_args], env={CPU_FSDP_ENV: "1"}, per_node=nodes > 1)
+
+
+TORCHRUN_RENDEZVOUS = ("--node_rank", "--master_addr", "--master_port")
+ACCELERATE_RENDEZVOUS = ("--machine_rank", "--main_process_ip", "--main_process_port")
+
+
+def _rendezvous(
+    flags: tuple[str, str, str], machine_rank: int | None, main_process_ip: str | None, main_process_port: int
+) -> list[str]:
+    """A multi-node launcher's rank/address/port flags; SLURM's variables stand in for what is not given."""
+    rank_flag, ip_flag, port_flag = flags
+    rank = str(machine_rank if machine_rank is not None else "$SLURM_NODEID")
+    return [rank_flag, rank, ip_flag, main_process_ip or "$MASTER_ADDR", port_flag, str(main_process_port)]
