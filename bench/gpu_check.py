@@ -31,6 +31,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,29 +63,8 @@ def build_big_model(work: Path) -> Path:
     """A random-init 1.06B-parameter StarCoder2-architecture model in bf16 (StarCoder2 shape, scaled)."""
     import torch
 
-    from mixtune.base_model import SIZES, build_base_model, make_model
-
-    out = work / "model-1b"
-    if (out / "config.json").is_file():
-        return out
-    tok_dir = build_base_model(work / "tokenizer", size="test")
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(tok_dir)
-    spec = replace(
-        SIZES["test"],
-        hidden_size=2048,
-        num_layers=24,
-        num_heads=16,
-        num_kv_heads=4,
-        intermediate_size=8192,
-        max_position_embeddings=4096,
-    )
-    model = make_model(spec, tok, seed=0).to(torch.bfloat16)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    print(f"model: {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B parameters", flush=True)
-    return out
+    shape = dict(hidden_size=2048, num_layers=24, num_heads=16, num_kv_heads=4, intermediate_size=8192)
+    return build_random_model(work / "model-1b", dtype=torch.bfloat16, max_position_embeddings=4096, **shape)
 
 
 def matmul_parameters(model_dir: Path) -> int:
@@ -157,19 +137,23 @@ def inner_mfu(step: str, work: Path, sft_mix: Path) -> dict:
 
 
 def build_model(work: Path) -> Path:
-    from mixtune.base_model import SIZES, build_base_model, make_model
+    """The 150M-parameter model of the bf16/ZeRO-3 checks (random init)."""
+    shape = dict(hidden_size=1024, num_layers=12, num_heads=16, num_kv_heads=4, intermediate_size=4096)
+    return build_random_model(work / "model-150m", **shape)
 
-    out = work / "model-150m"
-    if (out / "config.json").is_file():
-        return out
-    tok_dir = build_base_model(work / "tokenizer", size="test")
+
+def build_random_model(out: Path, dtype: Any = None, **shape: Any) -> Path:
+    """A random-init StarCoder2-architecture model of `shape` with the embedded tokenizer, saved once."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(tok_dir)
-    spec = replace(
-        SIZES["test"], hidden_size=1024, num_layers=12, num_heads=16, num_kv_heads=4, intermediate_size=4096
-    )
-    model = make_model(spec, tok, seed=0)
+    from mixtune.base_model import SIZES, build_base_model, make_model
+
+    if (out / "config.json").is_file():
+        return out
+    tok = AutoTokenizer.from_pretrained(build_base_model(out.parent / "tokenizer", size="test"))
+    model = make_model(replace(SIZES["test"], **shape), tok, seed=0)
+    if dtype is not None:
+        model = model.to(dtype)
     model.save_pretrained(out)
     tok.save_pretrained(out)
     print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters", flush=True)
