@@ -19,6 +19,7 @@ from typing import Any
 
 from mixtune.errors import DataError, RecipeError
 from mixtune.hashing import hash_obj
+from mixtune.manifest import MANIFEST, is_built_mixture, read_manifest
 from mixtune.training.recipe import DatasetEntry, DatasetMixture, MixtuneOptions, resolve_recipe_path
 from mixtune.training.run_record import MixtureLineage
 
@@ -215,13 +216,13 @@ def _raw_tool_rows(path: Path) -> Any | None:
 
 
 def _is_built_mixture(path: Path) -> bool:
-    return path.is_dir() and (path / "manifest.json").is_file()
+    return is_built_mixture(path)
 
 
 def _load_built_mixture(path: Path, kind: str, stage: str) -> tuple[Any, Any | None, MixtureLineage]:
     import mixtures
 
-    manifest = mixtures.read_manifest(path)
+    manifest = read_manifest(path)
     if manifest.get("kind") and manifest["kind"] != kind:
         raise DataError(f"{path}: is a '{manifest['kind']}' mixture; the {stage} stage needs '{kind}' rows")
     dd = mixtures.load_mixture(path)
@@ -251,7 +252,7 @@ def load_mixtune_mixture(value: str, recipe_path: Path | None, kind: str, stage:
         built = Path(mixtures.build_mixture(path))
     else:
         raise RecipeError(
-            f"mixture: '{value}' is neither a built mixture directory (with manifest.json) nor a mixture recipe (.yaml)"
+            f"mixture: '{value}' is neither a built mixture directory (with {MANIFEST}) nor a mixture recipe (.yaml)"
         )
     train, test, lineage = _load_built_mixture(built, kind, stage)
     return TrainingData(train, test, [lineage])
