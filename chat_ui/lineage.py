@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mixtune.training.output_dir import RUN_RECORD
+from mixtune.run_record import RUN_RECORD
 
 
 def read_lineage(model: str | Path) -> dict[str, Any]:

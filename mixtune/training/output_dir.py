@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mixtune.errors import MixtuneError
+from mixtune.run_record import RUN_RECORD
 
 log = logging.getLogger(__name__)
 
-RUN_RECORD = "mixtune_run.json"
 # What a mixtune/transformers run can leave in its output directory; anything else makes a directory foreign.
 _RUN_FILE_PATTERNS = (
     "checkpoint-*",

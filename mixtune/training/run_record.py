@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mixtune.hashing import canonical_json
-from mixtune.training.output_dir import RUN_RECORD
+from mixtune.run_record import RUN_RECORD, read_run_record
 
 # Trainer arguments every stage records in mixtune_run.json (stages add their own, e.g. DPO's beta).
 RECORDED_TRAINING_ARGS = (
@@ -80,14 +80,6 @@ def library_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             continue
     return out
-
-
-def read_run_record(model_dir: str | Path) -> dict[str, Any] | None:
-    """The run record of a model directory (a dict), or None for a model mixtune did not train."""
-    path = Path(model_dir) / RUN_RECORD
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def base_model_of(model_name_or_path: str) -> str:
