@@ -12,25 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.toy_text import CODE_WORDS
+
 
 def varied_conversations(n: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
-    words = [
-        "def",
-        "return",
-        "value",
-        "list",
-        "index",
-        "string",
-        "number",
-        "sum",
-        "loop",
-        "while",
-        "for",
-        "print",
-        "class",
-        "self",
-    ]
+    words = CODE_WORDS
     rows = []
     for i in range(n):
         q = " ".join(rng.choice(words) for _ in range(rng.randint(3, 12)))

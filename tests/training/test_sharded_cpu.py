@@ -19,24 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.toy_text import CODE_WORDS
+
 pytestmark = pytest.mark.slow
 
-WORDS = [
-    "def",
-    "return",
-    "value",
-    "list",
-    "index",
-    "string",
-    "number",
-    "sum",
-    "loop",
-    "while",
-    "for",
-    "print",
-    "class",
-    "self",
-]
+WORDS = CODE_WORDS
 
 
 def conversations(n: int, seed: int = 0) -> list[dict[str, Any]]:
