@@ -12,79 +12,31 @@ Functions come from Python's `ast`; other languages get `complete_file` rows onl
 from __future__ import annotations
 
 import ast
-import fnmatch
 import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mixtune.code_files import language_of, outside_root, select_files
 from mixtune.hashing import hash_obj, hash_tree
 
-SKIP_PARTS = {
-    ".git",
-    ".hg",
-    "__pycache__",
-    ".venv",
-    "venv",
-    "node_modules",
-    ".tox",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    "build",
-    "dist",
-}
-LANGUAGES = {
-    ".py": "python",
-    ".js": "javascript",
-    ".ts": "typescript",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".hpp": "cpp",
-    ".rb": "ruby",
-    ".sh": "bash",
-    ".jl": "julia",
-    ".kt": "kotlin",
-    ".swift": "swift",
-    ".php": "php",
-    ".scala": "scala",
-    ".lua": "lua",
-    ".r": "r",
-    ".sql": "sql",
-}
+# fences name languages the way Markdown highlighters do
+FENCE_NAMES = {"c++": "cpp", "shell": "bash", "c-sharp": "csharp"}
 
 
 def repo_files(root: Path, include: list[str], exclude: list[str]) -> list[Path]:
     """Files under `root` matching any include glob and no exclude glob, sorted, skipping VCS,
-    caches, virtual environments and build output."""
-    found: set[Path] = set()
-    for pattern in include:
-        for p in root.glob(pattern):
-            if not p.is_file():
-                continue
-            rel = p.relative_to(root)
-            if SKIP_PARTS.intersection(rel.parts[:-1]):
-                continue
-            if any(fnmatch.fnmatch(rel.as_posix(), ex) for ex in exclude):
-                continue
-            found.add(p)
-    return sorted(found)
+    vendored folders, caches, virtual environments and build output (one walk:
+    `mixtune.code_files.select_files`)."""
+    return [p for p, reason in select_files(root, include, exclude) if reason is None]
 
 
-OUTSIDE = "outside_repository"
-
-
-def outside_root(path: Path, root: Path) -> Path | None:
-    """Where a file really is when that is outside the repository (a symlink, or a file reached
-    through a linked folder), else None: such files are counted rejects and never read."""
-    real = path.resolve()
-    return None if real.is_relative_to(root.resolve()) else real
+def fence_language(path: str) -> str:
+    lang = language_of(path)
+    if lang is None:
+        return Path(path).suffix.lstrip(".").lower() or "text"
+    return FENCE_NAMES.get(lang, lang)
 
 
 def repo_fingerprint(root: Path, files: list[Path], spec: dict[str, Any]) -> str:
@@ -215,7 +167,7 @@ def generate_repo_rows(
         shown = f"{shown_root}/{rel}" if shown_root not in ("", ".") else rel
         real = outside_root(Path(path), base)
         if real is not None:
-            yield _row([], shown, 1, f"{OUTSIDE}: links to {real}, outside the repository; not read")
+            yield _row([], shown, 1, f"outside_repository: links to {real}, outside the repository; not read")
             continue
         data = Path(path).read_bytes()
         try:
@@ -225,7 +177,7 @@ def generate_repo_rows(
             continue
         if not text.strip():
             continue
-        lang = LANGUAGES.get(Path(path).suffix.lower(), Path(path).suffix.lstrip(".") or "text")
+        lang = fence_language(path)
         tree = None
         if lang == "python":
             try:
