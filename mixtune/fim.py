@@ -91,6 +91,10 @@ class FimChoice:
     layout: Layout | None
     context: str
     middle: str
+    # the document's pieces (for a trainer that encodes them apart, so file text that happens to
+    # spell a sentinel never becomes one); prefix = suffix = "" when not applied
+    prefix: str = ""
+    suffix: str = ""
 
     @property
     def text(self) -> str:
@@ -113,5 +117,6 @@ def permute(
         return FimChoice(False, None, "", text)
     start, end = split_points(len(text), rng)
     layout: Layout = "spm" if rng.random() < fim_spm_rate else "psm"
-    context, middle = fim_document(text[:start], text[start:end], text[end:], tokens, layout)
-    return FimChoice(True, layout, context, middle)
+    prefix, suffix = text[:start], text[end:]
+    context, middle = fim_document(prefix, text[start:end], suffix, tokens, layout)
+    return FimChoice(True, layout, context, middle, prefix, suffix)
