@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -79,7 +79,9 @@ class GenerationSettings:
 class ReplyStream:
     """An iterator of text pieces; after it is exhausted, usage and finish_reason are filled in.
 
-    finish_reason is "stop" (end-of-turn token), "length" (max_new_tokens), or "cancelled".
+    finish_reason is "stop" (end-of-turn token or a stop string), "length" (max_new_tokens), or
+    "cancelled". `prompt` is the exact text the model continues, when the backend knows it
+    (a raw completion's FIM prompt, for instance).
     """
 
     pieces: Iterator[str]
@@ -88,6 +90,7 @@ class ReplyStream:
     finish_reason: str | None = None
     seed: int | None = None
     text: str = ""
+    prompt: str | None = None
     _on_close: list[Any] = field(default_factory=list, repr=False)
 
     def __iter__(self) -> Iterator[str]:
@@ -136,6 +139,84 @@ class ChatBackend(Protocol):
         self, messages: list[Message], settings: GenerationSettings, cancel: threading.Event | None = None
     ) -> ReplyStream:
         """Start a reply; setting `cancel` stops generation within one token."""
+
+
+class CompletionBackend(Protocol):
+    """A model that continues raw text (no chat template): `/v1/completions` and the playground's
+    Complete tab. Implementations: TransformersBackend, OpenAIBackend."""
+
+    name: str
+
+    def complete(
+        self,
+        prompt: str,
+        settings: GenerationSettings,
+        stop: Sequence[str] = (),
+        cancel: threading.Event | None = None,
+        suffix: str | None = None,
+    ) -> ReplyStream:
+        """Stream the continuation of `prompt`, cut before the first of the `stop` strings (which
+        is never returned; finish_reason "stop"). With `suffix`, the model fills the middle
+        between `prompt` and `suffix` (a fill-in-the-middle prompt in the model's FIM tokens)."""
+
+
+class StopFilter:
+    """A streamed text cut before its first stop string. Text goes out as it comes, less a tail
+    that could be the start of a stop string (held until the next piece shows it is not)."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.keep = max((len(s) - 1 for s in self.stops), default=0)
+        self.held = ""  # the text so far, cut at a stop string
+        self.sent = 0  # how much of `held` went out
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        """Take the next piece; returns the text that may be sent now."""
+        # only the unsent tail and the new piece can hold a stop string that was not seen yet
+        start = max(self.sent - self.keep, 0)
+        window = self.held[start:] + piece
+        cut = min((i for i in (window.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.held, self.stopped = self.held[:start] + window[:cut], True
+            out = self.held[self.sent :]
+        else:
+            self.held += piece
+            end = len(self.held) - self.keep
+            out = self.held[self.sent : end] if end > self.sent else ""
+        self.sent += len(out)
+        return out
+
+    def rest(self) -> str:
+        """What was held back, once the stream has ended without a stop string."""
+        out = self.held[self.sent :]
+        self.sent = len(self.held)
+        return out
+
+
+def cut_at_stop_strings(reply: ReplyStream, stops: Sequence[str]) -> ReplyStream:
+    """`reply` ending before the first stop string: generation is stopped there (within a token)
+    and the finish reason is "stop"; the stop string is never returned."""
+    cut = StopFilter(stops)
+    if not cut.stops:
+        return reply
+    inner = reply.pieces
+
+    def pieces() -> Iterator[str]:
+        for piece in inner:
+            if cut.stopped:
+                continue  # generation was asked to stop: drain what is in flight (its counts land)
+            if out := cut.feed(piece):
+                yield out
+            if cut.stopped:
+                reply.stop()
+        if cut.stopped:
+            reply.finish_reason = "stop"
+        elif out := cut.rest():
+            yield out
+
+    reply.pieces = pieces()
+    return reply
 
 
 @dataclass
