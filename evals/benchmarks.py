@@ -10,6 +10,11 @@
   or a folder in the Hub's layout.
 - `humaneval-x-<lang>`: HumanEval-X rows (`task_id`, `prompt`, `declaration`,
   `canonical_solution`, `test`), from a local file (or folder holding humaneval_<lang>.jsonl.gz).
+- `humaneval-infilling-<single|multi|random-span|random-span-light>`: HumanEval's infilling
+  sets (openai/human-eval-infilling: `task_id`, `entry_point`, `prompt`, `suffix`,
+  `canonical_solution`, `test`), from the Hub (`loubnabnl/humaneval_infilling`, configs
+  `HumanEval-SingleLineInfilling`, ...) or the published .jsonl.gz. The completion is the
+  middle; the program is prompt + middle + suffix, then the tests.
 
 A local file is recognised by its fields. Task ids are each benchmark's own: `HumanEval/0`,
 `MBPP/11`, `CPP/0`, MultiPL-E's `HumanEval_0_has_close_elements`.
@@ -27,7 +32,26 @@ from mixtune.hashing import hash_file, hash_obj
 from mixtune.jsonl import read_json_objects
 
 REQUIRED_FIELDS = ("task_id", "prompt", "entry_point", "test")
-BUILTIN = ("humaneval", "mbpp", "mbpp-sanitized", "multiple-<lang>", "humaneval-x-<lang>")
+BUILTIN = (
+    "humaneval",
+    "mbpp",
+    "mbpp-sanitized",
+    "multiple-<lang>",
+    "humaneval-x-<lang>",
+    "humaneval-infilling-<single|multi|random-span|random-span-light>",
+)
+# `humaneval-infilling-<set>` -> the set's name in openai/human-eval-infilling (file
+# HumanEval-<name>.jsonl.gz, Hub config HumanEval-<name>), and the unit its middles are cut in.
+INFILLING_SETS = {
+    "single": "SingleLineInfilling",
+    "multi": "MultiLineInfilling",
+    "random-span": "RandomSpanInfilling",
+    "random-span-light": "RandomSpanInfillingLight",
+}
+INFILLING_HUB = "loubnabnl/humaneval_infilling"
+# Single- and multi-line middles are whole lines (each ends with a newline, the suffix starts
+# a line); random spans start and end anywhere.
+INFILL_UNITS = {"SingleLineInfilling": "line", "MultiLineInfilling": "lines"}
 MULTIPLE_LANGS = {"py": "python", "js": "js", "cpp": "cpp", "java": "java", "rs": "rust"}
 HUMANEVAL_X_LANGS = {"python": "python", "js": "js", "cpp": "cpp", "java": "java", "rust": "rust"}
 _X_PREFIX = {"Python": "python", "JavaScript": "js", "CPP": "cpp", "Java": "java", "Rust": "rust"}
@@ -43,23 +67,26 @@ class Problem:
     test: str
     canonical_solution: str | None = None
     language: str = "python"
-    shape: str = "humaneval"  # humaneval | mbpp | multiple | humaneval-x
+    shape: str = "humaneval"  # humaneval | mbpp | multiple | humaneval-x | infilling | repo
     stop_tokens: tuple[str, ...] = ()
     description: str = ""  # MBPP's task text
     test_list: tuple[str, ...] = ()
     test_setup_code: str = ""
     test_imports: tuple[str, ...] = ()
+    suffix: str = ""  # infilling: the code after the middle
+    infill_unit: str = ""  # infilling: line | lines | span (what the middle is)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def program(self, completion: str) -> tuple[str, str]:
         if self.shape == "mbpp":
             tests = "\n".join([*self.test_imports, self.test_setup_code, *self.test_list])
             return completion, "\n" + tests + "\n"
-        if self.shape == "humaneval":
+        if self.shape in ("humaneval", "infilling"):
             # The candidate is bound before the tests are defined, so a solution whose own
             # function is called `check` cannot collide with the test's `check(candidate)`.
+            # Infilling (human-eval-infilling's program): prompt + middle + suffix, then the tests.
             return (
-                self.prompt + completion,
+                self.prompt + completion + self.suffix,
                 f"\n_mixtune_candidate = {self.entry_point}\n{self.test}\ncheck(_mixtune_candidate)\n",
             )
         return self.prompt + completion, self.test
@@ -73,6 +100,7 @@ class Benchmark:
     problems: tuple[Problem, ...]
     language: str = "python"
     shape: str = "humaneval"
+    details: dict = field(default_factory=dict, compare=False, hash=False)  # repo: files read/left out
 
     def by_id(self) -> dict[str, Problem]:
         return {p.task_id: p for p in self.problems}
@@ -84,7 +112,13 @@ class Benchmark:
         if limit < 1:
             raise MixtuneError(f"--limit must be at least 1, got {limit}")
         return Benchmark(
-            f"{self.name}[:{limit}]", self.path, self.sha256, self.problems[:limit], self.language, self.shape
+            f"{self.name}[:{limit}]",
+            self.path,
+            self.sha256,
+            self.problems[:limit],
+            self.language,
+            self.shape,
+            self.details,
         )
 
 
@@ -131,6 +165,8 @@ def load_benchmark(name_or_path: str) -> Benchmark:
             f"{key}: HumanEval-X is read from a local file; pass --benchmark path/to/humaneval_{lang}.jsonl.gz "
             f"(from THUDM/CodeGeeX, codegeex/benchmark/humaneval-x/{lang}/data/)"
         )
+    if low.startswith("humaneval-infilling-"):
+        return _infilling_from_hub(low)
     if low.startswith("multiple-"):
         lang = low.removeprefix("multiple-")
         if lang not in MULTIPLE_LANGS:
@@ -141,6 +177,29 @@ def load_benchmark(name_or_path: str) -> Benchmark:
         f"{key}: no such benchmark file or name (names: {', '.join(BUILTIN)}; or a .jsonl/.jsonl.gz file "
         "of HumanEval, MBPP, MultiPL-E or HumanEval-X rows, or a folder of them)"
     )
+
+
+def _infilling_from_hub(name: str) -> Benchmark:
+    """A HumanEval infilling set from the Hub. The dataset ships a loading script, which recent
+    `datasets` releases no longer run; the Hub's own parquet export of it is tried next."""
+    subset = INFILLING_SETS.get(name.removeprefix("humaneval-infilling-"))
+    if subset is None:
+        raise MixtuneError(f"{name}: HumanEval infilling sets are {', '.join(INFILLING_SETS)}")
+    config = f"HumanEval-{subset}"
+    try:
+        rows, origin = _hub_rows(INFILLING_HUB, config, "test")
+    except MixtuneError as first:
+        try:
+            from datasets import load_dataset
+
+            ds = load_dataset(INFILLING_HUB, revision="refs/convert/parquet", data_dir=config, split="test")
+        except Exception:  # noqa: BLE001 - offline or no export: the first error says what to do
+            raise MixtuneError(
+                f"{first}; or pass the published file: --benchmark path/to/{config}.jsonl.gz "
+                "(openai/human-eval-infilling, data/)"
+            ) from None
+        rows, origin = [(i + 1, dict(r)) for i, r in enumerate(ds)], f"hf://{INFILLING_HUB}/{config}/test"
+    return _build(name, origin, "", rows, Path(origin))
 
 
 def _from_path(path: Path) -> Benchmark:
@@ -169,6 +228,8 @@ def _from_file(path: Path, name: str | None) -> Benchmark:
 
 
 def detect_shape(row: dict) -> str:
+    if "suffix" in row and "prompt" in row and "entry_point" in row and "test" in row:
+        return "infilling"
     if "test_list" in row and ("text" in row or "prompt" in row) and "code" in row:
         return "mbpp"
     if "tests" in row and "name" in row and "prompt" in row:
@@ -196,7 +257,9 @@ def _build(name: str, origin: str, sha: str, rows: list[tuple[int, dict]], path:
     if len(langs) > 1:
         raise DataError(f"{path}: problems in several languages ({', '.join(langs)}); one file per language")
     if not sha:
-        sha = hash_obj([[p.task_id, p.prompt, p.test] for p in problems], 64)
+        sha = hash_obj(
+            [[p.task_id, p.prompt, p.test, *([p.suffix] if p.suffix else [])] for p in problems], 64
+        )
     return Benchmark(name, origin, sha, tuple(problems), langs[0], shape)
 
 
@@ -292,11 +355,27 @@ def _humaneval_problem(row: dict, path: Path, lineno: int) -> Problem:
     )
 
 
+def _infilling_problem(row: dict, path: Path, lineno: int) -> Problem:
+    _need(row, (*REQUIRED_FIELDS, "suffix"), path, lineno, "HumanEval infilling")
+    subset = row["task_id"].split("/", 1)[0]
+    return Problem(
+        task_id=row["task_id"],
+        prompt=row["prompt"],
+        entry_point=row["entry_point"],
+        test=row["test"],
+        canonical_solution=_optional_str(row, "canonical_solution"),
+        shape="infilling",
+        suffix=row["suffix"],
+        infill_unit=INFILL_UNITS.get(subset, "span"),
+    )
+
+
 # One reader per row shape (`detect_shape` names them from a file's first row).
 _PROBLEM_READERS = {
     "mbpp": _mbpp_problem,
     "multiple": _multiple_problem,
     "humaneval-x": _humaneval_x_problem,
+    "infilling": _infilling_problem,
     "humaneval": _humaneval_problem,
 }
 

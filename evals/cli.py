@@ -37,8 +37,10 @@ def _register_eval(subparsers: argparse._SubParsersAction) -> None:
         "--benchmark",
         default="humaneval",
         help="comma-separated names or files: humaneval, mbpp, mbpp-sanitized, multiple-<py|js|cpp|java|rs>, "
-        "humaneval-x-<lang> (a local file), or a .jsonl(.gz) / folder of HumanEval, MBPP, MultiPL-E or "
-        "HumanEval-X rows",
+        "humaneval-x-<lang> (a local file), humaneval-infilling-<single|multi|random-span|random-span-light>, "
+        "repo:PATH (a code directory or a built completion mixture: masked lines and spans, exact match "
+        "and edit similarity), or a .jsonl(.gz) / folder of HumanEval, HumanEval infilling, MBPP, MultiPL-E "
+        "or HumanEval-X rows",
     )
     ev.add_argument(
         "--samples",
@@ -48,6 +50,7 @@ def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_generation_args(ev)
     _add_openai_args(ev)
+    _add_repo_args(ev)
     _add_sandbox_args(ev)
     ev.add_argument("--name", help="display name of the run in leaderboards")
     ev.add_argument("--out", help="output directory (default: MODEL/evals/<benchmark>-<settings hash>)")
@@ -77,8 +80,15 @@ def _add_generation_args(ev: argparse.ArgumentParser) -> None:
     ev.add_argument(
         "--backend",
         default="auto",
-        choices=("auto", "transformers", "vllm"),
-        help="auto: vLLM when installed and a GPU is present",
+        choices=("auto", "transformers", "vllm", "reference"),
+        help="auto: vLLM when installed and a GPU is present; reference: each infilling task's own answer "
+        "(canonical middle, masked text), a check of the harness that must score 1.0",
+    )
+    ev.add_argument(
+        "--fim-layout",
+        default="psm",
+        choices=("psm", "spm"),
+        help="infilling benchmarks: the FIM layout the model is asked in (default psm)",
     )
 
 
@@ -91,6 +101,25 @@ def _add_openai_args(ev: argparse.ArgumentParser) -> None:
         "--openai-stream", action="store_true", help="use streamed (server-sent events) responses"
     )
     ev.add_argument("--concurrency", type=int, default=8, help="parallel requests to the endpoint")
+
+
+def _add_repo_args(ev: argparse.ArgumentParser) -> None:
+    """How `--benchmark repo:PATH` cuts masked tasks from the files."""
+    ev.add_argument("--repo-seed", type=int, default=0, help="repo:PATH: seed of the masked lines and spans")
+    ev.add_argument("--repo-lines-per-file", type=int, default=4, help="repo:PATH: single lines per file")
+    ev.add_argument("--repo-spans-per-file", type=int, default=2, help="repo:PATH: multi-line spans per file")
+    ev.add_argument("--repo-max-span-lines", type=int, default=8, help="repo:PATH: longest span (lines)")
+    ev.add_argument("--repo-max-tasks", type=int, default=1000, help="repo:PATH: at most this many tasks")
+    ev.add_argument(
+        "--repo-context-chars", type=int, default=4096, help="repo:PATH: characters of context around a task"
+    )
+    ev.add_argument(
+        "--repo-held-out",
+        type=float,
+        metavar="FRACTION",
+        help="repo:PATH of a code directory: only the files the mixture builder's hold-out rule puts in the "
+        "test split at this fraction (with --repo-seed as its seed)",
+    )
 
 
 def _add_sandbox_args(ev: argparse.ArgumentParser) -> None:
@@ -139,6 +168,7 @@ def _register_compare(subparsers: argparse._SubParsersAction) -> None:
 def run_eval_cmd(args: argparse.Namespace) -> int:
     from evals.evaluate import EvalRequest, run_evals
     from evals.generate import GenerationSettings
+    from evals.repo import RepoTaskSettings
     from evals.results import load_results
 
     temperature = args.temperature if args.temperature is not None else (0.0 if args.n == 1 else 0.2)
@@ -154,6 +184,7 @@ def run_eval_cmd(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             seed=args.seed,
             prompt_style=args.prompt_style,
+            fim_layout=args.fim_layout,
         ),
         backend=args.backend,
         openai_base_url=args.openai_base_url,
@@ -170,18 +201,38 @@ def run_eval_cmd(args: argparse.Namespace) -> int:
         workers=args.workers,
         require_isolation=args.require_isolation,
         engine=args.sandbox_engine,
+        repo=RepoTaskSettings(
+            seed=args.repo_seed,
+            lines_per_file=args.repo_lines_per_file,
+            spans_per_file=args.repo_spans_per_file,
+            max_span_lines=args.repo_max_span_lines,
+            max_tasks=args.repo_max_tasks,
+            context_chars=args.repo_context_chars,
+            held_out=args.repo_held_out,
+        ),
     )
     if args.timeout is not None and args.timeout <= 0:
         raise MixtuneError("--timeout must be positive")
     for path in run_evals(req):
-        res = load_results(path)
-        scores = ", ".join(f"{k} = {100 * v:.1f}%" for k, v in res["scores"].items())
-        kinds = ", ".join(f"{k} {v}" for k, v in res["verdicts"].items())
-        print(
-            f"{res['model']['name']} on {res['benchmark']['name']}: {scores} ({res['n_problems']} problems, {res['n_samples']} samples: {kinds})"
-        )
+        print_summary(load_results(path))
         print(f"results: {path}")
     return 0
+
+
+def print_summary(res: dict) -> None:
+    """One line of scores, then the per-language and per-kind lines of repo:PATH runs."""
+    scores = ", ".join(f"{k} = {100 * v:.1f}%" for k, v in res["scores"].items())
+    kinds = ", ".join(f"{k} {v}" for k, v in res["verdicts"].items())
+    print(
+        f"{res['model']['name']} on {res['benchmark']['name']}: {scores} "
+        f"({res['n_problems']} problems, {res['n_samples']} samples: {kinds})"
+    )
+    for key in ("by_language", "by_kind"):
+        for name, s in (res.get(key) or {}).items():
+            print(
+                f"  {name}: exact match {100 * s['exact_match']:.1f}%, "
+                f"edit similarity {100 * s['edit_similarity']:.1f}% ({s['tasks']} tasks)"
+            )
 
 
 def run_compare_cmd(args: argparse.Namespace) -> int:

@@ -10,14 +10,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evals import infill
 from evals import results as results_io
 from evals.benchmarks import Benchmark, load_benchmark
 from evals.execution import SampleResult, execute_samples, per_problem, summarize
-from evals.generate import GenerationSettings, LocalModel, PreparedPrompt, model_label, postprocess, prepare
+from evals.generate import (
+    GenerationSettings,
+    LocalModel,
+    PreparedPrompt,
+    model_label,
+    postprocess,
+    prepare,
+    prepare_fim,
+)
 from evals.passk import DEFAULT_KS
 from evals.prompts import resolve_style
+from evals.repo import RepoTaskSettings, load_repo_benchmark, score_samples
 from evals.sandbox import Sandbox, SandboxLimits
 from mixtune.errors import MixtuneError
+from mixtune.fim import STARCODER, fim_tokens_of
 from mixtune.hashing import hash_obj
 
 log = logging.getLogger(__name__)
@@ -48,6 +59,10 @@ class EvalRequest:
     require_isolation: bool = False
     engine: str | None = None  # sandbox engine: auto (default), bwrap, namespaces
     show_progress: bool = True
+    # Library use: any object with generate(prepared, settings) -> n raw texts per prompt and a
+    # `backend` name (tests, the demo); takes the place of the model as the writer.
+    generator: Any = None
+    repo: RepoTaskSettings = field(default_factory=RepoTaskSettings)  # how repo:PATH cuts its tasks
 
 
 def _slug(text: str) -> str:
@@ -57,6 +72,10 @@ def _slug(text: str) -> str:
 def _source(req: EvalRequest) -> str:
     if req.samples:
         return "samples"
+    if req.generator is not None:
+        return "local" if req.model and Path(req.model).is_dir() else "custom"
+    if req.backend == "reference":
+        return "reference"
     if req.openai_base_url:
         if not req.openai_model:
             raise MixtuneError("--openai-base-url needs --openai-model (the model name the server serves)")
@@ -77,29 +96,60 @@ def _samples_for(req: EvalRequest, full: Benchmark, bench: Benchmark) -> list[di
     return rows
 
 
-def _generate(req: EvalRequest, source: str, bench: Benchmark) -> tuple[list[dict], dict[str, Any]]:
-    """Generated samples (with the raw text kept) and the generation settings to record."""
-    settings = req.settings
+def _backend(req: EvalRequest, source: str) -> Any:
+    """What writes the answers: an injected generator, an endpoint, the reference or a model."""
+    if req.generator is not None:
+        return req.generator
     if source == "openai":
         from evals.openai_backend import OpenAIEndpoint
 
-        style = resolve_style(settings.prompt_style, has_chat_template=True)
-        backend: Any = OpenAIEndpoint(
+        return OpenAIEndpoint(
             req.openai_base_url,  # type: ignore[arg-type]
             req.openai_model,  # type: ignore[arg-type]
             api_key=req.openai_api_key,
             stream=req.openai_stream,
             concurrency=req.concurrency,
         )
-        prepared = [prepare(p, style, None) for p in bench.problems]
-        backend_name = "openai-stream" if req.openai_stream else "openai"
+    if source == "reference":
+        from evals.reference_backend import ReferenceBackend
+
+        return ReferenceBackend()
+    return LocalModel(req.model, req.backend)  # type: ignore[arg-type]
+
+
+def is_fim(bench: Benchmark) -> bool:
+    """Infilling benchmarks: the model is asked for a middle in FIM layout."""
+    return bench.shape in ("infilling", "repo")
+
+
+def _prepare_fim(backend: Any, bench: Benchmark, layout: str) -> tuple[list[PreparedPrompt], dict[str, Any]]:
+    """FIM prompts with the model's own sentinels (an endpoint or the reference: StarCoder's)."""
+    tokenizer = getattr(backend, "tokenizer", None)
+    tokens = fim_tokens_of(tokenizer) if tokenizer is not None else STARCODER
+    if isinstance(backend, LocalModel):
+        backend.extra_stop_tokens = infill.stop_tokens(tokens)
+    prepared = [prepare_fim(p, tokens, layout) for p in bench.problems]  # type: ignore[arg-type]
+    return prepared, {
+        "prompt_style": "fim",
+        "fim_layout": layout,
+        "fim_tokens": list(infill.stop_tokens(tokens)),
+    }
+
+
+def _generate(req: EvalRequest, source: str, bench: Benchmark) -> tuple[list[dict], dict[str, Any]]:
+    """Generated samples (with the raw text kept) and the generation settings to record."""
+    settings = req.settings
+    backend = _backend(req, source)
+    if is_fim(bench):
+        prepared, style_record = _prepare_fim(backend, bench, settings.fim_layout)
     else:
-        backend = LocalModel(req.model, req.backend)  # type: ignore[arg-type]
-        style = resolve_style(settings.prompt_style, backend.has_chat_template)
-        if style != "plain" and not backend.has_chat_template:
+        chat = source == "openai" or backend.has_chat_template
+        style = resolve_style(settings.prompt_style, chat)
+        if style != "plain" and not chat:
             raise MixtuneError(f"{req.model}: --prompt-style {style} needs a tokenizer with a chat template")
-        prepared = [prepare(p, style, backend.render_chat) for p in bench.problems]
-        backend_name = backend.backend
+        render = None if source == "openai" else getattr(backend, "render_chat", None)
+        prepared = [prepare(p, style, render) for p in bench.problems]
+        style_record = {"prompt_style": style}
     texts = backend.generate(prepared, settings)
     samples = []
     for p, outs in zip(prepared, texts, strict=True):
@@ -107,12 +157,10 @@ def _generate(req: EvalRequest, source: str, bench: Benchmark) -> tuple[list[dic
             samples.append(
                 {"task_id": p.problem.task_id, "completion": postprocess(p, text), "raw_generation": text}
             )
-    record = {
-        **settings.as_dict(),
-        "prompt_style": style,
-        "backend": backend_name,
-        "stop": list(_stops(prepared)),
-    }
+    backend_name = (
+        backend.backend if source != "openai" else ("openai-stream" if req.openai_stream else "openai")
+    )
+    record = {**settings.as_dict(), **style_record, "backend": backend_name, "stop": list(_stops(prepared))}
     return samples, record
 
 
@@ -156,6 +204,10 @@ def _label(req: EvalRequest, source: str) -> str:
         return req.name
     if source == "openai":
         return str(req.openai_model)
+    if source == "reference":
+        return "reference"
+    if source == "custom":
+        return str(getattr(req.generator, "backend", "custom"))
     if req.model:
         return model_label(req.model)
     return Path(str(req.samples)).stem
@@ -188,10 +240,34 @@ def _execute(
     return executed, execution
 
 
+def _load(req: EvalRequest) -> Benchmark:
+    if req.benchmark.startswith("repo:"):
+        return load_repo_benchmark(req.benchmark, req.repo)
+    return load_benchmark(req.benchmark)
+
+
+def _score(
+    req: EvalRequest, bench: Benchmark, samples: list[dict]
+) -> tuple[list[dict], list[dict], dict[str, Any], dict[str, Any]]:
+    """(sample rows, per-problem rows, summary, how they were scored): repo tasks by matching
+    the masked text, every other benchmark by running its programs in the sandbox."""
+    if bench.shape == "repo":
+        rows, problems, summary = score_samples(bench, samples)
+        scoring = {
+            "scoring": "exact match and edit similarity against the masked text",
+            "normalisation": "trailing whitespace per line and blank lines at both ends dropped",
+            "edit_similarity": "1 - Levenshtein distance / longer length (rapidfuzz)",
+        }
+        return rows, problems, summary, scoring
+    executed, execution = _execute(req, bench, samples)
+    problems = per_problem(executed, bench)
+    return [results_io.sample_row(r) for r in executed], problems, summarize(problems, req.ks), execution
+
+
 def run_eval(req: EvalRequest) -> Path:
     """Run one evaluation and write its files; returns the path of results.json."""
     source = _source(req)
-    full = load_benchmark(req.benchmark)
+    full = _load(req)
     bench = full.first(req.limit)
     label = _label(req, source)
     started = time.monotonic()
@@ -200,9 +276,9 @@ def run_eval(req: EvalRequest) -> Path:
     else:
         samples, generation = _generate(req, source, bench)
     generated = time.monotonic()
-    executed, execution = _execute(req, bench, samples)
+    rows, problems, summary, execution = _score(req, bench, samples)
     finished = time.monotonic()
-    problems = per_problem(executed, bench)
+    timing = {"generation_s": round(generated - started, 3), "execution_s": round(finished - generated, 3)}
     lineage = (
         results_io.read_lineage(req.model)
         if source == "local" or (source == "samples" and req.model)
@@ -218,11 +294,8 @@ def run_eval(req: EvalRequest) -> Path:
         bench=bench,
         generation=generation,
         execution=execution,
-        summary=summarize(problems, req.ks),
-        timing={
-            "generation_s": round(generated - started, 3),
-            "execution_s": round(finished - generated, 3),
-        },
+        summary=summary,
+        timing=timing,
         problems=problems,
     )
     settings_hash = hash_obj(
@@ -235,4 +308,4 @@ def run_eval(req: EvalRequest) -> Path:
         10,
     )
     out = Path(req.out) if req.out else default_out(req, source, label, bench, settings_hash)
-    return results_io.write_run(out, results, executed)
+    return results_io.write_run(out, results, rows)

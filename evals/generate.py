@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evals import extract, prompts
+from evals import extract, infill, prompts
 from evals.benchmarks import Problem
 from mixtune.errors import MixtuneError
+from mixtune.fim import FimTokens
 from mixtune.tokenizer import load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class GenerationSettings:
     batch_size: int = 8
     seed: int = 0
     prompt_style: str = "auto"
+    fim_layout: str = "psm"  # infilling benchmarks: the FIM layout the model is asked in
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
@@ -44,9 +46,14 @@ class GenerationSettings:
             )
         if self.prompt_style not in prompts.PROMPT_STYLES:
             raise MixtuneError(f"--prompt-style must be one of {', '.join(prompts.PROMPT_STYLES)}")
+        if self.fim_layout not in infill.LAYOUTS:
+            raise MixtuneError(f"--fim-layout must be one of {', '.join(infill.LAYOUTS)}")
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings to record (the FIM layout only where a benchmark is infilling)."""
+        out = asdict(self)
+        out.pop("fim_layout")
+        return out
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class PreparedPrompt:
     messages: tuple[dict[str, str], ...]
     prompt_used: str
     stop: tuple[str, ...] = ()
+    fim_tokens: FimTokens | None = None  # style "fim": the sentinels the prompt was built with
 
     @property
     def stops(self) -> tuple[str, ...]:
@@ -70,6 +78,12 @@ class PreparedPrompt:
 
 def _humaneval_python(problem: Problem) -> bool:
     return problem.shape == "humaneval" or (problem.shape == "humaneval-x" and problem.language == "python")
+
+
+def prepare_fim(problem: Problem, tokens: FimTokens, layout: Any) -> PreparedPrompt:
+    """An infilling problem (prompt = prefix, suffix) as a FIM prompt in `layout`."""
+    text = infill.prompt_for(problem.prompt, problem.suffix, tokens, layout)
+    return PreparedPrompt(problem, "fim", text, (), "", infill.stops_for(problem.infill_unit), tokens)
 
 
 def prepare(problem: Problem, style: str, render_chat: Any | None) -> PreparedPrompt:
@@ -104,6 +118,8 @@ def prepare(problem: Problem, style: str, render_chat: Any | None) -> PreparedPr
 def postprocess(prepared: PreparedPrompt, generated: str) -> str:
     """A completion of the benchmark (appended to problem.prompt; MBPP: the whole program)."""
     p = prepared.problem
+    if prepared.style == "fim" and prepared.fim_tokens is not None:
+        return infill.middle_of(generated, p.infill_unit, p.suffix, prepared.fim_tokens)
     if p.shape == "mbpp":
         if prepared.style == "plain":
             return extract.mbpp_completion(generated, prepared.stops)
@@ -146,6 +162,7 @@ class LocalModel:
         elif backend == "vllm" and not vllm_usable():
             raise MixtuneError("--backend vllm needs the vllm package and a CUDA GPU")
         self.backend = backend
+        self.extra_stop_tokens: tuple[str, ...] = ()  # FIM: sentinels that also end generation
 
     @property
     def has_chat_template(self) -> bool:
@@ -175,6 +192,9 @@ class LocalModel:
             candidates += [vocab.get(t) for t in (end_of_turn_token(self.tokenizer), "<|endoftext|>")]
         if not candidates:
             candidates = [self.tokenizer.eos_token_id]
+        if self.extra_stop_tokens:
+            vocab = self.tokenizer.get_vocab()
+            candidates += [vocab.get(t) for t in self.extra_stop_tokens]
         for tid in candidates:
             if tid is not None and int(tid) not in ids:
                 ids.append(int(tid))
@@ -188,7 +208,7 @@ class LocalModel:
 
     def _encode(self, p: PreparedPrompt) -> list[int]:
         # A chat-rendered text already holds every special token its template wants.
-        return self.tokenizer(p.text, add_special_tokens=p.style == "plain")["input_ids"]
+        return self.tokenizer(p.text, add_special_tokens=p.style in ("plain", "fim"))["input_ids"]
 
     def _generate_transformers(
         self, prepared: list[PreparedPrompt], settings: GenerationSettings

@@ -1,5 +1,5 @@
 """Generate from any OpenAI-compatible server (`vllm serve`, TGI, llama.cpp, hosted APIs):
-`/chat/completions` for chat prompts, `/completions` for plain prompts, streamed (server-sent
+`/chat/completions` for chat prompts, `/completions` for plain and FIM prompts, streamed (server-sent
 events) or not, n samples per problem, concurrent requests, retries on 429/5xx."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class OpenAIEndpoint:
         }
         if p.stops:
             payload["stop"] = list(p.stops[:MAX_STOPS])
-        if p.style == "plain":
+        if p.style in ("plain", "fim"):  # a FIM prompt is plain text with the sentinels in it
             payload["prompt"] = p.text
             return "/completions", payload
         payload["messages"] = list(p.messages)

@@ -63,7 +63,10 @@ def results_document(
     problems: list[dict],
 ) -> dict[str, Any]:
     """The results.json of one run (format mixtune-eval/1), in the order a reader scans it:
-    what was evaluated, on what, how, the scores, then every problem's outcome."""
+    what was evaluated, on what, how, the scores, then every problem's outcome. `metric` says
+    how problems are scored: `pass@k` (executed in the sandbox; `correct` = passing samples) or
+    `match` (repo:PATH; `correct` = exact matches, and each problem has `exact_match` and
+    `edit_similarity`)."""
     return {
         "format": FORMAT,
         "created": now(),
@@ -75,7 +78,9 @@ def results_document(
             "path": bench.path,
             "sha256": bench.sha256,
             "problems": len(bench.problems),
+            **({"details": bench.details} if bench.details else {}),
         },
+        "metric": "match" if bench.shape == "repo" else "pass@k",
         "generation": generation,
         "execution": execution,
         **summary,
@@ -126,13 +131,14 @@ def sample_row(result: SampleResult) -> dict[str, Any]:
     }
 
 
-def write_run(out_dir: Path, results: dict[str, Any], samples: list[SampleResult]) -> Path:
-    """Write samples.jsonl, then results.json (atomically, last: it marks a finished run) into
-    out_dir; returns the results path."""
+def write_run(out_dir: Path, results: dict[str, Any], samples: list[SampleResult] | list[dict]) -> Path:
+    """Write samples.jsonl (executed samples, or rows already made: repo:PATH's scored ones),
+    then results.json (atomically, last: it marks a finished run) into out_dir; returns the
+    results path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / SAMPLES_FILE).open("w", encoding="utf-8") as fh:
         for result in samples:
-            fh.write(_dumps(sample_row(result)))
+            fh.write(_dumps(result if isinstance(result, dict) else sample_row(result)))
     path = out_dir / RESULTS_FILE
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(_dumps(results, indent=2), encoding="utf-8")
