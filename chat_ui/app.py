@@ -17,6 +17,7 @@ from chat_ui.chat_handlers import ChatHandlers
 from chat_ui.feedback import FeedbackLog
 from chat_ui.layout import build_page
 from chat_ui.models import Models
+from chat_ui.training_check import TrainingCheck
 
 # Seconds between screen updates while a reply streams. The handlers are async and read replies
 # through a Pump, so an update costs the generating thread little GIL time: on a CPU, 20 updates
@@ -40,9 +41,10 @@ class Playground:
         self.title = title
         self.chat = ChatHandlers(self.models, feedback, stream_interval)
         self.arena = ArenaHandlers(self.models, feedback, stream_interval)
+        self.training = TrainingCheck(self.models)
 
     def blocks(self) -> Any:
-        return build_page(self.models, self.chat, self.arena, self.feedback, self.title)
+        return build_page(self.models, self.chat, self.arena, self.feedback, self.title, self.training)
 
 
 def build_app(

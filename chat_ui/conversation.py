@@ -13,6 +13,8 @@ A reply that calls tools (`<tool_call>` blocks, see mixtune.chat_format) shows e
 "Tool call" block: name and arguments as JSON in a code block, escaped by the renderer like any
 code. A `tool` turn shows as a "Tool result" block. A finished reply that is empty or only
 whitespace says so ("reply: 512 tokens, all whitespace") instead of showing an empty bubble.
+A code block found in the model's training data (chat_ui/training_check.py stores the finding in
+the turn's "training_data") is followed by a line saying where it was found.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from chat_ui.backend import Message
 from mixtune.errors import MixtuneError
@@ -54,6 +56,60 @@ def _outside_inline_code(text: str, fn: Any) -> str:
         out.append(code.group(0))
         pos = code.end()
     out.append(fn(text[pos:]))
+    return "".join(out)
+
+
+class CodeBlock(NamedTuple):
+    """A fenced code block of Markdown text: its place (character offsets of the whole fence),
+    its info string's first word and the code between the fences."""
+
+    start: int
+    end: int
+    lang: str
+    code: str
+
+
+def code_blocks(text: str) -> list[CodeBlock]:
+    """The fenced code blocks of `text` in order, as the Chatbot renders them (an unclosed fence
+    runs to the end, as in a reply still streaming)."""
+    blocks = []
+    for fence in _FENCE.finditer(text):
+        opening, _, body = fence.group(0).partition("\n")
+        marker = fence.group(1)
+        info = opening.strip()[len(marker) :].strip()
+        lines = body.split("\n")
+        if lines and lines[-1].strip().startswith(marker):
+            lines = lines[:-1]
+        code = "\n".join(lines).rstrip("\n")
+        blocks.append(CodeBlock(fence.start(), fence.end(), info.split()[0] if info else "", code))
+    return blocks
+
+
+def _name(value: Any) -> str:
+    """A name from the data as inline code (backticks cannot end it early)."""
+    return "`" + str(value).replace("`", "'") + "`"
+
+
+def mark_line(mark: dict[str, Any]) -> str:
+    """The line under a code block found in the training data."""
+    return (
+        f"> **found in training data**: mixture {_name(mark['mixture'])}, source {_name(mark['source'])}, "
+        f"row {mark['row']} ({_name(mark['row_id'])}), {mark['similarity']:.2f} similar"
+        " (the matching row is under *Found in training data*)"
+    )
+
+
+def with_marks(content: str, marks: list[dict[str, Any]]) -> str:
+    """`content` with a mark line after each code block a mark names (by its block number)."""
+    by_block: dict[int, dict[str, Any]] = {}
+    for mark in marks:
+        by_block.setdefault(int(mark["block"]), mark)
+    out, pos = [], 0
+    for i, block in enumerate(code_blocks(content)):
+        if i in by_block:
+            out += [content[pos : block.end].rstrip("\n"), "\n\n", mark_line(by_block[i]), "\n\n"]
+            pos = block.end
+    out.append(content[pos:])
     return "".join(out)
 
 
@@ -122,6 +178,8 @@ def display_content(turn: Turn) -> str:
         blocks = _tool_call_blocks(content)
         if blocks is not None:
             return blocks
+        if turn.get("training_data"):
+            return escape_markup(with_marks(content, turn["training_data"]))
     return escape_markup(content)
 
 

@@ -19,10 +19,13 @@ from chat_ui.lineage import describe
 from chat_ui.models import Models
 from chat_ui.page_values import PageValues
 from chat_ui.prompts import CODING_EXAMPLES, DEFAULT_SYSTEM_PROMPT, SYSTEM_PRESETS
+from chat_ui.training_check import TrainingCheck, training_panel
 
 CSS = """
 .mixtune-notice {font-size: 0.9em; opacity: 0.85}
 #raw-prompt textarea {font-family: var(--font-mono); font-size: 0.85em}
+.training-match pre {white-space: pre-wrap; font-size: 0.85em; max-height: 24em; overflow: auto}
+.training-match mark {background: #fde68a; color: inherit}
 """
 
 PRIVATE = {"api_visibility": "private"}  # page-only listeners, not API endpoints
@@ -81,29 +84,38 @@ def wire_send(
     context: list[Any],
     outputs: list[Any],
     restore_context: tuple[Any, ...] = (),
-) -> None:
+) -> list[Any]:
     """Register a streaming send: the API endpoint `api_name` (the message is its first input), and
     the page's Send button and Enter key, which first take the message out of its box and give it
     back if sending fails. The box is never an output of the reply, so a next question typed
-    while the answer streams is kept."""
+    while the answer streams is kept. Returns the page's reply events (to chain more after them)."""
     # registered first, so that the API name is this endpoint's (the page's listeners below are
     # named after their functions too; a later "send" would become "send_2")
     api_button.click(handler, [message, *context], outputs, api_name=api_name, **STREAMING)
+    replies = []
     for trigger in (send.click, message.submit):
-        trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE).then(
+        reply = trigger(take_message, [message], [message, unsent], queue=False, **PRIVATE).then(
             handler, [unsent, *context], outputs, **PRIVATE, **STREAMING
-        ).failure(restore_message, [unsent, message, *restore_context], [message], queue=False, **PRIVATE)
+        )
+        reply.failure(restore_message, [unsent, message, *restore_context], [message], queue=False, **PRIVATE)
+        replies.append(reply)
+    return replies
 
 
 def build_page(
-    models: Models, chat: ChatHandlers, arena: ArenaHandlers, feedback: FeedbackLog | None, title: str
+    models: Models,
+    chat: ChatHandlers,
+    arena: ArenaHandlers,
+    feedback: FeedbackLog | None,
+    title: str,
+    training: TrainingCheck,
 ) -> Any:
     """The Blocks of the whole page; sets each tab's handlers' `values` to its outputs."""
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(f"# {title}")
         gr.Markdown(storage_notice(feedback), elem_classes="mixtune-notice")
         with gr.Tab("Chat"):
-            chat_tab(models, chat)
+            chat_tab(models, chat, training)
         with gr.Tab("Arena"):
             arena_tab(models, arena)
     return demo
@@ -122,7 +134,7 @@ def model_picker(models: Models) -> tuple[Any, Any]:
     return model, system
 
 
-def chat_tab(models: Models, chat: ChatHandlers) -> None:
+def chat_tab(models: Models, chat: ChatHandlers, training: TrainingCheck) -> None:
     history = gr.State([])
     unsent = gr.State("")  # the message just taken from the box, given back if sending fails
     model, system = model_picker(models)
@@ -145,6 +157,7 @@ def chat_tab(models: Models, chat: ChatHandlers) -> None:
     status = gr.Markdown("", elem_id="status", elem_classes="mixtune-notice")
     notice = gr.Markdown("", elem_classes="mixtune-notice")
     exported = gr.File(label="Export", visible=True, interactive=False, height=60)
+    check, check_note, matches = training_panel(training, models.names[0])
     gr.Examples(CODING_EXAMPLES, inputs=[message], label="Coding examples")
     params = sampling_controls()
     with gr.Accordion("Raw prompt (the exact text the model receives)", open=False):
@@ -155,14 +168,26 @@ def chat_tab(models: Models, chat: ChatHandlers) -> None:
         text = gr.Textbox(label="text")
         liked = gr.Checkbox(label="liked")
         send_api, edit_api, rate_api = gr.Button("send"), gr.Button("edit"), gr.Button("rate")
+        check_api = gr.Button("check_training_data")
 
     outputs = [chatbot, history, status, raw]
     chat.values = PageValues(outputs)
     inputs = [history, model, system, *params]
-    wire_send(spread_inputs(chat.send), "send", send_api, send, message, unsent, inputs, outputs, (history,))
-    retry.click(spread_inputs(chat.retry), inputs, outputs, api_name="retry", **STREAMING)
+    replies = wire_send(
+        spread_inputs(chat.send), "send", send_api, send, message, unsent, inputs, outputs, (history,)
+    )
+    replies.append(retry.click(spread_inputs(chat.retry), inputs, outputs, api_name="retry", **STREAMING))
     edit_api.click(spread_inputs(chat.edit), [index, text, *inputs], outputs, api_name="edit", **STREAMING)
-    chatbot.edit(spread_inputs(chat.edit_from_chatbot), inputs, outputs, **PRIVATE, **STREAMING)
+    replies.append(
+        chatbot.edit(spread_inputs(chat.edit_from_chatbot), inputs, outputs, **PRIVATE, **STREAMING)
+    )
+    # the training-data check: after each reply the page starts, in an event of its own
+    marked = [chatbot, history, matches, check_note]
+    for reply in replies:
+        reply.then(training.check, [history, check], marked, **PRIVATE)
+    check_api.click(training.check, [history, check], marked, api_name="check_training_data")
+    check.input(training.switch, [history, check], marked, **PRIVATE)
+    model.change(training.default, [model], [check, check_note], **PRIVATE, queue=False)
     # Stop sets the session's cancel event: generation ends within a token and the reply
     # finishes normally, so its last update (history, "finished: cancelled") is kept
     stop.click(chat.stop, None, [notice], queue=False, api_name="stop")

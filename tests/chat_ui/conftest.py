@@ -187,3 +187,70 @@ def served(tiny_chat_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+# Two code answers a tiny model memorises; the first is the one the playground tests ask for.
+COPIED_ROWS = [
+    {
+        "id": "running-total",
+        "messages": [
+            {"role": "user", "content": "Sum a list of numbers."},
+            {
+                "role": "assistant",
+                "content": "```python\ndef running_total(values):\n    total = 0\n"
+                "    for value in values:\n        total += value\n    return total\n```",
+            },
+        ],
+    },
+    {
+        "id": "greeting",
+        "messages": [
+            {"role": "user", "content": "Greet someone."},
+            {"role": "assistant", "content": "```python\ndef greet(name):\n    return 'hello ' + name\n```"},
+        ],
+    },
+]
+
+
+@pytest.fixture(scope="session")
+def copying_model(tiny_base_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model overfit (SFT) on COPIED_ROWS, built as the mixture `copied-code` (source
+    `toy-code`) with its search index: asked "Sum a list of numbers.", it answers with that row's
+    code block verbatim, and its run record names the mixture."""
+    import json
+
+    import yaml
+
+    from mixtune.cli import main
+    from mixtures import build_mixture
+    from mixtures.search_index import build_index
+
+    root = tmp_path_factory.mktemp("copying")
+    with (root / "code.jsonl").open("w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in COPIED_ROWS)
+    recipe = {
+        "name": "copied-code",
+        "kind": "sft",
+        "sources": [{"name": "toy-code", "path": "code.jsonl"}],
+        "test": {"holdout": 0},
+        "output": "mixture",
+    }
+    (root / "mixture.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    mixture = build_mixture(root / "mixture.yaml")
+    build_index(mixture)
+    sft = {
+        "model_name_or_path": str(tiny_base_dir),
+        "mixture": str(mixture),
+        "output_dir": str(root / "model"),
+        "learning_rate": 3.0e-3,
+        "lr_scheduler_type": "constant",
+        "num_train_epochs": 60,
+        "per_device_train_batch_size": 2,
+        "logging_steps": 10,
+        "save_strategy": "no",
+        "bf16": False,
+        "seed": 0,
+    }
+    (root / "sft.yaml").write_text(yaml.safe_dump(sft), encoding="utf-8")
+    assert main(["sft", str(root / "sft.yaml")]) == 0
+    return root / "model"
