@@ -74,15 +74,56 @@ def problem_scores(res: dict[str, Any], k: int) -> dict[str, float]:
     return {p["task_id"]: pass_at_k(p["n"], p["correct"], k) for p in res["problems"] if p["n"] >= k}
 
 
+# Continuous per-problem scores are carried to the paired tests as fractions of this.
+SCALE = 10_000
+
+
+@dataclass
+class Column:
+    """One leaderboard column from one results file: its metric, the per-problem values, and
+    (n, correct) per problem for the paired tests."""
+
+    metric: str
+    values: dict[str, float]
+    counts: dict[str, tuple[int, int]]
+    res: dict[str, Any]
+
+
+def columns_of(res: dict[str, Any], bench: str, k: int) -> dict[str, Column]:
+    """The columns a results file gives: pass@k for executed benchmarks; exact match and edit
+    similarity for repo:PATH (`metric: match`)."""
+    if res.get("metric") == "match":
+        problems = res["problems"]
+        em = {p["task_id"]: float(p["exact_match"]) for p in problems}
+        es = {p["task_id"]: float(p["edit_similarity"]) for p in problems}
+        return {
+            f"{bench} exact match": Column(
+                "exact match", em, {p["task_id"]: (int(p["n"]), int(p["correct"])) for p in problems}, res
+            ),
+            f"{bench} edit similarity": Column(
+                "edit similarity", es, {t: (SCALE, round(v * SCALE)) for t, v in es.items()}, res
+            ),
+        }
+    return {bench: Column(f"pass@{k}", problem_scores(res, k), _counts(res, k), res)}
+
+
+def _run_columns(run: Run, k: int) -> dict[str, Column]:
+    cols: dict[str, Column] = {}
+    for bench, res in run.results.items():
+        cols.update(columns_of(res, bench, k))
+    return cols
+
+
 def compare_runs(
     runs: list[Run], k: int = 1, resamples: int = 10_000, seed: int = 0, alpha: float = 0.05
 ) -> dict[str, Any]:
     """Everything the leaderboard shows, as plain data (also written to comparison.json)."""
-    benchmarks = list(dict.fromkeys(b for run in runs for b in run.results))
-    table = {run.label: _score_row(run, k, resamples, seed) for run in runs}
+    columns = {run.label: _run_columns(run, k) for run in runs}
+    table = {run.label: _score_row(columns[run.label], resamples, seed) for run in runs}
+    benchmarks = list(dict.fromkeys(c for row in table.values() for c in row))
     pairs: list[dict[str, Any]] = []
     for bench in benchmarks:
-        pairs += _paired_tests(runs, table, bench, k, resamples, seed, alpha)
+        pairs += _paired_tests(runs, columns, table, bench, resamples, seed, alpha)
     wins = stats.win_rates({label: {b: v["score"] for b, v in row.items()} for label, row in table.items()})
     order = sorted(
         runs,
@@ -90,12 +131,13 @@ def compare_runs(
     )
     return {
         "metric": f"pass@{k}",
+        "metrics": {b: _first(columns, b).metric for b in benchmarks},
         "confidence": 0.95,
         "alpha": alpha,
         "resamples": resamples,
         "seed": seed,
         "benchmarks": benchmarks,
-        "languages": {b: _language(runs, b) for b in benchmarks},
+        "languages": {b: _language(_first(columns, b).res) for b in benchmarks},
         "runs": [
             {
                 "label": r.label,
@@ -110,21 +152,25 @@ def compare_runs(
     }
 
 
-def _score_row(run: Run, k: int, resamples: int, seed: int) -> dict[str, dict[str, Any]]:
-    """{benchmark: pass@k with its bootstrap CI and the run's settings} for one run (benchmarks
-    where no problem has k samples are left out)."""
+def _first(columns: dict[str, dict[str, Column]], bench: str) -> Column:
+    return next(cols[bench] for cols in columns.values() if bench in cols)
+
+
+def _score_row(cols: dict[str, Column], resamples: int, seed: int) -> dict[str, dict[str, Any]]:
+    """{column: score with its bootstrap CI and the run's settings} for one run (columns with no
+    problem scored, e.g. pass@k with fewer than k samples, are left out)."""
     row: dict[str, dict[str, Any]] = {}
-    for bench, res in run.results.items():
-        per = problem_scores(res, k)
-        if not per:
+    for name, col in cols.items():
+        if not col.values:
             continue
-        ci = stats.bootstrap_ci(np.array(list(per.values())), resamples, seed)
+        ci = stats.bootstrap_ci(np.array(list(col.values.values())), resamples, seed)
+        res = col.res
         ns = [p["n"] for p in res["problems"]]
-        row[bench] = {
+        row[name] = {
             "score": ci.mean,
             "low": ci.low,
             "high": ci.high,
-            "problems": len(per),
+            "problems": len(col.values),
             "samples_per_problem": round(sum(ns) / len(ns), 2),
             "all_scores": res.get("scores", {}),
             "verdicts": res.get("verdicts", {}),
@@ -136,22 +182,22 @@ def _score_row(run: Run, k: int, resamples: int, seed: int) -> dict[str, dict[st
 
 def _paired_tests(
     runs: list[Run],
+    columns: dict[str, dict[str, Column]],
     table: dict[str, dict[str, Any]],
     bench: str,
-    k: int,
     resamples: int,
     seed: int,
     alpha: float,
 ) -> list[dict[str, Any]]:
-    """Every two runs scored on `bench`, tested on their shared problems (the higher-scoring run
-    as A), with Holm's adjustment over this benchmark's pairs."""
+    """Every two runs scored on column `bench`, tested on their shared problems (the
+    higher-scoring run as A), with Holm's adjustment over this column's pairs."""
     present = [r for r in runs if bench in table[r.label]]
     pairs = []
     for ra, rb in combinations(present, 2):
         if table[rb.label][bench]["score"] > table[ra.label][bench]["score"]:
             ra, rb = rb, ra
         test = stats.compare_paired(
-            _counts(ra.results[bench], k), _counts(rb.results[bench], k), resamples, seed
+            columns[ra.label][bench].counts, columns[rb.label][bench].counts, resamples, seed
         )
         if test is None:
             continue
@@ -171,12 +217,9 @@ def _paired_tests(
     return pairs
 
 
-def _language(runs: list[Run], bench: str) -> str:
+def _language(res: dict[str, Any]) -> str:
     """The language a benchmark's results record (Python for results that predate the key)."""
-    for run in runs:
-        if bench in run.results:
-            return str((run.results[bench].get("benchmark") or {}).get("language") or "python")
-    return "python"
+    return str((res.get("benchmark") or {}).get("language") or "python")
 
 
 def _counts(res: dict[str, Any], k: int) -> dict[str, tuple[int, int]]:
@@ -184,8 +227,7 @@ def _counts(res: dict[str, Any], k: int) -> dict[str, tuple[int, int]]:
     if k == 1:
         return {p["task_id"]: (int(p["n"]), int(p["correct"])) for p in res["problems"]}
     # compare_paired works on c/n; scale pass@k estimates onto a common denominator.
-    scale = 10_000
-    return {t: (scale, round(v * scale)) for t, v in problem_scores(res, k).items()}
+    return {t: (SCALE, round(v * SCALE)) for t, v in problem_scores(res, k).items()}
 
 
 def _mean_score(row: dict[str, Any]) -> float:

@@ -309,3 +309,37 @@ def run_eval(req: EvalRequest) -> Path:
     )
     out = Path(req.out) if req.out else default_out(req, source, label, bench, settings_hash)
     return results_io.write_run(out, results, rows)
+
+
+def evaluate_repo_infilling(
+    model: str,
+    path: str,
+    *,
+    tasks: RepoTaskSettings = RepoTaskSettings(),
+    settings: GenerationSettings | None = None,
+    out: str | None = None,
+    name: str | None = None,
+    generator: Any = None,
+) -> dict[str, Any]:
+    """Library call (the copilot demo's): `mixtune eval MODEL --benchmark repo:PATH` with
+    greedy 128-token middles by default; returns {exact_match, edit_similarity, by_language,
+    by_kind, tasks, results (the results.json path)}."""
+    req = EvalRequest(
+        model=model,
+        benchmark=f"repo:{path}",
+        settings=settings or GenerationSettings(max_new_tokens=128),
+        out=out,
+        name=name,
+        repo=tasks,
+        generator=generator,
+        show_progress=False,
+    )
+    results_path = run_eval(req)
+    res = results_io.load_results(results_path)
+    return {
+        **res["scores"],
+        "by_language": res["by_language"],
+        "by_kind": res["by_kind"],
+        "tasks": res["n_problems"],
+        "results": str(results_path),
+    }

@@ -131,14 +131,15 @@ def _spans(lines: list[str], rng: random.Random, settings: RepoTaskSettings) -> 
 
 
 def _window(prefix: str, suffix: str, chars: int) -> tuple[str, str]:
-    """The last 3/4 of the context before the middle and the first 1/4 after, at line breaks."""
+    """At most the last 3/4 of the context before the middle and the first 1/4 after, in
+    whole lines (a line longer than its share is left out rather than cut)."""
     before, after = chars * 3 // 4, chars - chars * 3 // 4
     if len(prefix) > before:
         cut = prefix[-before:]
-        prefix = cut[cut.find("\n") + 1 :] if "\n" in cut else cut
+        prefix = cut[cut.find("\n") + 1 :]
     if len(suffix) > after:
         cut = suffix[:after]
-        suffix = cut[: cut.rfind("\n") + 1] if "\n" in cut else cut
+        suffix = cut[: cut.rfind("\n") + 1]
     return prefix, suffix
 
 

@@ -36,12 +36,22 @@ def _column(cmp: dict[str, Any], bench: str) -> str:
     return f"{bench} ({lang})"
 
 
+def metric_of(cmp: dict[str, Any], bench: str) -> str:
+    """A column's metric: pass@k, or exact match / edit similarity for repo:PATH (whose column
+    names already say it)."""
+    return (cmp.get("metrics") or {}).get(bench, cmp["metric"])
+
+
+def _heading(cmp: dict[str, Any], bench: str) -> str:
+    metric = metric_of(cmp, bench)
+    return _column(cmp, bench) if metric in bench else f"{_column(cmp, bench)} {metric}"
+
+
 def leaderboard_rows(cmp: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    metric = cmp["metric"]
     header = [
         "#",
         "run",
-        *[f"{_column(cmp, b)} {metric} [95% CI]" for b in cmp["benchmarks"]],
+        *[f"{_heading(cmp, b)} [95% CI]" for b in cmp["benchmarks"]],
         "win rate",
         "problems",
         "samples/problem",
@@ -116,7 +126,8 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _intro(cmp: dict[str, Any]) -> str:
     return (
-        f"{len(cmp['runs'])} runs · metric {cmp['metric']} (%) · 95% percentile-bootstrap CIs over problems "
+        f"{len(cmp['runs'])} runs · metric {cmp['metric']} (%; repo:PATH: exact match and edit similarity, "
+        f"%) · 95% percentile-bootstrap CIs over problems "
         f"({cmp['resamples']} resamples) · pairs tested on shared problems (exact McNemar when both runs drew "
         f"one sample per problem, else paired bootstrap), Holm-adjusted, significant at {cmp['alpha']} · win rate: "
         "the Big Code Models Leaderboard's: per benchmark, num_models - (rank - 1) (ties share the average "
@@ -194,10 +205,11 @@ def plot(cmp: dict[str, Any], path: Path) -> Path:
                 f"{x:.1f}", (x, y), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8
             )
         lang = (cmp.get("languages") or {}).get(bench, "")
+        metric = metric_of(cmp, bench)
         ax.set_title(
-            f"{_column(cmp, bench)}{'' if lang in _column(cmp, bench) else f' [{lang}]'}\n{cmp['metric']} (95% CI)"
+            f"{_column(cmp, bench)}{'' if lang in _column(cmp, bench) else f' [{lang}]'}\n{metric} (95% CI)"
         )
-        ax.set_xlabel(f"{cmp['metric']} (%)")
+        ax.set_xlabel(f"{metric} (%)")
         ax.set_xlim(-4, 104)  # points at 0 or 100 stay whole, with their labels
         ax.grid(axis="x", alpha=0.3)
         ax.set_yticks(range(len(labels)))
