@@ -52,6 +52,12 @@ def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     _add_openai_args(ev)
     _add_repo_args(ev)
     _add_sandbox_args(ev)
+    ev.add_argument(
+        "--check-training-data",
+        action="store_true",
+        help="look every sample up in the mixtures the model was trained on (its run record's lineage) and "
+        "report the share found there, with each found sample's mixture, source and row",
+    )
     ev.add_argument("--name", help="display name of the run in leaderboards")
     ev.add_argument("--out", help="output directory (default: MODEL/evals/<benchmark>-<settings hash>)")
     ev.set_defaults(func=run_eval_cmd)
@@ -201,6 +207,7 @@ def run_eval_cmd(args: argparse.Namespace) -> int:
         workers=args.workers,
         require_isolation=args.require_isolation,
         engine=args.sandbox_engine,
+        check_training_data=args.check_training_data,
         repo=RepoTaskSettings(
             seed=args.repo_seed,
             lines_per_file=args.repo_lines_per_file,
@@ -227,6 +234,18 @@ def print_summary(res: dict) -> None:
         f"{res['model']['name']} on {res['benchmark']['name']}: {scores} "
         f"({res['n_problems']} problems, {res['n_samples']} samples: {kinds})"
     )
+    check = res.get("training_data")
+    if check:
+        rate = "n/a" if check["rate"] is None else f"{100 * check['rate']:.1f}%"
+        print(
+            f"  found in training data: {rate} ({check['found']} of {check['checked']} checked samples; "
+            f"skipped: {check['skipped'] or 'none'})"
+        )
+        for hit in check["found_samples"][:5]:
+            print(
+                f"    {hit['task_id']} #{hit['completion_id']}: mixture {hit['mixture']}, source {hit['source']}, "
+                f"row {hit['row']} ({hit['row_id']}), {hit['similarity']:.2f} similar"
+            )
     for key in ("by_language", "by_kind"):
         for name, s in (res.get(key) or {}).items():
             print(

@@ -145,11 +145,28 @@ def compare_runs(
                 "win_rate": wins[r.label],
                 "mixtures": r.mixtures,
                 "lineage": r.lineage,
+                "training_data": _training_data(r),
             }
             for r in order
         ],
         "pairs": pairs,
     }
+
+
+def _training_data(run: Run) -> dict[str, dict[str, Any]]:
+    """{benchmark: the share of samples found in the model's training data, with the first
+    found samples' source and row} for the run's results that were checked."""
+    out = {}
+    for bench, res in run.results.items():
+        check = res.get("training_data")
+        if isinstance(check, dict):
+            out[bench] = {
+                "checked": check.get("checked", 0),
+                "found": check.get("found", 0),
+                "rate": check.get("rate"),
+                "examples": (check.get("found_samples") or [])[:3],
+            }
+    return out
 
 
 def _first(columns: dict[str, dict[str, Column]], bench: str) -> Column:

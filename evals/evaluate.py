@@ -27,6 +27,13 @@ from evals.passk import DEFAULT_KS
 from evals.prompts import resolve_style
 from evals.repo import RepoTaskSettings, load_repo_benchmark, score_samples
 from evals.sandbox import Sandbox, SandboxLimits
+from evals.training_data import (
+    check_samples,
+    default_finder,
+    model_dir_for_check,
+    per_problem_found,
+    preflight,
+)
 from mixtune.errors import MixtuneError
 from mixtune.fim import STARCODER, fim_tokens_of
 from mixtune.hashing import hash_obj
@@ -63,6 +70,10 @@ class EvalRequest:
     # `backend` name (tests, the demo); takes the place of the model as the writer.
     generator: Any = None
     repo: RepoTaskSettings = field(default_factory=RepoTaskSettings)  # how repo:PATH cuts its tasks
+    # Look every sample up in the model's training mixtures (`finder`: the query; None = the
+    # ground package's `mixtune.attribution.find_in_training_data`).
+    check_training_data: bool = False
+    finder: Any = None
 
 
 def _slug(text: str) -> str:
@@ -240,6 +251,16 @@ def _execute(
     return executed, execution
 
 
+def _check_dir(req: EvalRequest) -> Path | None:
+    """With --check-training-data: the model directory to check against, its indexes queried
+    once before anything is generated (a missing index fails the run at once)."""
+    if not req.check_training_data:
+        return None
+    model_dir = model_dir_for_check(req.model)
+    preflight(model_dir, req.finder or default_finder())
+    return model_dir
+
+
 def _load(req: EvalRequest) -> Benchmark:
     if req.benchmark.startswith("repo:"):
         return load_repo_benchmark(req.benchmark, req.repo)
@@ -270,6 +291,7 @@ def run_eval(req: EvalRequest) -> Path:
     full = _load(req)
     bench = full.first(req.limit)
     label = _label(req, source)
+    check_dir = _check_dir(req)
     started = time.monotonic()
     if source == "samples":
         samples, generation = _samples_for(req, full, bench), {"samples_file": str(req.samples)}
@@ -279,6 +301,12 @@ def run_eval(req: EvalRequest) -> Path:
     rows, problems, summary, execution = _score(req, bench, samples)
     finished = time.monotonic()
     timing = {"generation_s": round(generated - started, 3), "execution_s": round(finished - generated, 3)}
+    if check_dir is not None:
+        summary["training_data"] = check_samples(check_dir, rows, req.finder)
+        found = per_problem_found(rows)
+        for p in problems:
+            p["found_in_training_data"] = found[p["task_id"]]
+        timing["training_data_s"] = round(time.monotonic() - finished, 3)
     lineage = (
         results_io.read_lineage(req.model)
         if source == "local" or (source == "samples" and req.model)

@@ -117,6 +117,22 @@ def mixture_rows(cmp: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def training_rows(cmp: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Runs evaluated with --check-training-data: the share of samples found in the model's
+    training mixtures, and where the first ones came from."""
+    header = ["run", "benchmark", "found in training data", "checked samples", "first found (source, row)"]
+    rows = []
+    for run in cmp["runs"]:
+        for bench, check in (run.get("training_data") or {}).items():
+            rate = "—" if check["rate"] is None else f"{_pct(check['rate'])}% ({check['found']})"
+            where = "; ".join(
+                f"{e['task_id']}: {e['mixture']} / {e['source']} row {e['row']} ({e['row_id']})"
+                for e in check["examples"]
+            )
+            rows.append([run["label"], bench, rate, str(check["checked"]), where or "—"])
+    return header, rows
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     esc = [[c.replace("|", "\\|") for c in r] for r in rows]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -150,6 +166,9 @@ def markdown(cmp: dict[str, Any], plot_name: str = SCORES_PNG) -> str:
     header, rows = pair_rows(cmp)
     parts += [_md_table(header, rows) if rows else "Only one run per benchmark: nothing to pair.", ""]
     parts += ["## Mixtures behind each run", "", _md_table(*mixture_rows(cmp)), ""]
+    header, rows = training_rows(cmp)
+    if rows:
+        parts += ["## Samples found in training data", "", _md_table(header, rows), ""]
     return "\n".join(parts)
 
 
@@ -161,6 +180,8 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 def html_page(cmp: dict[str, Any], plot_name: str = SCORES_PNG) -> str:
     pairs_header, pairs = pair_rows(cmp)
+    found_header, found = training_rows(cmp)
+    found_html = f"<h2>Samples found in training data</h2>{_html_table(found_header, found)}" if found else ""
     style = (
         "body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px}"
         "table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}"
@@ -171,7 +192,7 @@ def html_page(cmp: dict[str, Any], plot_name: str = SCORES_PNG) -> str:
         f"<h1>Leaderboard</h1><p>{html.escape(_intro(cmp))}</p>{_html_table(*leaderboard_rows(cmp))}"
         f"<img src='{html.escape(plot_name)}' alt='scores with 95% confidence intervals'>"
         f"<h2>Paired comparisons</h2>{_html_table(pairs_header, pairs) if pairs else '<p>Only one run per benchmark.</p>'}"
-        f"<h2>Mixtures behind each run</h2>{_html_table(*mixture_rows(cmp))}</body></html>\n"
+        f"<h2>Mixtures behind each run</h2>{_html_table(*mixture_rows(cmp))}{found_html}</body></html>\n"
     )
 
 
