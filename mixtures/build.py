@@ -138,6 +138,15 @@ def _first_bad_error(src: SourceSpec, side: str, normalised: Any, bad: np.ndarra
     )
 
 
+def _bad_rows_not_files(normalised: Any, bad: np.ndarray) -> np.ndarray:
+    """Completion rows that are broken (no content, wrong types), as opposed to files the file
+    rules drop (minified, vendored, ...): those are counted whatever `on_error` says."""
+    from mixtures.completion import FILE_DROP_REASONS
+
+    reasons = arrow_column(normalised, "_reason").take(bad).to_pylist()
+    return bad[[r not in FILE_DROP_REASONS for r in reasons]]
+
+
 def normalise_side(
     recipe: MixtureRecipe, src: SourceSpec, inp: ResolvedInput, side: str, work: Path, num_proc: int | None
 ) -> SideResult:
@@ -148,6 +157,7 @@ def normalise_side(
     spec = src.model_dump()
     length = recipe.filters.for_source(src.filters).length
     allow_empty = bool(length.enabled and length.drop_empty_assistant)
+    files = recipe.file_rules(src) if recipe.kind == "completion" else None
     parts = inp.parts(work)
     normalised_parts = [
         normalise_part(
@@ -159,6 +169,8 @@ def normalise_side(
             tag=f"{src.name}-{side}-{i}",
             num_proc=num_proc,
             allow_empty_assistant=allow_empty,
+            file_rules=files,
+            default_repo=src.hub or "",
         )
         for i, part in enumerate(parts)
     ]
@@ -173,8 +185,9 @@ def normalise_side(
     ok = arrow_column(normalised, "_ok").to_numpy().astype(bool) if result.rows_in else np.zeros(0, bool)
     bad = np.flatnonzero(~ok)
     if bad.size:
-        if recipe.on_error_for(src) == "raise":
-            raise _first_bad_error(src, side, normalised, bad)
+        fatal = bad if files is None else _bad_rows_not_files(normalised, bad)
+        if fatal.size and recipe.on_error_for(src) == "raise":
+            raise _first_bad_error(src, side, normalised, fatal)
         reasons = arrow_column(normalised, "_reason").take(bad).value_counts()
         for item in reasons.to_pylist():
             result.drop(item["values"], item["counts"])
@@ -289,8 +302,13 @@ class SourcePlan:
 
 
 def plan_sources(recipe: MixtureRecipe, recipe_path: Path) -> list[SourcePlan]:
+    completion = recipe.kind == "completion"
     return [
-        SourcePlan(src, resolve_source(src, recipe_path, i), resolve_test_source(src, recipe_path, i))
+        SourcePlan(
+            src,
+            resolve_source(src, recipe_path, i, recipe.file_rules(src) if completion else None),
+            resolve_test_source(src, recipe_path, i),
+        )
         for i, src in enumerate(recipe.sources)
     ]
 

@@ -14,7 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from mixtune.code_files import FileRules
 from mixtune.hashing import hash_obj
+from mixtures.completion import COMPLETION_COLUMNS, completion_features, completion_row
 from mixtures.formats import (
     RowError,
     detect_format,
@@ -38,6 +40,7 @@ PROVENANCE = (
     "_tooled",
 )
 NORMALISE_VERSION = "3"
+REJECT_PREVIEW = 2000  # characters of a dropped file kept in rejects/
 TOOL_FIELDS = ("tool_calls", "name", "tool_call_id")
 
 
@@ -46,6 +49,8 @@ def canonical_columns(kind: str, tools: bool = True) -> tuple[str, ...]:
     mixture when any row uses tool calling)."""
     if kind == "sft":
         return ("messages", "tools") if tools else ("messages",)
+    if kind == "completion":
+        return COMPLETION_COLUMNS
     return ("prompt", "chosen", "rejected")
 
 
@@ -68,6 +73,8 @@ def message_feature(tools: bool = False) -> Any:
 def canonical_features(kind: str, tools: bool = True) -> Any:
     from datasets import Features, Value
 
+    if kind == "completion":
+        return completion_features()
     sft = kind == "sft"
     cols: dict[str, Any] = {c: message_feature(tools and sft) for c in canonical_columns(kind, False)}
     if sft and tools:
@@ -169,6 +176,8 @@ def normalise_batch(
     raw: bool,
     file: str,
     offset: int,
+    file_rules: FileRules | None = None,
+    default_repo: str = "",
 ) -> pa.Table:
     """Batched map function: raw or typed rows -> canonical columns + provenance, returned as an
     Arrow table (converted in C++, not example by example)."""
@@ -185,28 +194,33 @@ def normalise_batch(
         try:
             row = _parse_raw(text, batch["_error"][j]) if raw else {k: batch[k][j] for k in keys}
             mapped = remap_columns(row, columns)
-            used = detect_format(mapped, kind) if fmt == "auto" else fmt
-            result = normalise_row(
-                mapped,
-                kind,
-                used,
-                None,
-                system_prompt,
-                system_prompt_mode,
-                role_map=role_map,
-                allow_empty_assistant=allow_empty_assistant,
-            )
-            left = fill_placeholders(result, replace)
-            ignored = ignored_fields(mapped, used)
+            if file_rules is not None:
+                result, used, left, ignored = completion_row(mapped, file_rules, default_repo), "file", [], []
+            else:
+                used = detect_format(mapped, kind) if fmt == "auto" else fmt
+                result = normalise_row(
+                    mapped,
+                    kind,
+                    used,
+                    None,
+                    system_prompt,
+                    system_prompt_mode,
+                    role_map=role_map,
+                    allow_empty_assistant=allow_empty_assistant,
+                )
+                left = fill_placeholders(result, replace)
+                ignored = ignored_fields(mapped, used)
             tooled = kind == "sft" and uses_tools(result)
             result = _stored(result, kind)
             ok, reason, detail, raw_text = True, "", "", ""
         except RowError as exc:
-            result = {c: None if c == "tools" else [] for c in canon}
+            result = {c: None if c == "tools" else ("" if kind == "completion" else []) for c in canon}
             ok, reason, detail, used, left, ignored, tooled = False, exc.reason, exc.detail, "", [], [], False
             raw_text = text if raw else _raw_text(row)
+            if kind == "completion":  # a dropped file is shown by its start, not copied whole
+                raw_text = (raw_text or "")[:REJECT_PREVIEW]
         except RecursionError:
-            result = {c: None if c == "tools" else [] for c in canon}
+            result = {c: None if c == "tools" else ("" if kind == "completion" else []) for c in canon}
             ok, reason, used, left, ignored, tooled = False, "too_deeply_nested", "", [], [], False
             detail = "the row is nested deeper than Python can handle"
             raw_text = text[:10_000] if raw and text else ""
@@ -238,8 +252,11 @@ def normalise_part(
     tag: str,
     num_proc: int | None,
     allow_empty_assistant: bool = False,
+    file_rules: FileRules | None = None,
+    default_repo: str = "",
 ) -> Any:
-    """Run `normalise_batch` over one raw part; the result is cached in `work` by content."""
+    """Run `normalise_batch` over one raw part; the result is cached in `work` by content.
+    With `file_rules` (completion mixtures) each row is one file, checked by those rules."""
     ds = part.dataset
     kwargs = {
         "kind": kind,
@@ -255,6 +272,8 @@ def normalise_part(
         "file": part.file,
         "offset": part.offset,
     }
+    if file_rules is not None:
+        kwargs.update(file_rules=file_rules, default_repo=default_repo)
     fingerprint = hash_obj([NORMALISE_VERSION, part.fingerprint, kwargs], length=32)
     procs = num_proc if num_proc and num_proc > 1 and len(ds) >= 2000 else None
     return ds.map(

@@ -7,10 +7,11 @@ A recipe's `opt_out:` section lists, inline and/or in a YAML/JSON `file` with th
   `<repo path>/<file>`; its repository's folder name is the last part of its `path`), and
   every row of a Hub source with that dataset id;
 - `authors`: an author matches rows whose text carries an authorship notice naming them
-  (`__author__ = "..."`, `@author ...`, `Author: ...`, `Copyright (c) <year> ...`), and rows
-  of a Hub source owned by them (`author/dataset`);
+  (`__author__ = "..."`, `@author ...`, `Author: ...`, `Copyright (c) <year> ...`), rows
+  of a Hub source owned by them (`author/dataset`), and completion rows (files) of their
+  repositories (`repo` column `author/name`, as The Stack's `max_stars_repo_name`);
 - `paths`: glob patterns matched against the end of a row's file path (`pkg/*.py`,
-  `**/secret.py`, `sample_repo/shop/cart.py`);
+  `**/secret.py`, `sample_repo/shop/cart.py`; a completion row's path is `<repo>/<path>`);
 - `ids`: row ids (`source/index`, as a built mixture's `id` column);
 - `hashes`: sha256 (hex, or a prefix of at least 12 hex digits) of a row's text, of any turn's
   content, or of any fenced code block's code, so the hash of a file itself
@@ -122,6 +123,9 @@ class Matcher:
         hub = spec.get("hub")
         if hub and (hub in self.repo_names or hub.split("/")[0] in self.authors):
             return True
+        named = (spec.get("code_repo") or {}).get("repo")
+        if named and self.repo_covered(named):
+            return True
         repo = (spec.get("code_repo") or {}).get("path")
         if repo:
             parts = tuple(PurePosixPath(repo.rstrip("/")).parts)
@@ -150,6 +154,10 @@ class Matcher:
                 digests.update({_sha(body), _sha(body.rstrip("\n")), _sha(body.rstrip("\n") + "\n")})
         return any(d.startswith(h) for d in digests for h in self.hashes)
 
+    def repo_covered(self, repo: str) -> bool:
+        """A completion row's repository (`owner/name`) named in `repositories`, or its owner in `authors`."""
+        return bool(repo) and (repo in self.repo_names or repo.split("/")[0] in self.authors)
+
     def covers(self, row_id: str, file: str, contents: list[str]) -> bool:
         if row_id in self.ids or self._path_covered(file):
             return True
@@ -170,11 +178,16 @@ def opted_out(
         return np.zeros(0, dtype=np.int64)
     rows = normalised.select(keep)
     out = []
-    columns = [
-        c for c in ("messages", "prompt", "chosen", "rejected", "id", "_file") if c in rows.column_names
-    ]
+    wanted = ("messages", "prompt", "chosen", "rejected", "content", "path", "repo", "id", "_file")
+    columns = [c for c in wanted if c in rows.column_names]
     for i, row in enumerate(rows.select_columns(columns).to_iterable_dataset()):
-        if matcher.covers(row["id"], row.get("_file") or "", row_contents(row, kind)):
+        file = row.get("_file") or ""
+        if kind == "completion":  # the file's place: repository name, then its path in there
+            file = "/".join(x for x in (row["repo"], row["path"]) if x)
+            if matcher.repo_covered(row["repo"] or ""):
+                out.append(i)
+                continue
+        if matcher.covers(row["id"], file, row_contents(row, kind)):
             out.append(i)
     return np.asarray(out, dtype=np.int64)
 

@@ -248,7 +248,7 @@ def plot_build_summary(manifest: dict[str, Any], path: Path) -> None:
     repeats = [e["train_rows"] - u for e, u in zip(sources.values(), unique, strict=True)]
     tests = [e["test"]["rows"] for e in sources.values()]
     total = max(1, manifest["splits"]["train"])
-    field = "messages_chars" if manifest["kind"] == "sft" else "chosen_chars"
+    field = {"sft": "messages_chars", "completion": "content_chars"}.get(manifest["kind"], "chosen_chars")
     by_source = manifest["stats"]["train"]["by_source"]
 
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(18, 0.6 * len(names) + 2.2), sharey=True)

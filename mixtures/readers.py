@@ -218,7 +218,12 @@ def read_saved_dataset(path: Path, split: str) -> Any:
 
 
 def read_hub_layout(
-    path_or_id: str, config: str | None, split: str, revision: str | None, cache: Path | None
+    path_or_id: str,
+    config: str | None,
+    split: str,
+    revision: str | None,
+    cache: Path | None,
+    data_dir: str | None = None,
 ) -> Any:
     """A Hub dataset id or a local folder laid out like a Hub dataset repo: the same
     `datasets.load_dataset` call either way."""
@@ -232,6 +237,7 @@ def read_hub_layout(
             split=split,
             revision=revision,
             cache_dir=str(cache) if cache is not None else None,
+            **({"data_dir": data_dir} if data_dir else {}),
         )
     except (ValueError, FileNotFoundError, DatasetNotFoundError, ConnectionError) as exc:
         # unknown split or config, missing repo, no network: name the dataset and what was asked

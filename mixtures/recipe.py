@@ -21,7 +21,7 @@ from mixtune.recipe_io import load_yaml, resolve_path, suggest, validate
 from mixtures.filters.config import FiltersConfig  # the filters' own validated recipe section
 from mixtures.opt_out import OptOutSpec
 
-Kind = Literal["sft", "preference"]
+Kind = Literal["sft", "preference", "completion"]
 OnError = Literal["raise", "skip"]
 
 SftFormat = Literal[
@@ -79,6 +79,35 @@ class CodeRepoSpec(BaseModel):
     )
     max_file_chars: int = Field(default=12000, gt=0)
     min_body_lines: int = Field(default=2, ge=1)
+    repo: str | None = None  # completion rows: the `repo` column (default: the folder's name)
+
+
+class FileRulesSpec(BaseModel):
+    """A completion mixture's `files:` section (and a source's own `files:`): which files are worth
+    training on, as `mixtune.code_files.FileRules` applies them to repositories and datasets alike."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    languages: list[str] | None = None
+    max_file_bytes: int = Field(default=1_000_000, gt=0)
+    max_line_length: int = Field(default=1000, gt=0)
+    max_avg_line_length: float = Field(default=100.0, gt=0)
+    min_alphanum_fraction: float = Field(default=0.25, ge=0, le=1)
+    skip_vendored: bool = True
+    skip_generated: bool = True
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: list[str] | None) -> list[str] | None:
+        from mixtune.code_files import LANGUAGES, NAMED_LANGUAGES, normalise_language
+
+        if value is None:
+            return None
+        known = set(LANGUAGES.values()) | set(NAMED_LANGUAGES.values())
+        for name in value:
+            if normalise_language(name) not in known:
+                raise ValueError(f"languages: unknown language '{name}'{suggest(name.lower(), known)}")
+        return sorted({normalise_language(name) for name in value})
 
 
 class SourceSpec(BaseModel):
@@ -106,6 +135,8 @@ class SourceSpec(BaseModel):
     replace: dict[str, str] = Field(default_factory=dict)
     filters: dict[str, Any] = Field(default_factory=dict)
     on_error: OnError | None = None
+    data_dir: str | None = None  # a Hub dataset's folder (The Stack: `data/python`)
+    files: FileRulesSpec | None = None  # completion: this source's own file rules
 
     @field_validator("weight", mode="before")
     @classmethod
@@ -202,6 +233,7 @@ class TestPolicy(BaseModel):
 
     holdout: float = Field(default=0.0, ge=0)
     max_rows_per_source: int | None = Field(default=None, ge=0)
+    by: Literal["file", "repository"] | None = None  # completion: what the held-out hash keys on
 
     @field_validator("holdout")
     @classmethod
@@ -229,6 +261,7 @@ class MixtureRecipe(BaseModel):
     output: str | None = None
     opt_out: OptOutSpec | None = None  # owners' opt-out lists (mixtures/opt_out.py)
     index: bool = False  # also build the search index (mixtures/search_index.py)
+    files: FileRulesSpec | None = None  # completion: which files are worth training on
 
     @model_validator(mode="after")
     def _unique_names_and_formats(self) -> MixtureRecipe:
@@ -244,9 +277,48 @@ class MixtureRecipe(BaseModel):
                 raise ValueError(
                     f"sources.{i}: format '{src.format}' does not make {self.kind} rows; use one of {list(allowed)}"
                 )
-            if src.code_repo is not None and self.kind != "sft":
+            if src.code_repo is not None and self.kind == "preference":
                 raise ValueError(f"sources.{i}: a code_repo source makes sft rows, not preference pairs")
+        if self.kind == "completion":
+            self._completion_defaults()
+        elif self.files is not None or self.test.by is not None or any(s.files for s in self.sources):
+            raise ValueError("'files' and 'test.by' belong to completion mixtures (kind: completion)")
         return self
+
+    def _completion_defaults(self) -> None:
+        """A completion mixture reads whole files: every file by default, held out by file hash."""
+        if self.files is None:
+            self.files = FileRulesSpec()
+        if self.test.by is None:
+            self.test.by = "file"
+        if "holdout" not in self.test.model_fields_set:
+            self.test.holdout = 0.1
+        if self.test.holdout >= 1:
+            raise ValueError("test.holdout: a completion mixture holds out a fraction (below 1) of its files")
+        for i, src in enumerate(self.sources):
+            if src.format != "auto":
+                raise ValueError(f"sources.{i}: format: completion rows are files; leave 'format' out")
+            if src.code_repo is not None and "include" not in src.code_repo.model_fields_set:
+                src.code_repo.include = ["**/*"]
+            if src.code_repo is not None and src.code_repo.model_fields_set & {"tasks", "min_body_lines"}:
+                raise ValueError(
+                    f"sources.{i}.code_repo: 'tasks' and 'min_body_lines' make chat rows, not files"
+                )
+        if self.filters.length.enabled:
+            raise ValueError("filters.length: completion mixtures limit files with 'files:' instead")
+
+    def file_rules(self, src: SourceSpec) -> Any:
+        """The `mixtune.code_files.FileRules` a completion source's files go through."""
+        from mixtune.code_files import FileRules
+
+        assert self.files is not None
+        rules = (src.files or self.files).model_dump()
+        languages = rules.pop("languages")
+        include = tuple(src.code_repo.include) if src.code_repo else ("**/*",)
+        exclude = tuple(src.code_repo.exclude) if src.code_repo else ()
+        return FileRules(
+            include=include, exclude=exclude, languages=tuple(languages) if languages else None, **rules
+        )
 
     def on_error_for(self, src: SourceSpec) -> OnError:
         return src.on_error or self.on_error
@@ -414,6 +486,19 @@ def check_data_folder(recipe_path: str | Path, path: Path, key: str) -> None:
     )
 
 
+COMPLETION_ONLY = ("files", "data_dir", "by", "repo")  # keys older recipes never had
+
+
+def _drop_unset(data: Any) -> Any:
+    """The resolved recipe without the completion-only keys left unset, so chat and preference
+    mixtures keep the hashes they had before completion mixtures existed."""
+    if isinstance(data, dict):
+        return {k: _drop_unset(v) for k, v in data.items() if not (k in COMPLETION_ONLY and v is None)}
+    if isinstance(data, list):
+        return [_drop_unset(v) for v in data]
+    return data
+
+
 def recipe_dict(recipe: MixtureRecipe) -> dict[str, Any]:
     """The resolved recipe (defaults filled in) as plain JSON-able data."""
-    return recipe.model_dump(mode="json")
+    return _drop_unset(recipe.model_dump(mode="json"))

@@ -32,6 +32,8 @@ def _where(identity: dict[str, Any]) -> str:
         return f"{kind} `{identity['path']}`:{identity['split']}"
     if kind == "code_repo":
         return f"code repo `{identity['path']}` ({identity['files']} files)"
+    if kind == "code_files":
+        return f"code files of `{identity['path']}` as {identity['repo']} ({identity['files']} selected)"
     return f"`{identity.get('path')}`"
 
 
@@ -46,8 +48,17 @@ def _render_messages(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(lines)
 
 
+def render_file(row: dict[str, Any]) -> str:
+    text = row["content"] if len(row["content"]) <= SAMPLE_CHARS else row["content"][:SAMPLE_CHARS] + "\n…"
+    where = "/".join(x for x in (row["repo"], row["path"]) if x)
+    fence = "~~~~" if "```" in text else "```"
+    return f"**{where}** ({row['language']}, {len(row['content'])} chars):\n\n{fence}\n{text}\n{fence}"
+
+
 def render_row(row: dict[str, Any], kind: str) -> str:
     """A canonical row as markdown, for the report and `mix show`."""
+    if kind == "completion":
+        return render_file(row)
     if kind == "sft":
         return _render_messages(row["messages"])
     return "\n\n".join(
@@ -72,6 +83,49 @@ def first_rows_by_source(
         if all(len(v) >= per_source for v in found.values()):
             break
     return found
+
+
+def _length_lines(manifest: dict[str, Any]) -> list[str]:
+    kind = manifest["kind"]
+    field = {"sft": "messages", "completion": "content"}.get(kind, "chosen")
+    count = "lines" if kind == "completion" else "turns"
+    lines = [
+        "",
+        "## Lengths (train)",
+        "",
+        f"| source | rows | {count} (mean) | chars p50 | chars p95 | chars max |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    stats = manifest["stats"]["train"]
+    for name, s in [*stats["by_source"].items(), ("**all**", stats["all"])]:
+        c = s[f"{field}_chars"]
+        lines.append(
+            f"| {name} | {s['rows']} | {s[f'{field}_{count}']['mean']} | {c['p50']} | {c['p95']} | {c['max']} |"
+        )
+    return lines
+
+
+def _file_lines(manifest: dict[str, Any]) -> list[str]:
+    """Completion mixtures: files per language and split, and how the test files were chosen."""
+    split = manifest.get("split") or {}
+    lines = [
+        "",
+        "## Files by language",
+        "",
+        "| language | train files | test files |",
+        "| --- | ---: | ---: |",
+    ]
+    train = manifest["stats"]["train"]["all"].get("languages", {})
+    test = manifest["stats"]["test"]["all"].get("languages", {})
+    for lang in sorted(set(train) | set(test), key=lambda x: (-train.get(x, 0), x)):
+        lines.append(f"| {lang} | {train.get(lang, 0)} | {test.get(lang, 0)} |")
+    if split:
+        lines += [
+            "",
+            f"Test files: held out by {split['by']} with `mixtune.code_files.is_held_out(key, "
+            f"{split['test_fraction']}, seed={split['seed']})` (key: {split['key']}).",
+        ]
+    return lines
 
 
 def write_report(out: Path, manifest: dict[str, Any], saved: Any) -> None:
@@ -119,20 +173,9 @@ def write_report(out: Path, manifest: dict[str, Any], saved: Any) -> None:
         lines += ["", "## Fields not kept (rows carrying them)", ""]
         for name, fields in ignored:
             lines.append(f"- {name}: " + ", ".join(f"`{k}` {v}" for k, v in fields.items()))
-    field = "messages" if kind == "sft" else "chosen"
-    lines += [
-        "",
-        "## Lengths (train)",
-        "",
-        "| source | rows | turns (mean) | chars p50 | chars p95 | chars max |",
-    ]
-    lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
-    stats = manifest["stats"]["train"]
-    for name, s in [*stats["by_source"].items(), ("**all**", stats["all"])]:
-        c = s[f"{field}_chars"]
-        lines.append(
-            f"| {name} | {s['rows']} | {s[f'{field}_turns']['mean']} | {c['p50']} | {c['p95']} | {c['max']} |"
-        )
+    lines += _length_lines(manifest)
+    if kind == "completion":
+        lines += _file_lines(manifest)
     if manifest["filters"]["applied"]:
         lines += ["", "## Filters", "", "```json", json.dumps(manifest["filters"]["stats"], indent=2), "```"]
     lines += ["", "## One sample per source", ""]

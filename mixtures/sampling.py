@@ -88,6 +88,21 @@ def holdout_rows(
     return np.sort(perm[k:]).astype(np.int64), np.sort(perm[:k]).astype(np.int64)
 
 
+def file_holdout(pool: Any, recipe: MixtureRecipe, local: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, test indices) of a completion pool: a file (or repository) is held out
+    when the hash of its path and the recipe's seed falls below `test.holdout`, so the split
+    moves no file when others are added, and `mixtune.code_files.is_held_out` recomputes it."""
+    from mixtures.completion import held_out_mask
+
+    if not len(pool):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    table = pool.with_format("arrow")
+    paths, repos = table["path"].to_pylist(), table["repo"].to_pylist()
+    assert recipe.test.by is not None
+    held = np.asarray(held_out_mask(paths, repos, recipe.test.by, local, recipe.test.holdout, recipe.seed))
+    return np.flatnonzero(~held).astype(np.int64), np.flatnonzero(held).astype(np.int64)
+
+
 def cap_rows(n: int, cap: int | None, rng: np.random.Generator) -> np.ndarray:
     """All n rows, or a seeded sample of `cap` of them (in pool order)."""
     if cap is None or cap >= n:
@@ -138,6 +153,11 @@ def select_splits(
                 "rows": int(tidx.size),
             }
             train_pool, held = pool, 0
+        elif recipe.kind == "completion":
+            tr, te = file_holdout(pool, recipe, p.spec.code_repo is not None)
+            test_parts.append(pool.select(te))
+            train_pool, held = pool.select(tr), int(te.size)
+            test_entry = {"from": f"held-out {recipe.test.by}s", "rows": held}
         elif recipe.test.holdout > 0:
             tr, te = holdout_rows(len(pool), recipe.test.holdout, cap, rng_for(seed, name, "holdout"))
             test_parts.append(pool.select(te))

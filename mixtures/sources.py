@@ -99,9 +99,10 @@ def _resolve_local(src: SourceSpec, value: str, split: str, recipe_path: Path, k
             for p in folder.rglob("*")
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
         ]
-        fingerprint = hash_obj(
-            {"tree": hash_tree(files, folder), "split": split, "config": src.config}, length=32
-        )
+        where = {"tree": hash_tree(files, folder), "split": split, "config": src.config}
+        if src.data_dir:
+            where["data_dir"] = src.data_dir
+        fingerprint = hash_obj(where, length=32)
         if is_saved_dataset(folder):
             identity = {"type": "save_to_disk", "path": value, "split": split, "fingerprint": fingerprint}
 
@@ -119,7 +120,7 @@ def _resolve_local(src: SourceSpec, value: str, split: str, recipe_path: Path, k
         }
 
         def load_folder(work: Path) -> list[RawPart]:
-            ds = read_hub_layout(str(folder), src.config, split, None, work)
+            ds = read_hub_layout(str(folder), src.config, split, None, work, src.data_dir)
             return [RawPart(ds, False, fingerprint, file=f"{shown_path(folder)}:{split}")]
 
         return ResolvedInput(identity, load_folder, fingerprint)
@@ -157,11 +158,10 @@ def _resolve_hub(src: SourceSpec, split: str) -> ResolvedInput:
         "revision": src.revision,
         "resolved_revision": sha,
     }
-    fingerprint = (
-        hash_obj({"hub": src.hub, "config": src.config, "split": split, "sha": sha}, length=32)
-        if sha
-        else None
-    )
+    where = {"hub": src.hub, "config": src.config, "split": split, "sha": sha}
+    if src.data_dir:
+        identity["data_dir"] = where["data_dir"] = src.data_dir
+    fingerprint = hash_obj(where, length=32) if sha else None
     if fingerprint:
         identity["fingerprint"] = fingerprint
 
@@ -169,13 +169,38 @@ def _resolve_hub(src: SourceSpec, split: str) -> ResolvedInput:
         from mixtures.readers import read_hub_layout
 
         revision = sha or src.revision
-        ds = read_hub_layout(src.hub, src.config, split, revision, None)
+        ds = read_hub_layout(src.hub, src.config, split, revision, None, src.data_dir)
         return [RawPart(ds, False, fingerprint or ds._fingerprint, file=f"{src.hub}:{split}")]
 
     return ResolvedInput(identity, load_hub, fingerprint)
 
 
-def _resolve_code_repo(src: SourceSpec, recipe_path: Path) -> ResolvedInput:
+def _resolve_code_files(src: SourceSpec, root: Path, rules: Any) -> ResolvedInput:
+    """A repository read file by file (completion mixtures), through `rules`."""
+    from mixtures.completion import code_files_fingerprint, read_repo_files, repo_name
+
+    assert src.code_repo is not None
+    spec = src.code_repo.model_dump(include={"path", "include", "exclude", "repo"})
+    repo = repo_name(spec, root)
+    fingerprint, selected = code_files_fingerprint(root, rules, {**spec, "repo": repo})
+    identity = {
+        "type": "code_files",
+        "path": spec["path"],
+        "repo": repo,
+        "files": selected,
+        "fingerprint": fingerprint,
+    }
+
+    def load_files(work: Path) -> list[RawPart]:
+        ds = read_repo_files(root, shown_path(root), rules, repo, fingerprint, work)
+        if ds is None:
+            raise DataError(f"{shown_path(root)}: no files match {spec['include']}")
+        return [RawPart(ds, True, fingerprint)]
+
+    return ResolvedInput(identity, load_files, fingerprint)
+
+
+def _resolve_code_repo(src: SourceSpec, recipe_path: Path, rules: Any = None) -> ResolvedInput:
     from mixtures.code_repo import repo_files, repo_fingerprint
 
     assert src.code_repo is not None
@@ -183,6 +208,9 @@ def _resolve_code_repo(src: SourceSpec, recipe_path: Path) -> ResolvedInput:
     root = resolve_path(recipe_path, spec["path"])
     if not root.is_dir():
         raise RecipeError(f"{recipe_path}: code_repo.path: not a folder: {root}")
+    if rules is not None:
+        return _resolve_code_files(src, root, rules)
+    spec.pop("repo", None)
     settings = {k: v for k, v in spec.items() if k != "path"}
     files = repo_files(root, spec["include"], spec["exclude"])
     fingerprint = repo_fingerprint(root, files, settings)
@@ -199,10 +227,11 @@ def _resolve_code_repo(src: SourceSpec, recipe_path: Path) -> ResolvedInput:
     return ResolvedInput(identity, load_repo, fingerprint)
 
 
-def resolve_source(src: SourceSpec, recipe_path: Path, index: int) -> ResolvedInput:
-    """The main (training) input of a source."""
+def resolve_source(src: SourceSpec, recipe_path: Path, index: int, rules: Any = None) -> ResolvedInput:
+    """The main (training) input of a source; `rules` (`mixtune.code_files.FileRules`) reads a
+    code repository file by file for a completion mixture."""
     if src.code_repo is not None:
-        return _resolve_code_repo(src, recipe_path)
+        return _resolve_code_repo(src, recipe_path, rules)
     if src.hub is not None:
         return _resolve_hub(src, src.split)
     assert src.path is not None

@@ -160,14 +160,38 @@ def conversation_measures(column: pa.Array, tokenizer: Any = None) -> dict[str, 
     return out
 
 
+def file_measures(column: pa.Array, tokenizer: Any = None) -> dict[str, np.ndarray]:
+    """Per row of a text column (completion files): `chars`, `bytes`, `lines` (and `tokens`)."""
+    text = pc.fill_null(column, "")
+    out = {
+        "chars": pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(np.int64),
+        "bytes": pc.binary_length(text).to_numpy(zero_copy_only=False).astype(np.int64),
+        "lines": pc.count_substring(text, "\n").to_numpy(zero_copy_only=False).astype(np.int64),
+    }
+    if tokenizer is not None:
+        ids = tokenizer(text.to_pylist(), add_special_tokens=False)["input_ids"] if len(text) else []
+        out["tokens"] = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    return out
+
+
 def trained_fields(kind: str) -> tuple[str, ...]:
     """The conversation a model trains on: SFT messages, or a preference prompt + its chosen reply."""
+    if kind == "completion":
+        return ("content",)
     return ("messages",) if kind == "sft" else ("prompt", "chosen")
 
 
 def measured_fields(kind: str) -> tuple[str, ...]:
     """The columns whose lengths the manifest records."""
+    if kind == "completion":
+        return ("content",)
     return ("messages",) if kind == "sft" else ("prompt", "chosen", "rejected")
+
+
+def _measures(kind: str, column: pa.Array, tokenizer: Any) -> dict[str, np.ndarray]:
+    if kind == "completion":
+        return file_measures(column, tokenizer)
+    return conversation_measures(column, tokenizer)
 
 
 def split_lengths(ds: Any, kind: str, order: list[str], tokenizer: Any = None) -> dict[str, Any]:
@@ -176,21 +200,29 @@ def split_lengths(ds: Any, kind: str, order: list[str], tokenizer: Any = None) -
     Streams over Arrow record batches, so it runs on splits of any size."""
     metrics: dict[str, list[np.ndarray]] = {}
     sources: list[np.ndarray] = []
+    languages: list[np.ndarray] = []
     known = pa.array(order, type=pa.string())
     for batch in ds.with_format("arrow").iter(batch_size=BATCH):
         # sources as small integer codes (index in `order`), not one Python string per row
         codes = pc.index_in(batch.column("source"), value_set=known).fill_null(-1)
         sources.append(codes.to_numpy(zero_copy_only=False).astype(np.int32))
         for f in measured_fields(kind):
-            for name, values in conversation_measures(_combined(batch.column(f)), tokenizer).items():
+            for name, values in _measures(kind, _combined(batch.column(f)), tokenizer).items():
                 metrics.setdefault(f"{f}_{name}", []).append(values)
+        if kind == "completion":
+            languages.append(batch.column("language").to_numpy(zero_copy_only=False))
     names = np.concatenate(sources) if sources else np.zeros(0, dtype=np.int32)
     values = {k: np.concatenate(v) for k, v in metrics.items()}
+
+    langs = np.concatenate(languages) if languages else None
 
     def measure(mask: np.ndarray | None) -> dict[str, Any]:
         out: dict[str, Any] = {"rows": int(names.size if mask is None else mask.sum())}
         for key, arr in values.items():
             out[key] = summary(arr if mask is None else arr[mask])
+        if langs is not None:  # completion: files per language
+            picked = langs if mask is None else langs[mask]
+            out["languages"] = dict(Counter(picked.tolist()).most_common())
         return out
 
     return {
@@ -226,7 +258,13 @@ class RowMeasurer:
         n = batch.num_rows
         length, turns = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
         languages: list[list[str]] = [[] for _ in range(n)]
-        for f in trained_fields(self.kind):
+        if self.kind == "completion":
+            column = _combined(batch.column("content"))
+            measures = file_measures(column, self.tokenizer)
+            length += measures["tokens" if self.tokenizer is not None else "chars"]
+            turns += 1
+            languages = [[lang] for lang in batch.column("language").to_pylist()]
+        for f in trained_fields(self.kind) if self.kind != "completion" else ():
             column = _combined(batch.column(f))
             measures = conversation_measures(column, self.tokenizer)
             length += measures["tokens" if self.tokenizer is not None else "chars"]

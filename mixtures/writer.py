@@ -105,6 +105,34 @@ def write_rejects(
     return counts
 
 
+def completion_manifest(recipe: MixtureRecipe, entries: dict[str, Any]) -> dict[str, Any]:
+    """What a completion mixture adds: how its test files were chosen (so an evaluation can
+    recompute the split) and the files dropped per reason over all sources."""
+    from mixtures.completion import FILE_DROP_REASONS
+
+    dropped: dict[str, int] = {}
+    for entry in entries.values():
+        for reason, n in entry["dropped"].items():
+            dropped[reason] = dropped.get(reason, 0) + n
+    assert recipe.files is not None
+    return {
+        "split": {
+            "by": recipe.test.by,
+            "test_fraction": recipe.test.holdout,
+            "seed": recipe.seed,
+            "key": "repository name"
+            if recipe.test.by == "repository"
+            else "path inside a code_repo; repo/path for dataset rows",
+        },
+        "file_rules": recipe.files.model_dump(mode="json"),
+        "files_dropped": {
+            "by_reason": dict(sorted(dropped.items())),
+            "file_rules": sum(n for r, n in dropped.items() if r in FILE_DROP_REASONS),
+            "total": sum(dropped.values()),
+        },
+    }
+
+
 def _versions() -> dict[str, str]:
     import datasets
     import pyarrow
@@ -183,6 +211,8 @@ def write_mixture(
         "builder": {"version": BUILD_VERSION, **_versions()},
         "files": {"report": "report.md", "plot": "composition.png"},
     }
+    if recipe.kind == "completion":
+        manifest.update(completion_manifest(recipe, entries))
     write_manifest(out, manifest)
     log.info("writing report.md and composition.png")
     write_report(out, manifest, saved)

@@ -32,7 +32,7 @@ _IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:.])"
 )
 _VERSION_BEFORE = re.compile(
-    r"(?:\bv|\bversion|\bver|\brelease|\brev|\bsection|\bsec\.|\bchapter|\bsee|§|==|>=|<=|~=|!=|[<>@=^~])"
+    r"(?:\bv|version_*|\bver|\brelease|\brev|\bsection|\bsec\.|\bchapter|\bsee|§|==|>=|<=|~=|!=|[<>@^~])"
     r"\s*[:=]?\s*['\"]?$",
     re.IGNORECASE,
 )
@@ -114,7 +114,7 @@ def _public_ip(text: str, start: int, candidate: str) -> bool:
         return False
     if not ip.is_global or ip.is_multicast or ip.is_reserved:
         return False
-    return not (ip.version == 4 and _VERSION_BEFORE.search(text[max(0, start - 12) : start]))
+    return not (ip.version == 4 and _VERSION_BEFORE.search(text[max(0, start - 20) : start]))
 
 
 def find_pii(text: str, types: tuple[str, ...] = tuple(REPLACEMENTS)) -> list[tuple[int, int, str]]:
@@ -188,6 +188,11 @@ class PIIRedactor:
         for i in range(n):
             counts: Counter[str] = Counter()
             for column in self.columns:
+                if column == "content":  # a completion row: one file's text
+                    new_text, c = redact(batch[column][i] or "", self.types)
+                    counts.update(c)
+                    out[column].append(new_text if c and self.action == "redact" else batch[column][i])
+                    continue
                 messages = []
                 for message in batch[column][i] or []:
                     new_text, c = redact(message.get("content") or "", self.types)

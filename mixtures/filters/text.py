@@ -7,18 +7,28 @@ from typing import Any
 
 from mixtune.errors import DataError
 
-TURN_COLUMNS = {"sft": ("messages",), "preference": ("prompt", "chosen", "rejected")}
+TURN_COLUMNS = {
+    "sft": ("messages",),
+    "preference": ("prompt", "chosen", "rejected"),
+    "completion": ("content",),
+}
 
 
 def turn_columns(kind: str) -> tuple[str, ...]:
     try:
         return TURN_COLUMNS[kind]
     except KeyError:
-        raise DataError(f"unknown mixture kind {kind!r}: expected 'sft' or 'preference'") from None
+        raise DataError(
+            f"unknown mixture kind {kind!r}: expected 'sft', 'preference' or 'completion'"
+        ) from None
 
 
 def iter_turns(row: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(column, message) for every turn of a row: messages, or prompt + chosen + rejected."""
+    """(column, message) for every turn of a row: messages, or prompt + chosen + rejected; a
+    completion row (one file) is one turn, its `content`."""
+    if kind == "completion":
+        yield "content", {"role": "file", "content": row.get("content") or ""}
+        return
     for column in turn_columns(kind):
         for message in row.get(column) or ():
             yield column, message
