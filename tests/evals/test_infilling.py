@@ -203,3 +203,12 @@ def test_the_reference_backend_is_for_infilling_only(tmp_path):
 def test_fim_layout_is_checked():
     with pytest.raises(MixtuneError, match="--fim-layout"):
         GenerationSettings(fim_layout="pms")
+
+
+def test_hub_names_offline_say_which_file_to_pass_instead():
+    with pytest.raises(
+        MixtuneError, match=r"HumanEval-SingleLineInfilling.*--benchmark path/to/HumanEval-Single"
+    ):
+        load_benchmark("humaneval-infilling-single")
+    with pytest.raises(MixtuneError, match="sets are single, multi, random-span, random-span-light"):
+        load_benchmark("humaneval-infilling-middle")

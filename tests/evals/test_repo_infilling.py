@@ -86,6 +86,11 @@ def test_tasks_are_seeded_per_file(repo):
     (repo / "more.py").write_text(PY.replace("total", "value"))
     assert ids() == first  # another file does not move this file's tasks
     assert ids(RepoTaskSettings(seed=1)) != first
+    (repo / "copy.py").write_text(PY)  # the same text at another path is masked elsewhere
+    spans = {p.task_id.split(":")[0]: [] for p in load_repo_benchmark(str(repo)).problems}
+    for p in load_repo_benchmark(str(repo)).problems:
+        spans[p.task_id.split(":")[0]].append(p.task_id.split(":")[1])
+    assert spans["copy.py"] != spans["pkg.py"]
 
 
 def test_context_is_windowed_at_line_breaks(repo):
@@ -213,7 +218,11 @@ def test_compare_shows_repo_metrics_beside_pass_at_k(repo, tmp_path):
     assert scores["good"]["repo:proj exact match"]["score"] == 1.0
     assert scores["good"][light_col]["score"] == 1.0
     assert scores["weak"]["repo:proj exact match"]["score"] < 1.0
-    assert scores["weak"]["repo:proj edit similarity"]["score"] < 1.0
+    weak_es = scores["weak"]["repo:proj edit similarity"]["score"]
+    assert scores["weak"]["repo:proj exact match"]["score"] < weak_es < 1.0  # partial credit for spans
+    assert weak_es == pytest.approx(
+        load_results(tmp_path / "weak" / "evals" / "repo" / "results.json")["scores"]["edit_similarity"]
+    )
     tests = {p["benchmark"]: p["test"] for p in cmp["pairs"]}
     assert tests["repo:proj exact match"] == "exact McNemar"
     assert tests["repo:proj edit similarity"] == "paired bootstrap"
@@ -221,3 +230,18 @@ def test_compare_shows_repo_metrics_beside_pass_at_k(repo, tmp_path):
     md = paths["markdown"].read_text()
     assert "repo:proj exact match (mixed) [95% CI]" in md and f"{light_col} pass@1 [95% CI]" in md
     assert paths["plot"].stat().st_size > 0
+
+
+def test_tasks_holding_fim_sentinel_text_are_left_out_and_counted(tmp_path):
+    root = tmp_path / "sentinels"
+    root.mkdir()
+    text = "".join(f"def h{i}(x):\n    return x + {i}\n\n" for i in range(8))
+    (root / "tok.py").write_text(text.replace("return x + 3", "return '<fim_middle>' + x"))
+    bench = load_repo_benchmark(
+        str(root), RepoTaskSettings(lines_per_file=20, spans_per_file=0, context_chars=64)
+    )
+    lines = text.splitlines()
+    maskable_lines = [line for line in lines if maskable(line)]
+    assert bench.details["tasks_with_fim_sentinel_text"] > 0
+    assert len(bench.problems) + bench.details["tasks_with_fim_sentinel_text"] == len(maskable_lines)
+    assert not any("<fim_" in p.prompt + p.canonical_solution + p.suffix for p in bench.problems)

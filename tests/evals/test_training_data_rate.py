@@ -176,3 +176,25 @@ def test_the_check_needs_a_model_with_recorded_mixtures(trained, tmp_path):
         run_eval(
             EvalRequest(model=str(bare), benchmark=str(bench), generator=Canned(), check_training_data=True)
         )
+
+
+def test_a_missing_index_fails_the_run_before_generating(trained, tmp_path):
+    from mixtune.errors import DataError
+
+    model, _, bench = trained
+
+    def no_index(model_dir, code, top=3):
+        raise DataError("mixture copied-code has no search index; build it with `mixtune mix index DIR`")
+
+    Canned.calls = 0
+    with pytest.raises(MixtuneError, match="--check-training-data: mixture copied-code has no search index"):
+        run_eval(
+            EvalRequest(
+                model=str(model),
+                benchmark=str(bench),
+                generator=Canned(),
+                check_training_data=True,
+                finder=no_index,
+            )
+        )
+    assert Canned.calls == 0
