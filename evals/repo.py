@@ -200,7 +200,7 @@ def load_repo_benchmark(target: str, settings: RepoTaskSettings = RepoTaskSettin
     account["settings"] = {k: v for k, v in vars(settings).items()}
     langs = sorted({t.language for t in tasks})
     sha = hash_obj([[t.task_id, t.prompt, t.canonical_solution, t.suffix] for t in tasks], 64)
-    name = f"repo:{path.resolve().name}"
+    name = f"repo:{account.get('mixture') or path.resolve().name}"
     language = langs[0] if len(langs) == 1 else "mixed"
     return Benchmark(name, str(path), sha, tuple(tasks), language, "repo", details=account)
 
