@@ -245,3 +245,29 @@ def test_tasks_holding_fim_sentinel_text_are_left_out_and_counted(tmp_path):
     assert bench.details["tasks_with_fim_sentinel_text"] > 0
     assert len(bench.problems) + bench.details["tasks_with_fim_sentinel_text"] == len(maskable_lines)
     assert not any("<fim_" in p.prompt + p.canonical_solution + p.suffix for p in bench.problems)
+
+
+def test_a_built_completion_mixture_holds_out_what_the_directory_rule_holds_out(tmp_path):
+    import yaml
+
+    from mixtures import build_mixture
+
+    root = tmp_path / "src"
+    for i in range(12):
+        (root / "pkg").mkdir(parents=True, exist_ok=True)
+        (root / "pkg" / f"m{i}.py").write_text(PY.replace("total", f"total_{i}"))
+    recipe = {
+        "name": "proj-code",
+        "kind": "completion",
+        "sources": [{"code_repo": {"path": "src", "repo": "acme/proj"}}],
+        "test": {"holdout": 0.4},
+        "seed": 5,
+        "output": "mixture",
+    }
+    (tmp_path / "mix.yaml").write_text(yaml.safe_dump(recipe))
+    mixture = build_mixture(tmp_path / "mix.yaml")
+    from_mixture = load_repo_benchmark(f"repo:{mixture}")
+    from_dir = load_repo_benchmark(f"repo:{root}", RepoTaskSettings(held_out=0.4, seed=5))
+    files = {p.extra["path"] for p in from_mixture.problems}
+    assert from_mixture.name == "repo:proj-code" and 0 < len(files) < 12
+    assert files == {p.extra["path"] for p in from_dir.problems}
