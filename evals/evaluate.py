@@ -152,6 +152,11 @@ def _generate(req: EvalRequest, source: str, bench: Benchmark) -> tuple[list[dic
     settings = req.settings
     backend = _backend(req, source)
     if is_fim(bench):
+        if settings.prompt_style not in ("auto", "plain"):
+            raise MixtuneError(
+                f"--prompt-style {settings.prompt_style}: infilling benchmarks are asked in FIM layout "
+                "(--fim-layout psm|spm), not through a chat template"
+            )
         prepared, style_record = _prepare_fim(backend, bench, settings.fim_layout)
     else:
         chat = source == "openai" or backend.has_chat_template

@@ -212,3 +212,74 @@ def test_hub_names_offline_say_which_file_to_pass_instead():
         load_benchmark("humaneval-infilling-single")
     with pytest.raises(MixtuneError, match="sets are single, multi, random-span, random-span-light"):
         load_benchmark("humaneval-infilling-middle")
+
+
+def test_an_openai_endpoint_gets_the_fim_prompt_on_completions(sets, tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    problems = sets["light"].problems[:5]
+    middles = {prepare_fim(p, STARCODER, "spm").text: p.canonical_solution for p in problems}
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body.get("prompt", "")))
+            # a server that returns the end-of-text token as text, and more after it
+            text = middles.get(body.get("prompt", ""), "") + "<|endoftext|>def junk(): pass"
+            payload = json.dumps({"choices": [{"index": 0, "text": text}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        req = EvalRequest(
+            benchmark=str(DATA / SETS["light"][0]),
+            limit=5,
+            openai_base_url=f"http://127.0.0.1:{httpd.server_address[1]}/v1",
+            openai_model="starcoder2",
+            settings=GenerationSettings(fim_layout="spm"),
+            out=str(tmp_path / "endpoint"),
+            show_progress=False,
+        )
+        res = load_results(run_eval(req))
+    finally:
+        httpd.shutdown()
+    assert {path for path, _ in seen} == {"/v1/completions"}
+    assert {prompt for _, prompt in seen} == set(middles)
+    assert res["scores"] == {"pass@1": 1.0} and res["generation"]["fim_layout"] == "spm"
+
+
+def test_chat_prompt_styles_are_refused_for_infilling(tmp_path):
+    with pytest.raises(MixtuneError, match="infilling benchmarks are asked in FIM layout"):
+        run_eval(
+            EvalRequest(
+                benchmark=str(DATA / SETS["light"][0]),
+                generator=Canned(""),
+                settings=GenerationSettings(prompt_style="chat"),
+                out=str(tmp_path / "x"),
+            )
+        )
+
+
+def test_a_model_without_fim_tokens_is_refused(tmp_path):
+    class NoFim(Canned):
+        class tokenizer:  # noqa: N801 - stands in for a tokenizer object
+            name_or_path = "plain-gpt"
+
+            @staticmethod
+            def get_vocab():
+                return {"<|endoftext|>": 0}
+
+    with pytest.raises(MixtuneError, match="plain-gpt has no fill-in-the-middle tokens"):
+        run_eval(
+            EvalRequest(benchmark=str(DATA / SETS["light"][0]), generator=NoFim(""), out=str(tmp_path / "x"))
+        )
