@@ -25,17 +25,40 @@ from mixtune.errors import MixtuneError
 CONTROLS = ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed")
 
 
-def sampling_controls() -> list[Any]:
-    """The Parameters accordion; its components in `CONTROLS` order."""
-    with gr.Accordion("Parameters", open=False):
+def sampling_controls(prefix: str = "", max_new_tokens: int = 512) -> list[Any]:
+    """The Parameters accordion; its components in `CONTROLS` order (element ids `{prefix}{name}`)."""
+    with gr.Accordion("Parameters", open=False, elem_id=f"{prefix}parameters"):
         with gr.Row():
-            temperature = gr.Slider(0.0, 2.0, value=0.2, step=0.05, label="Temperature (0 = greedy)")
-            top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k (0 = off)")
-            top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.01, label="Top-p")
+            temperature = gr.Slider(
+                0.0,
+                2.0,
+                value=0.2,
+                step=0.05,
+                label="Temperature (0 = greedy)",
+                elem_id=f"{prefix}temperature",
+            )
+            top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k (0 = off)", elem_id=f"{prefix}top_k")
+            top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.01, label="Top-p", elem_id=f"{prefix}top_p")
         with gr.Row():
-            max_new = gr.Slider(1, 4096, value=512, step=1, label="Max new tokens")
-            repetition = gr.Slider(0.5, 2.0, value=1.0, step=0.01, label="Repetition penalty")
-            seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random each reply)")
+            max_new = gr.Slider(
+                1,
+                4096,
+                value=max_new_tokens,
+                step=1,
+                label="Max new tokens",
+                elem_id=f"{prefix}max_new_tokens",
+            )
+            repetition = gr.Slider(
+                0.5,
+                2.0,
+                value=1.0,
+                step=0.01,
+                label="Repetition penalty",
+                elem_id=f"{prefix}repetition_penalty",
+            )
+            seed = gr.Number(
+                value=-1, precision=0, label="Seed (-1 = random each reply)", elem_id=f"{prefix}seed"
+            )
     return [temperature, top_k, top_p, max_new, repetition, seed]
 
 

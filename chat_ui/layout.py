@@ -156,8 +156,8 @@ def chat_tab(models: Models, chat: ChatHandlers, training: TrainingCheck) -> Non
         export_md_btn = gr.Button("Export Markdown", size="sm")
     status = gr.Markdown("", elem_id="status", elem_classes="mixtune-notice")
     notice = gr.Markdown("", elem_classes="mixtune-notice")
-    exported = gr.File(label="Export", visible=True, interactive=False, height=60)
     check, check_note, matches = training_panel(training, models.names[0])
+    exported = gr.File(label="Export", visible=True, interactive=False, height=60)
     gr.Examples(CODING_EXAMPLES, inputs=[message], label="Coding examples")
     params = sampling_controls()
     with gr.Accordion("Raw prompt (the exact text the model receives)", open=False):
@@ -224,7 +224,7 @@ def arena_tab(models: Models, arena: ArenaHandlers) -> None:
     reveal = gr.Markdown(HIDDEN, elem_id="reveal")
     send_api = gr.Button("arena_send", visible=False)  # the API's endpoint: message in, round out
     gr.Examples(CODING_EXAMPLES, inputs=[message], label="Coding examples")
-    params = sampling_controls()
+    params = sampling_controls("arena-")
 
     outputs = [chat_a, chat_b, state, reveal, *vote_buttons]
     arena.values = PageValues(outputs)

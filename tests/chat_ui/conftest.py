@@ -145,6 +145,21 @@ def read_with_stop(stream: Any, cancel: threading.Event, after_s: float = 0.3) -
     return text, (ended - stop_at[0] if stop_at else None)
 
 
+def keep_screenshot(tab: Any, tmp_path: Path, name: str, full_page: bool = False) -> Path:
+    """Screenshot the page into tmp_path and copy it to runs/screenshots/ (the path is printed)."""
+    import shutil
+
+    from mixtune.paths import REPO_ROOT
+
+    shot = tmp_path / name
+    tab.screenshot(path=str(shot), full_page=full_page)
+    keep = REPO_ROOT / "runs" / "screenshots"
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, keep / name)
+    print(f"screenshot: {shot} (copy: {keep / name})")
+    return keep / name
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

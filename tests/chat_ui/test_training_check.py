@@ -60,3 +60,48 @@ def test_a_copied_block_is_marked_with_its_source_and_row(copying_page: str, cop
     assert "<mark>def running_total(values):\n    total = 0" in matches
     assert "return total</mark>" in matches and "Answer 1, code block 1" in matches
     assert note == ""
+
+
+def test_the_page_marks_the_copied_block_in_a_real_browser(copying_page: str, tmp_path: Path) -> None:
+    """Sent from the page, the copied answer gets its mark under the block once it is complete, the
+    panel highlights the matching lines of the row, and the switch takes the marks away."""
+    from playwright.sync_api import sync_playwright
+
+    from .conftest import keep_screenshot
+    from .test_browser import CHROMIUM
+
+    assert CHROMIUM, "Debian's chromium is needed: apt-get install chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 1000})
+            tab.goto(copying_page)
+            tab.wait_for_selector("#message textarea", timeout=30_000)
+            assert tab.locator("#training-check input").is_checked(), (
+                "on by default for a model with a lineage"
+            )
+            tab.get_by_label("System prompt", exact=True).fill("")  # as the model was trained
+            tab.click("#parameters")
+            tab.locator("#temperature input[type=number]").fill("0")  # greedy
+            tab.locator("#temperature input[type=number]").press("Enter")
+            tab.fill("#message textarea", "Sum a list of numbers.")
+            tab.click("#send")
+            bot = tab.locator("#chatbot .message.bot").last
+            bot.locator("blockquote").get_by_text("found in training data", exact=True).wait_for(
+                timeout=30_000
+            )
+            assert "def running_total(values):" in bot.locator("pre code").first.inner_text()
+            mark = bot.locator("blockquote").inner_text()
+            assert "mixture copied-code, source toy-code, row" in mark and "1.00 similar" in mark
+            highlighted = tab.locator("#training-matches mark")
+            assert highlighted.inner_text().startswith("def running_total(values):")
+            assert highlighted.inner_text().rstrip().endswith("return total")
+            tab.locator("#training-matches").scroll_into_view_if_needed()
+            keep_screenshot(tab, tmp_path, "training-data-mark.png", full_page=True)
+
+            tab.locator("#training-check input").uncheck()
+            tab.locator("#training-note").get_by_text("check is off").wait_for(timeout=10_000)
+            assert "found in training data" not in bot.inner_text()
+            assert tab.locator("#training-matches mark").count() == 0
+        finally:
+            browser.close()
