@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     ev = subparsers.add_parser(
         "eval",
-        help="evaluate a model on HumanEval (or a HumanEval-shaped .jsonl) with sandboxed execution",
+        help="evaluate a model on code benchmarks (HumanEval, MBPP, MultiPL-E, HumanEval-X, HumanEval "
+        "infilling: sandboxed execution; repo:PATH: exact match and edit similarity)",
         description="Generate completions with a model directory, a Hub id or an OpenAI-compatible "
         "endpoint (or score existing completions with --samples), run every program in the sandbox, "
         "and write results.json + samples.jsonl next to the model (or --out).",
