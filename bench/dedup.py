@@ -132,8 +132,8 @@ def mixtune_core(
     texts: list[str], num_perm: int, threshold: float, ngram: int, seed: int = 42, fn_weight: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:
     """The numpy core alone: signatures in batches of 1000, band hashes, LSH edges, clusters."""
-    from mixtures.filters import minhash
-    from mixtures.filters.config import optimal_bands_rows
+    from mixtune import minhash
+    from mixtune.minhash import optimal_bands_rows
 
     bands, rows = optimal_bands_rows(threshold, num_perm, 1 - fn_weight, fn_weight)
     perms = minhash.permutations(num_perm, seed)
@@ -147,7 +147,7 @@ def mixtune_core(
 
 def pairs_of(band_values: np.ndarray, empty: np.ndarray) -> set[tuple[int, int]]:
     """Every pair sharing an LSH bucket (what a classic LSH index reports as candidates)."""
-    from mixtures.filters.minhash import all_bucket_pairs
+    from mixtune.minhash import all_bucket_pairs
 
     return {(int(u), int(v)) for u, v in all_bucket_pairs(band_values, skip=empty, cap=1_000_000)}
 
@@ -178,7 +178,7 @@ def main() -> int:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     import datasets
 
-    from mixtures.filters.minhash import connected_components
+    from mixtune.minhash import connected_components
 
     datasets.disable_progress_bars()
     docs = corpus(args.root, args.docs, args.seed, args.max_bytes)

@@ -39,9 +39,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mixtures.filters import minhash  # noqa: E402
-from mixtures.search import search_index  # noqa: E402
-from mixtures.search_index import IndexConfig, build_arrays, row_segments  # noqa: E402
+from mixtune import minhash  # noqa: E402
+from mixtune.attribution import search_index  # noqa: E402
+from mixtune.attribution.index import IndexConfig, row_segments  # noqa: E402
+from mixtures.search_index import build_arrays  # noqa: E402
 from mixtures.synthetic import code_rows, edit, function  # noqa: E402
 
 

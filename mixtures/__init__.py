@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mixtune.manifest import read_manifest
-from mixtures.integrity import load_mixture
+from mixtune.built_mixture import load_mixture
 
 __all__ = ["build_mixture", "chat_row", "load_mixture", "read_manifest"]
 

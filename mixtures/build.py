@@ -105,7 +105,7 @@ def default_output(recipe: MixtureRecipe, digest: str) -> Path:
 
 def is_built(out: Path, digest: str) -> bool:
     """`out` holds this mixture, every file exactly as the manifest's sha256 list records it."""
-    from mixtures.integrity import verify_files
+    from mixtune.built_mixture import verify_files
 
     if not (out / MANIFEST).is_file() or not (out / "dataset_dict.json").is_file():
         return False

@@ -170,7 +170,7 @@ def opted_out(
     normalised: Any, keep: np.ndarray, kind: str, matcher: Matcher, whole_source: bool
 ) -> np.ndarray:
     """Positions (within `keep`) of the rows the opt-out list covers."""
-    from mixtures.filters.text import row_contents
+    from mixtune.row_text import row_contents
 
     if whole_source:
         return np.arange(len(keep))

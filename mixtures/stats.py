@@ -333,7 +333,7 @@ def mixture_stats(
     """Statistics of a built mixture directory (the train split is the composition that trains;
     test is summarised alongside). Lengths are tokens of `tokenizer`, else characters."""
     from mixtune.manifest import read_manifest
-    from mixtures.integrity import load_mixture
+    from mixtune.built_mixture import load_mixture
 
     directory = Path(directory)
     manifest = read_manifest(directory)

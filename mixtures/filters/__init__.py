@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from mixtune.row_text import turn_columns
 from mixtures.filters.config import FiltersConfig
-from mixtures.filters.text import turn_columns
 from mixtures.filters.verdicts import FilterVerdicts
 
 log = logging.getLogger(__name__)

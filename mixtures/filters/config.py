@@ -8,12 +8,12 @@ switches it off. Unknown keys are errors with a "did you mean" hint (extra="forb
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mixtune.minhash import optimal_bands_rows  # noqa: F401  (the filter and the index share it)
 
 PII_TYPES = ("email", "ip_address", "key")
 
@@ -263,24 +263,3 @@ def check_source_overrides(value: dict[str, Any]) -> dict[str, Any]:
             ) from None
         out[name] = dict(setting)
     return out
-
-
-@lru_cache(maxsize=64)
-def optimal_bands_rows(
-    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
-) -> tuple[int, int]:
-    """Pick LSH (bands, rows) with bands*rows <= num_perm minimising the weighted areas under the
-    candidate-probability curve 1-(1-s^r)^b below the threshold (false positives) and above it
-    (false negatives), as in datasketch and BigCode's near-dedup."""
-    best, best_err = (1, 1), float("inf")
-    lo = np.linspace(0.0, threshold, 512)
-    hi = np.linspace(threshold, 1.0, 512)
-    for b in range(1, num_perm + 1):
-        max_r = num_perm // b
-        for r in range(1, max_r + 1):
-            fp = np.trapezoid(1.0 - (1.0 - lo**r) ** b, lo)
-            fn = np.trapezoid((1.0 - hi**r) ** b, hi)
-            err = fp * fp_weight + fn * fn_weight
-            if err < best_err:
-                best, best_err = (b, r), err
-    return best

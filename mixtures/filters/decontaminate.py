@@ -36,9 +36,9 @@ import numpy as np
 
 from mixtune.errors import DataError
 from mixtune.jsonl import read_json_objects
+from mixtune.minhash import hash_token, shingle_hashes, shingles_from_tokens, token_hashes, tokens
+from mixtune.row_text import batch_rows, iter_turns, normalize
 from mixtures.filters.config import DecontaminationConfig
-from mixtures.filters.minhash import hash_token, shingle_hashes, shingles_from_tokens, token_hashes, tokens
-from mixtures.filters.text import batch_rows, iter_turns, normalize
 from mixtures.filters.verdicts import FilterVerdicts, map_columns, verdict_lists
 
 DECONTAMINATED = "decontaminated"

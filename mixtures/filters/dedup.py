@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from mixtures.filters import minhash
+from mixtune import minhash
+from mixtune.row_text import batch_rows, batch_texts, iter_turns, normalize
 from mixtures.filters.config import ExactDedupConfig, NearDedupConfig
-from mixtures.filters.text import batch_rows, batch_texts, iter_turns, normalize
 from mixtures.filters.verdicts import FilterVerdicts, column_numpy, map_columns
 
 EXACT_DUPLICATE, NEAR_DUPLICATE = "exact_duplicate", "near_duplicate"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mixtune.row_text import batch_rows, turn_columns
 from mixtune.tokenizer import load_tokenizer
 from mixtures.filters.config import LengthConfig
-from mixtures.filters.text import batch_rows, turn_columns
 from mixtures.filters.verdicts import FilterVerdicts, map_columns, verdict_lists
 
 TOO_SHORT, TOO_LONG, TOO_MANY_TURNS = "too_short", "too_long", "too_many_turns"

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from mixtune.row_text import turn_columns
 from mixtures.filters.config import PIIConfig
-from mixtures.filters.text import turn_columns
 from mixtures.filters.verdicts import FilterVerdicts, column_numpy, effective_num_proc, map_columns
 
 PII = "pii"

@@ -10,8 +10,10 @@ import datasets
 import numpy as np
 import pytest
 
-from mixtures.filters import FiltersConfig, apply_filters, minhash
-from mixtures.filters.config import NearDedupConfig, optimal_bands_rows
+from mixtune import minhash
+from mixtune.minhash import optimal_bands_rows
+from mixtures.filters import FiltersConfig, apply_filters
+from mixtures.filters.config import NearDedupConfig
 
 
 def words5(text: str) -> set[tuple[str, ...]]:

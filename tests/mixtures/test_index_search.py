@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mixtune import minhash
 from mixtune.errors import DataError
 from mixtures import build_mixture
-from mixtures.filters import minhash
 from mixtures.search import Searcher, find_in_training_data, search
 from mixtures.search_index import build_index, index_path, read_meta
 from mixtures.synthetic import code_rows, edit, function
@@ -48,6 +48,7 @@ def mixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]
 
 @pytest.fixture(scope="module")
 def searcher(mixture: tuple[Path, list[dict]]) -> Searcher:
+    build_index(mixture[0])
     return Searcher.open(mixture[0])
 
 

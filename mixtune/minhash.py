@@ -1,4 +1,4 @@
-"""Vectorised MinHash + LSH for near-deduplication.
+"""Vectorised MinHash + LSH: near-deduplication of mixtures and near matches in training-data search.
 
 A batch of documents is processed with a few numpy passes instead of a Python loop per
 shingle: the batch's UTF-8 bytes are split into word tokens on `[^A-Za-z_0-9]` (BigCode's
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -274,3 +275,24 @@ def exact_jaccard(a: np.ndarray, b: np.ndarray) -> float:
         return 1.0
     inter = len(np.intersect1d(a, b, assume_unique=True))
     return inter / (len(a) + len(b) - inter)
+
+
+@lru_cache(maxsize=64)
+def optimal_bands_rows(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
+    """Pick LSH (bands, rows) with bands*rows <= num_perm minimising the weighted areas under the
+    candidate-probability curve 1-(1-s^r)^b below the threshold (false positives) and above it
+    (false negatives), as in datasketch and BigCode's near-dedup."""
+    best, best_err = (1, 1), float("inf")
+    lo = np.linspace(0.0, threshold, 512)
+    hi = np.linspace(threshold, 1.0, 512)
+    for b in range(1, num_perm + 1):
+        max_r = num_perm // b
+        for r in range(1, max_r + 1):
+            fp = np.trapezoid(1.0 - (1.0 - lo**r) ** b, lo)
+            fn = np.trapezoid((1.0 - hi**r) ** b, hi)
+            err = fp * fp_weight + fn * fn_weight
+            if err < best_err:
+                best, best_err = (b, r), err
+    return best

@@ -1,4 +1,5 @@
-"""What the filters read from a canonical row: its turns, in order, for either row kind."""
+"""The text of a canonical mixture row, as the filters and training-data search read it: its
+turns in order (SFT messages; preference prompt, chosen, rejected; a completion row's file)."""
 
 from __future__ import annotations
 
