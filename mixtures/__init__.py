@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mixtune.manifest import read_manifest
 from mixtune.built_mixture import load_mixture
+from mixtune.manifest import read_manifest
 
 __all__ = ["build_mixture", "chat_row", "load_mixture", "read_manifest"]
 

@@ -332,8 +332,8 @@ def mixture_stats(
 ) -> dict[str, Any]:
     """Statistics of a built mixture directory (the train split is the composition that trains;
     test is summarised alongside). Lengths are tokens of `tokenizer`, else characters."""
-    from mixtune.manifest import read_manifest
     from mixtune.built_mixture import load_mixture
+    from mixtune.manifest import read_manifest
 
     directory = Path(directory)
     manifest = read_manifest(directory)
