@@ -87,7 +87,12 @@ def run_validate(args: argparse.Namespace) -> int:
             or src.test_path
             or (f"holdout {recipe.test.holdout:g}" if recipe.test.holdout else "none")
         )
-        print(f"  - {src.name}: {where} [{src.format}] {amount}; test: {test}")
+        shape = src.format
+        if recipe.kind == "completion":
+            rules = recipe.file_rules(src)
+            shape = f"files: {', '.join(rules.languages) if rules.languages else 'every language'}"
+            test = f"{recipe.test.holdout:g} of the {recipe.test.by}s (by path hash)"
+        print(f"  - {src.name}: {where} [{shape}] {amount}; test: {test}")
     for note in notes:
         print(f"  note: {note}")
     return 0

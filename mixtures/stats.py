@@ -410,6 +410,32 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _language_lines(train: dict[str, Any], kind: str) -> list[str]:
+    """Files per language (completion: a row is one file), else languages of fenced code blocks."""
+    langs = train.get("languages", {})
+    total = sum(langs.values())
+    if kind == "completion":
+        lines = [
+            "",
+            "## Files by language (train)",
+            "",
+            "| language | files | share |",
+            "| --- | ---: | ---: |",
+        ]
+        return lines + [f"| {lang} | {n:,} | {_pct(n / total)} |" for lang, n in langs.items()]
+    lines = ["", "## Programming languages of code blocks (train)", ""]
+    if not langs:
+        return [*lines, "No fenced code blocks."]
+    lines += [
+        f"{train.get('rows_with_code', 0):,} of {train['rows']:,} rows have fenced code blocks; {total:,} blocks "
+        "(language from the fence tag, else guessed from keywords).",
+        "",
+        "| language | blocks | share |",
+        "| --- | ---: | ---: |",
+    ]
+    return lines + [f"| {lang} | {n:,} | {_pct(n / total)} |" for lang, n in langs.items()]
+
+
 def stats_markdown(stats: dict[str, Any], images: bool = True) -> str:
     """The markdown report of one mixture's statistics."""
     unit = stats["unit"]
@@ -422,7 +448,9 @@ def stats_markdown(stats: dict[str, Any], images: bool = True) -> str:
         "- splits: " + ", ".join(f"{k} **{v:,}**" for k, v in stats["splits"].items()),
         f"- train {unit}: **{train['length']['total']:,}** (mean {_fmt(train['length']['mean'])}, "
         f"p95 {_fmt(train['length']['p95'])}, max {train['length']['max']:,} per row)",
-        f"- turns per conversation (train): mean {train['turns']['mean']:.2f}, max {train['turns'].get('max', 0)}",
+        f"- turns per conversation (train): mean {train['turns']['mean']:.2f}, max {train['turns'].get('max', 0)}"
+        if stats["kind"] != "completion"
+        else "- one row per file (completion mixture)",
         f"- length unit: {unit}"
         + (f" of `{stats['tokenizer']}`" if stats.get("tokenizer") else " (no tokenizer given)"),
         "",
@@ -438,20 +466,7 @@ def stats_markdown(stats: dict[str, Any], images: bool = True) -> str:
             f"| {name} | {s['rows']:,} | {_pct(s['share_rows'])} | {s[unit]:,} | {_pct(s[f'share_{unit}'])} | "
             f"{s['turns_mean']:.2f} | {_fmt(s['length']['mean'])} | {_fmt(s['length']['p95'])} | {s['test_rows']:,} | {rows_in} | {dropped} |"
         )
-    langs = train.get("languages", {})
-    lines += ["", "## Programming languages of code blocks (train)", ""]
-    if langs:
-        total = sum(langs.values())
-        lines += [
-            f"{train.get('rows_with_code', 0):,} of {train['rows']:,} rows have fenced code blocks; {total:,} blocks "
-            "(language from the fence tag, else guessed from keywords).",
-            "",
-            "| language | blocks | share |",
-            "| --- | ---: | ---: |",
-        ]
-        lines += [f"| {lang} | {n:,} | {_pct(n / total)} |" for lang, n in langs.items()]
-    else:
-        lines.append("No fenced code blocks.")
+    lines += _language_lines(train, stats["kind"])
     lines += ["", "## Filters", ""]
     if stats["dropped"]:
         lines += ["| reason | rows dropped |", "| --- | ---: |"]

@@ -13,7 +13,18 @@ from mixtune.cli import main
 from .conftest import RECIPES, REPO
 
 
-@pytest.mark.parametrize("name", ["starchat2-sft", "starchat2-dpo", "demo-sft", "demo-dpo", "demo-code"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "starchat2-sft",
+        "starchat2-dpo",
+        "demo-sft",
+        "demo-dpo",
+        "demo-code",
+        "demo-completion",
+        "hf-personal-copilot",
+    ],
+)
 def test_shipped_recipes_validate_offline(name, capsys) -> None:
     assert main(["mix", "validate", str(RECIPES / f"{name}.yaml")]) == 0
     out = capsys.readouterr().out

@@ -260,3 +260,39 @@ def test_broken_dataset_rows_still_raise(tmp_path, write_recipe, write_jsonl) ->
     )
     with pytest.raises(DataError, match=r"files\.jsonl:2: missing_content"):
         build_mixture(write_recipe(_recipe({"path": "files.jsonl"})), out=tmp_path / "out")
+
+
+def test_shipped_demo_recipe_through_the_cli(tmp_path, capsys) -> None:
+    from mixtune.cli import main
+
+    from .conftest import RECIPES
+
+    out = tmp_path / "demo"
+    assert main(["mix", "build", str(RECIPES / "demo-completion.yaml"), "--out", str(out)]) == 0
+    manifest = read_manifest(out)
+    assert manifest["kind"] == "completion" and manifest["splits"]["train"] >= 4
+    assert (tmp_path / "demo.index" / "index.npz").is_file()  # `index: true`: searchable at once
+    capsys.readouterr()
+    assert main(["mix", "show", str(out), "--rows", "1"]) == 0
+    assert "mixtune/sample-shop/" in capsys.readouterr().out
+    assert main(["mix", "stats", str(out)]) == 0
+    assert "completion" in capsys.readouterr().out
+
+
+def test_rows_in_the_hf_stack_shape() -> None:
+    """The public personal-copilot dataset's columns (repo_id, file_path, content)."""
+    from mixtune.code_files import FileRules
+    from mixtures.completion import completion_row
+
+    row = {
+        "repo_id": "huggingface/peft",
+        "file_path": "src/peft/mapping.py",
+        "content": FUNCS[0],
+        "__index_level_0__": 7,
+    }
+    assert completion_row(row, FileRules()) == {
+        "content": FUNCS[0],
+        "path": "src/peft/mapping.py",
+        "repo": "huggingface/peft",
+        "language": "python",
+    }
