@@ -14,6 +14,7 @@ from typing import Any
 from chat_ui.arena_handlers import ArenaHandlers
 from chat_ui.backend import ChatBackend
 from chat_ui.chat_handlers import ChatHandlers
+from chat_ui.complete_handlers import CompleteHandlers
 from chat_ui.feedback import FeedbackLog
 from chat_ui.layout import build_page
 from chat_ui.models import Models
@@ -42,9 +43,12 @@ class Playground:
         self.chat = ChatHandlers(self.models, feedback, stream_interval)
         self.arena = ArenaHandlers(self.models, feedback, stream_interval)
         self.training = TrainingCheck(self.models)
+        self.complete = CompleteHandlers(self.models, None, stream_interval)
 
     def blocks(self) -> Any:
-        return build_page(self.models, self.chat, self.arena, self.feedback, self.title, self.training)
+        return build_page(
+            self.models, self.chat, self.arena, self.feedback, self.title, self.training, self.complete
+        )
 
 
 def build_app(

@@ -8,6 +8,7 @@ which the layout sets once it has made those components.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -28,8 +29,7 @@ from chat_ui.conversation import (
     unescape_markup,
     whitespace_note,
 )
-from chat_ui.models import TabHandlers, model_failure
-from chat_ui.pump import Pump
+from chat_ui.models import TabHandlers
 from mixtune.errors import MixtuneError
 
 History = list[dict[str, Any]]
@@ -113,19 +113,14 @@ class ChatHandlers(TabHandlers):
         # config rebuild): Stop ends the reply through `cancel`, so the end always comes, and the
         # history kept holds the partial answer.
         yield self.values(to_display(history), history, status, raw_prompt)
-        pump = Pump(reply, name=f"reply-{chat.model}")
+        failure: MixtuneError | None = None
         try:
-            async for pieces in pump.batches(self.stream_interval):
-                turn["content"] += "".join(pieces)
-                yield self.values(to_display(history), gr.skip(), status, raw_prompt)
-        finally:  # also when Gradio cancels this handler (the page closed, or a client cancelled)
-            if pump.done:
-                reply.close()
-            else:  # the pump's thread sees the reply end within a token
-                cancel.set()
-                reply.stop()
-            self.models.cancels.finish(session, "chat", cancel)
-        failure = model_failure(pump)
+            async with contextlib.aclosing(self.read_reply(reply, cancel, session, "chat")) as texts:
+                async for text in texts:
+                    turn["content"] += text
+                    yield self.values(to_display(history), gr.skip(), status, raw_prompt)
+        except MixtuneError as exc:  # the model failed: the page says so under the partial answer
+            failure = exc
         turn["finish_reason"] = "error" if failure else reply.finish_reason
         turn["completion_tokens"] = reply.completion_tokens
         prompt_tokens = reply.prompt_tokens or trim.prompt_tokens

@@ -13,7 +13,9 @@ import gradio as gr
 
 from chat_ui.arena_handlers import HIDDEN, VOTES, ArenaHandlers
 from chat_ui.chat_handlers import ChatHandlers
+from chat_ui.complete_handlers import CompleteHandlers
 from chat_ui.controls import sampling_controls, spread_inputs
+from chat_ui.cursor import CARET_JS, CURSOR
 from chat_ui.feedback import FeedbackLog
 from chat_ui.lineage import describe
 from chat_ui.models import Models
@@ -26,6 +28,9 @@ CSS = """
 #raw-prompt textarea {font-family: var(--font-mono); font-size: 0.85em}
 .training-match pre {white-space: pre-wrap; font-size: 0.85em; max-height: 24em; overflow: auto}
 .training-match mark {background: #fde68a; color: inherit}
+#complete-code textarea, #complete-prefix textarea, #complete-suffix textarea {font-family: var(--font-mono)}
+.filled-code {white-space: pre-wrap; font-family: var(--font-mono); font-size: 0.9em; padding: 0.75em}
+.filled-code .fill-middle {background: #bbf7d0; color: inherit; outline: 1px solid #16a34a}
 """
 
 PRIVATE = {"api_visibility": "private"}  # page-only listeners, not API endpoints
@@ -109,6 +114,7 @@ def build_page(
     feedback: FeedbackLog | None,
     title: str,
     training: TrainingCheck,
+    complete: CompleteHandlers,
 ) -> Any:
     """The Blocks of the whole page; sets each tab's handlers' `values` to its outputs."""
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
@@ -118,6 +124,8 @@ def build_page(
             chat_tab(models, chat, training)
         with gr.Tab("Arena"):
             arena_tab(models, arena)
+        with gr.Tab("Complete"):
+            complete_tab(models, complete)
     return demo
 
 
@@ -242,3 +250,39 @@ def arena_tab(models: Models, arena: ArenaHandlers) -> None:
             [state, reveal, *vote_buttons],
             api_name=f"vote_{choice.replace('-', '_').lower()}",
         )
+
+
+def complete_tab(models: Models, complete: CompleteHandlers) -> None:
+    """A code box with a cursor marker; Fill streams the model's middle into the code."""
+    parts = gr.State(None)  # the last fill's (prefix, middle, suffix), for Accept
+    model = gr.Dropdown(models.names, value=models.names[0], label="Model", elem_id="complete-model")
+    about = gr.Markdown(complete.about(models.names[0]), elem_classes="mixtune-notice")
+    code = gr.Textbox(
+        lines=12,
+        max_lines=40,
+        label=f"Code: type {CURSOR} where the model should write, or put the caret there and press Fill",
+        elem_id="complete-code",
+    )
+    with gr.Row():
+        fill = gr.Button("Fill at cursor", variant="primary", elem_id="complete-fill")
+        stop = gr.Button("Stop", variant="stop", elem_id="complete-stop")
+        accept = gr.Button("Accept (put the middle in the code)", elem_id="complete-accept")
+    stops = gr.Textbox(
+        lines=2, label="Stop strings (one per line; \\n is a newline)", elem_id="complete-stops"
+    )
+    result = gr.HTML("", label="Filled code (the model's middle highlighted)", elem_id="complete-result")
+    status = gr.Markdown("", elem_id="complete-status", elem_classes="mixtune-notice")
+    with gr.Row():
+        prefix = gr.Textbox(lines=4, label="Prefix", interactive=False, elem_id="complete-prefix")
+        suffix = gr.Textbox(lines=4, label="Suffix", interactive=False, elem_id="complete-suffix")
+    params = sampling_controls("complete-", max_new_tokens=64)
+    with gr.Accordion("Raw prompt (the exact text the model continues)", open=False):
+        raw = gr.Textbox(lines=6, show_label=False, interactive=False, elem_id="complete-raw")
+
+    outputs = [result, prefix, suffix, status, raw, parts]
+    complete.values = PageValues(outputs)
+    fill_fn = spread_inputs(complete.fill)
+    fill.click(fill_fn, [code, model, stops, *params], outputs, js=CARET_JS, api_name="complete", **STREAMING)
+    stop.click(complete.stop, None, None, queue=False, api_name="complete_stop")
+    accept.click(complete.accept, [parts], [code], api_name="complete_accept", queue=False)
+    model.change(complete.about, [model], [about], **PRIVATE, queue=False)

@@ -3,11 +3,13 @@ the feedback log and how often the screen is updated."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 import gradio as gr
 
-from chat_ui.backend import ChatBackend
+from chat_ui.backend import ChatBackend, ReplyStream
 from chat_ui.feedback import FeedbackLog
 from chat_ui.page_values import PageValues
 from chat_ui.pump import Pump
@@ -54,6 +56,28 @@ class TabHandlers:
         self.feedback = feedback
         self.stream_interval = stream_interval
         self.values = PageValues([])
+
+    async def read_reply(
+        self, reply: ReplyStream, cancel: threading.Event, session: str, kind: str
+    ) -> AsyncIterator[str]:
+        """The reply's new text once per screen update, read through a Pump. However reading ends
+        (the reply's end, or Gradio closing the handler: the page closed, a client cancelled), the
+        reply is ended and the session's stop switch released. A model failure is raised at the end
+        (read it with `contextlib.aclosing`, so that closing is immediate)."""
+        pump = Pump(reply, name=f"{kind}-{session}")
+        try:
+            async for pieces in pump.batches(self.stream_interval):
+                yield "".join(pieces)
+        finally:
+            if pump.done:
+                reply.close()
+            else:  # the pump's thread sees the reply end within a token
+                cancel.set()
+                reply.stop()
+            self.models.cancels.finish(session, kind, cancel)
+        failure = model_failure(pump)
+        if failure is not None:
+            raise failure
 
 
 def model_failure(pump: Pump) -> MixtuneError | None:

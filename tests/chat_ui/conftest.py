@@ -26,7 +26,13 @@ class ScriptedBackend:
     """
 
     def __init__(
-        self, name: str, answer: str, delay: float = 0.005, context_limit: int | None = 4096, words: int = 0
+        self,
+        name: str,
+        answer: str,
+        delay: float = 0.005,
+        context_limit: int | None = 4096,
+        words: int = 0,
+        fim_vocab: dict[str, int] | None = None,
     ) -> None:
         self.name = name
         self.answer = answer
@@ -34,6 +40,8 @@ class ScriptedBackend:
         self._limit = context_limit
         self.words = words  # > 0: stream this many numbered words instead of the answer
         self.calls: list[dict[str, Any]] = []
+        self.completions: list[dict[str, Any]] = []
+        self.tokenizer = VocabOnly(fim_vocab if fim_vocab is not None else STARCODER_VOCAB)
 
     @property
     def context_limit(self) -> int | None:
@@ -72,6 +80,40 @@ class ScriptedBackend:
 
         reply.pieces = pieces()
         return reply
+
+    def complete(
+        self,
+        prompt: str,
+        settings: Any,
+        stop: Any = (),
+        cancel: threading.Event | None = None,
+        suffix: str | None = None,
+    ) -> Any:
+        """The raw completion (the Complete tab): streams the answer as the middle, cut at the stop
+        strings; with a suffix, its prompt is the StarCoder FIM prompt, or the error a tokenizer
+        without FIM tokens gives (`fim_vocab` empty)."""
+        from chat_ui.backend import cut_at_stop_strings
+        from mixtune.fim import fim_prompt, fim_tokens_of
+
+        text = prompt if suffix is None else fim_prompt(prompt, suffix, fim_tokens_of(self.tokenizer))
+        self.completions.append({"prompt": prompt, "suffix": suffix, "stop": list(stop)})
+        reply = self.stream([{"role": "user", "content": text}], settings, cancel)
+        reply.prompt = text
+        return cut_at_stop_strings(reply, stop)
+
+
+class VocabOnly:
+    """A tokenizer stand-in that only answers `get_vocab` (what mixtune.fim asks)."""
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        self.vocab = vocab
+        self.name_or_path = "scripted-tokenizer"
+
+    def get_vocab(self) -> dict[str, int]:
+        return self.vocab
+
+
+STARCODER_VOCAB = {"<fim_prefix>": 1, "<fim_middle>": 2, "<fim_suffix>": 3}
 
 
 CODE_AND_HTML_ANSWER = (

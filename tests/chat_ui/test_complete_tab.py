@@ -1,0 +1,111 @@
+"""The Complete tab: a cursor marker in the code, the middle filled by the model (stop strings,
+temperature, max tokens and seed from the tab's controls), shown in place with the prefix and
+suffix; the same through an in-process model and a served one; clear errors otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chat_ui.cursor import CURSOR, parse_stops, split_at_cursor
+from mixtune.errors import MixtuneError
+from mixtune.fim import STARCODER, fim_prompt
+
+from .conftest import ScriptedBackend
+
+MIDDLE = "total = 0\n    for v in values:\n        total += v\n\n    return total"
+CODE = f"def running_total(values):\n    {CURSOR}\n\nprint(running_total([1, 2]))\n"
+PREFIX, SUFFIX = "def running_total(values):\n    ", "\n\nprint(running_total([1, 2]))\n"
+GREEDY = [0.0, 50, 0.95, 12, 1.0, 0]  # temperature, top_k, top_p, max new tokens, repetition, seed
+
+
+@pytest.fixture(scope="module")
+def complete_page(chat_backend: Any, served: str, tiny_chat_dir: Path) -> Iterator[dict[str, Any]]:
+    from chat_ui.app import Playground
+    from chat_ui.launch import launch
+    from chat_ui.openai_backend import OpenAIBackend
+
+    backends = {
+        "scripted": ScriptedBackend("scripted", MIDDLE, delay=0.01),
+        "no-fim": ScriptedBackend("no-fim", "x = 1", fim_vocab={}),
+        "tiny-chat": chat_backend,
+        "served": OpenAIBackend(served, tiny_chat_dir.name, name="served"),
+    }
+    demo = Playground(backends, None, stream_interval=0.0).blocks()
+    _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
+    try:
+        yield {"url": url, **backends}
+    finally:
+        demo.close()
+
+
+def fill(url: str, code: str, model: str, stops: str = "", params: list[Any] = GREEDY) -> Any:
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    return client, client.predict(code, model, stops, *params, api_name="/complete")
+
+
+def test_the_cursor_splits_the_code_and_stop_strings_read_escapes() -> None:
+    assert split_at_cursor(CODE) == (PREFIX, SUFFIX)
+    assert split_at_cursor("a█b") == ("a", "b")
+    assert split_at_cursor("no marker") == ("no marker", "")  # continued at its end
+    with pytest.raises(MixtuneError, match="2 cursor markers"):
+        split_at_cursor(f"a{CURSOR}b█")
+    assert parse_stops("\\n\\n\ndef \n\n\\\\n") == ["\n\n", "def ", "\\n"]
+
+
+def test_the_middle_is_filled_in_place_with_stops_and_settings_applied(complete_page: dict) -> None:
+    client, (result, prefix, suffix, status, raw) = fill(complete_page["url"], CODE, "scripted", "\\n\\n")
+    call = complete_page["scripted"].completions[-1]
+    assert call == {"prompt": PREFIX, "suffix": SUFFIX, "stop": ["\n\n"]}
+    assert complete_page["scripted"].calls[-1]["settings"]["max_new_tokens"] == 12
+    assert complete_page["scripted"].calls[-1]["settings"]["temperature"] == 0.0
+    assert (prefix, suffix) == (PREFIX, SUFFIX)
+    # the middle ends before the stop string, highlighted between the prefix and the suffix
+    middle = "total = 0\n    for v in values:\n        total += v"
+    assert f'{PREFIX}</span><mark class="fill-middle">{middle}</mark><span class="fill-context">' in result
+    assert result.endswith(f'<span class="fill-context">{SUFFIX}</span></pre>')
+    assert "fill in the middle" in status and "finished: stop" in status
+    assert raw == fim_prompt(PREFIX, SUFFIX, STARCODER)
+    assert client.predict(api_name="/complete_accept") == f"{PREFIX}{middle}{CURSOR}{SUFFIX}"
+
+
+def test_code_without_a_cursor_is_continued_and_html_stays_text(complete_page: dict) -> None:
+    _, (result, prefix, suffix, status, raw) = fill(complete_page["url"], "x = '<b>'\n", "scripted")
+    assert complete_page["scripted"].completions[-1]["suffix"] is None
+    assert raw == "x = '<b>'\n" and suffix == "" and "continuation" in status
+    assert "&lt;b&gt;" in result and "<b>" not in result
+
+
+def test_a_model_without_fim_tokens_says_so(complete_page: dict) -> None:
+    with pytest.raises(Exception, match="has no fill-in-the-middle tokens"):
+        fill(complete_page["url"], CODE, "no-fim")
+
+
+@pytest.mark.parametrize("model", ["tiny-chat", "served"])
+def test_in_process_and_served_models_fill_the_same_middle(complete_page: dict, model: str) -> None:
+    """Greedy, the same weights in-process and behind `mixtune serve` write the same middle."""
+    _, (result, prefix, suffix, status, raw) = fill(complete_page["url"], CODE, model)
+    backend = complete_page["tiny-chat"]
+    expected = backend.complete(PREFIX, backend_settings(), suffix=SUFFIX)
+    middle = "".join(expected)
+    assert f'<mark class="fill-middle">{html_escape(middle)}</mark>' in result, (model, result)
+    assert "fill in the middle" in status and f"middle **{expected.completion_tokens}** tokens" in status
+    if model == "tiny-chat":
+        assert raw == fim_prompt(PREFIX, SUFFIX, STARCODER)
+
+
+def backend_settings() -> Any:
+    from chat_ui.backend import GenerationSettings
+
+    return GenerationSettings(temperature=0.0, top_k=50, top_p=0.95, max_new_tokens=12, seed=0)
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
