@@ -4,7 +4,7 @@ models, plus the policy's gradients and AdamW state).
 
 Model: a random-init StarCoder2 (~58M parameters by default: hidden 768, 8 layers) with the embedded
 code tokenizer and ChatML; data: 64 synthetic preference pairs. Each strategy runs `mixtune dpo`'s
-code path (`dpo.train.run_dpo`) for a few optimizer steps in its own fresh subprocess, which reports
+code path (`dpo.train.train_dpo`) for a few optimizer steps in its own fresh subprocess, which reports
 its peak RSS (getrusage) and its RSS once torch/transformers/trl/peft/datasets are imported,
 before any model is loaded. Printed: both
 peaks, the peaks above the import baseline, and the ratios.
@@ -96,7 +96,7 @@ def child(mode: str, model_dir: str, data: str, out: str, steps: int) -> None:
     import trl  # noqa: F401
 
     from dpo.recipe import build_dpo_recipe
-    from dpo.train import run_dpo
+    from dpo.train import train_dpo
 
     baseline = current_rss_mb()
     recipe = {
@@ -121,7 +121,7 @@ def child(mode: str, model_dir: str, data: str, out: str, steps: int) -> None:
             merge_adapter=False,
         )
     started = time.perf_counter()
-    run_dpo(build_dpo_recipe(recipe, source=f"bench-{mode}"))
+    train_dpo(build_dpo_recipe(recipe, source=f"bench-{mode}"))
     elapsed = time.perf_counter() - started
     print(json.dumps({"mode": mode, "baseline_mb": baseline, "peak_mb": peak_rss_mb(), "seconds": elapsed}))
 

@@ -86,6 +86,7 @@ def inner_mfu(step: str, work: Path, sft_mix: Path) -> dict:
     """Train the 1.06B model for a few dozen steps with grouped or packed batching; tokens/s, memory, MFU."""
     import torch
 
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     model = build_big_model(work)
@@ -93,22 +94,24 @@ def inner_mfu(step: str, work: Path, sft_mix: Path) -> dict:
     torch.cuda.reset_peak_memory_stats()
     t0 = time.time()
     out = train_sft(
-        ROOT / "sft" / "recipes" / "demo.yaml",
-        {
-            "model_name_or_path": str(model),
-            "mixture": str(sft_mix),
-            "output_dir": str(work / f"out-{step}"),
-            "batching": batching,
-            "bf16": True,
-            "max_length": 2048,
-            "per_device_train_batch_size": 8 if batching == "grouped" else 4,
-            "max_steps": 40,
-            "learning_rate": 1e-5,
-            "logging_steps": 10,
-            "eval_strategy": "no",
-            "save_strategy": "no",
-            "report_to": "none",
-        },
+        load_sft_recipe(
+            ROOT / "sft" / "recipes" / "demo.yaml",
+            {
+                "model_name_or_path": str(model),
+                "mixture": str(sft_mix),
+                "output_dir": str(work / f"out-{step}"),
+                "batching": batching,
+                "bf16": True,
+                "max_length": 2048,
+                "per_device_train_batch_size": 8 if batching == "grouped" else 4,
+                "max_steps": 40,
+                "learning_rate": 1e-5,
+                "logging_steps": 10,
+                "eval_strategy": "no",
+                "save_strategy": "no",
+                "report_to": "none",
+            },
+        ),
         overwrite=True,
     )
     record = json.loads((Path(out) / "mixtune_run.json").read_text())
@@ -184,34 +187,40 @@ def inner(step: str, work: Path, model: Path, sft_mix: Path, dpo_mix: Path) -> d
     }
     t0 = time.time()
     if step in ("sft", "zero3"):
+        from sft.recipe import load_sft_recipe
         from sft.train import train_sft
 
         out = train_sft(
-            ROOT / "sft" / "recipes" / "demo.yaml",
-            {
-                **common,
-                "model_name_or_path": str(model),
-                "mixture": str(sft_mix),
-                "output_dir": str(work / f"out-{step}"),
-                "max_steps": 40,
-                "per_device_train_batch_size": 16,
-                "learning_rate": 1e-4,
-            },
+            load_sft_recipe(
+                ROOT / "sft" / "recipes" / "demo.yaml",
+                {
+                    **common,
+                    "model_name_or_path": str(model),
+                    "mixture": str(sft_mix),
+                    "output_dir": str(work / f"out-{step}"),
+                    "max_steps": 40,
+                    "per_device_train_batch_size": 16,
+                    "learning_rate": 1e-4,
+                },
+            ),
             overwrite=True,
         )
     else:
-        from dpo.cli import train as train_dpo
+        from dpo.recipe import load_dpo_recipe
+        from dpo.train import train_dpo
 
         out = train_dpo(
-            str(ROOT / "dpo" / "recipes" / "demo.yaml"),
-            {
-                **common,
-                "model_name_or_path": str(work / "out-sft"),
-                "mixture": str(dpo_mix),
-                "output_dir": str(work / "out-dpo"),
-                "max_steps": 30,
-                "per_device_train_batch_size": 8,
-            },
+            load_dpo_recipe(
+                ROOT / "dpo" / "recipes" / "demo.yaml",
+                {
+                    **common,
+                    "model_name_or_path": str(work / "out-sft"),
+                    "mixture": str(dpo_mix),
+                    "output_dir": str(work / "out-dpo"),
+                    "max_steps": 30,
+                    "per_device_train_batch_size": 8,
+                },
+            ),
             True,
         )
     seconds = time.time() - t0

@@ -131,6 +131,7 @@ def run_mixtune(model_dir: Path, data: Path, out: Path, **keys: Any) -> dict[str
     """`mixtune sft` with its defaults: only the model, the data and where to write (plus `keys`)."""
     import yaml
 
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     recipe = out.parent / f"{out.name}.yaml"
@@ -147,7 +148,7 @@ def run_mixtune(model_dir: Path, data: Path, out: Path, **keys: Any) -> dict[str
             }
         )
     )
-    train_sft(recipe, overwrite=True)
+    train_sft(load_sft_recipe(recipe), overwrite=True)
     record = json.loads((out / "mixtune_run.json").read_text())
     m = record["metrics"]
     real = round(m["train_tokens_per_second"] * m["train_runtime"])

@@ -14,36 +14,16 @@ completions, the convention of the DPO recipes the field uses (`max_prompt_lengt
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mixtune.errors import DataError
+from mixtune.training.run_record import DataStats
 
 MismatchPolicy = Literal["raise", "skip"]
 ENCODED_COLUMNS = ("prompt_ids", "chosen_ids", "rejected_ids")
 _STATUS = "_encode_status"
 _DETAIL = "_encode_detail"
 _FLAGS = "_encode_flags"
-
-
-@dataclass
-class EncodeStats:
-    """What encoding did to the rows: nothing is lost without being counted here."""
-
-    rows_in: int = 0
-    kept: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    truncated_prompts: int = 0
-    truncated_completions: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rows_in": self.rows_in,
-            "kept": self.kept,
-            "dropped": dict(self.dropped),
-            "truncated_prompts": self.truncated_prompts,
-            "truncated_completions": self.truncated_completions,
-        }
 
 
 def _render(tokenizer: Any, messages: list[dict[str, str]], add_generation_prompt: bool = False) -> list[int]:
@@ -180,7 +160,7 @@ def encode_preferences(
     on_mismatch: MismatchPolicy = "raise",
     num_proc: int | None = None,
     split: str = "train",
-) -> tuple[Any, EncodeStats]:
+) -> tuple[Any, DataStats]:
     """Encode a `datasets.Dataset` of canonical preference rows for `DPOTrainer`.
 
     Keeps every row or counts it as dropped with its reason. A prompt-rendering mismatch raises a
@@ -194,7 +174,7 @@ def encode_preferences(
             f"{split} split: preference rows need prompt/chosen/rejected columns; missing {missing} "
             f"(columns: {dataset.column_names})"
         )
-    stats = EncodeStats(rows_in=len(dataset))
+    stats = DataStats(rows_in=len(dataset))
     encoded = dataset.map(
         encode_pair,
         fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "max_prompt_length": max_prompt_length},
@@ -207,8 +187,10 @@ def encode_preferences(
     for reason, policy in (("malformed", "raise"), ("prompt_mismatch", on_mismatch)):
         if counts.get(reason) and policy == "raise":
             _raise_for(reason, encoded, statuses, len(dataset), split)
-    stats.truncated_prompts = sum(1 for f, s in zip(flags, statuses, strict=True) if not s and f & 1)
-    stats.truncated_completions = sum(1 for f, s in zip(flags, statuses, strict=True) if not s and f & 2)
+    stats.truncated = {
+        "prompts": sum(1 for f, s in zip(flags, statuses, strict=True) if not s and f & 1),
+        "completions": sum(1 for f, s in zip(flags, statuses, strict=True) if not s and f & 2),
+    }
     stats.dropped = dict(sorted(counts.items()))
     stats.kept = stats.rows_in - sum(counts.values())
     if counts:

@@ -9,9 +9,14 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from mixtune.errors import RecipeError
-from mixtune.recipe_io import load_yaml, suggest
-from mixtune.training.overrides import apply_overrides
-from mixtune.training.recipe import MixtuneOptions, StageRecipe, build_stage_recipe
+from mixtune.recipe_io import suggest
+from mixtune.training.recipe import (
+    MixtuneOptions,
+    StageRecipe,
+    build_stage_recipe,
+    load_recipe_file,
+    require_model_and_data,
+)
 
 
 class DPOOptions(MixtuneOptions):
@@ -31,11 +36,6 @@ class DPOOptions(MixtuneOptions):
         default="auto",
         description="packed: each step's chosen/rejected rows run padding-free as one row with a document "
         "mask (dpo.trainer); padded: TRL's padded rows; auto: packed where measured exact and faster",
-    )
-    merge_adapter: bool = Field(
-        default=True,
-        description="with LoRA, save merged full weights (the directory then serves like any model); "
-        "the adapter alone is kept in adapter/",
     )
 
     @field_validator("chat_template", check_fields=False)
@@ -58,7 +58,7 @@ _KEEP_TEMPLATE = (
 )
 
 
-def _dpo_config_cls() -> type:
+def dpo_config_cls() -> type:
     from trl import DPOConfig
 
     return DPOConfig
@@ -69,23 +69,19 @@ def trl_loss_types() -> list[str]:
     import dataclasses
     import re
 
-    help_text = next(f for f in dataclasses.fields(_dpo_config_cls()) if f.name == "loss_type").metadata[
+    help_text = next(f for f in dataclasses.fields(dpo_config_cls()) if f.name == "loss_type").metadata[
         "help"
     ]
     return re.findall(r"`'([a-z_]+)'`", help_text.split("If multiple")[0])
 
 
-def _require_model_and_data(recipe: StageRecipe) -> StageRecipe:
+def _check_loss_types(recipe: StageRecipe) -> StageRecipe:
     known = trl_loss_types()
     for name in recipe.training.get("loss_type") or []:
         if known and name not in known:
             raise RecipeError(
                 f"{recipe.source}: loss_type: unknown loss '{name}'{suggest(name, known)}; TRL offers {', '.join(known)}"
             )
-    if not recipe.model.get("model_name_or_path"):
-        raise RecipeError(f"{recipe.source}: model_name_or_path: required (the SFT model to start from)")
-    if not (recipe.options.mixture or recipe.options.dataset_mixture):
-        raise RecipeError(f"{recipe.source}: no preference data: set 'mixture' or 'dataset_mixture'")
     return recipe
 
 
@@ -104,15 +100,19 @@ def build_dpo_recipe(
     path: Path | None = None,
 ) -> StageRecipe:
     """Validate a DPO recipe given as a mapping (overrides applied first); errors name `source` and key."""
-    if overrides:
-        data = apply_overrides(data, overrides)
     recipe = build_stage_recipe(
-        translate_dpo(data), _dpo_config_cls(), "dpo", source, options_cls=DPOOptions, path=path
+        data,
+        dpo_config_cls(),
+        "dpo",
+        source,
+        options_cls=DPOOptions,
+        overrides=overrides,
+        path=path,
+        translate_stage=translate_dpo,
     )
-    return _require_model_and_data(recipe)
+    return require_model_and_data(_check_loss_types(recipe), "the SFT model to start from", "preference")
 
 
 def load_dpo_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> StageRecipe:
-    """Load, translate and validate a DPO recipe file; errors name the file and key."""
-    path = Path(path)
-    return build_dpo_recipe(load_yaml(path), str(path), overrides, path=path)
+    """Load, translate and validate a DPO recipe file; no model or data is touched."""
+    return load_recipe_file(path, build_dpo_recipe, overrides)

@@ -1,16 +1,15 @@
 """`mixtune` command: a thin dispatcher over the stage packages.
 
-Each stage package that is ready exposes a `<package>.cli` module with
-`register(subparsers)`, which adds its subcommands and sets `func` on them. Stage modules
-import their heavy dependencies (torch, transformers, gradio) inside the handlers, so
-`mixtune --help` stays fast.
+Each stage package exposes a `<package>.cli` module with `register(subparsers)`, which adds
+its subcommands (`mixtune.commands.add_command`; training stages through
+`mixtune.training.cli.StageCommand`). Stage modules import their heavy dependencies (torch,
+transformers, gradio) inside the handlers, so `mixtune --help` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import os
 import sys
@@ -18,7 +17,7 @@ import sys
 from mixtune import __version__
 from mixtune.errors import MixtuneError
 
-# Order is the order of `mixtune --help`; a stage without a `cli` module is not listed.
+# Order is the order of `mixtune --help`.
 STAGE_CLI_MODULES = (
     "mixtune.base_model_cli",
     "mixtures.cli",
@@ -39,8 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in STAGE_CLI_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
         importlib.import_module(name).register(subparsers)
     return parser
 

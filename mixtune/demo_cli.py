@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
+
+from mixtune.commands import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "demo",
+        run,
         help="run the whole stack offline: base model, mixtures, SFT, DPO, evals, report, playground",
         description="Build the embedded base model and the demo mixtures, train SFT then DPO, evaluate base/SFT/"
         "DPO on a HumanEval subset, compare them, write a report, then open the playground. Reruns reuse "
@@ -24,12 +27,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-chat", action="store_true", help="print the playground command instead of starting it"
     )
     p.add_argument("--port", type=int, default=7860, help="playground port")
-    p.set_defaults(func=run)
+    p.add_argument(
+        "--copilot",
+        action="store_true",
+        help="the personal-copilot demo instead: fill-in-the-middle fine-tuning on the shipped sample "
+        "codebase, exact match / edit similarity on its held-out files before and after (plot + report), "
+        "then the playground's Complete tab (folder runs/demo-copilot unless --out)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from mixtune.demo import Demo, DemoSettings, chat_command
 
+    if args.copilot:
+        from mixtune.demo_copilot import run_copilot
+
+        return run_copilot(args)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     out = Path(args.out).resolve()
@@ -45,7 +58,3 @@ def run(args: argparse.Namespace) -> int:
     from mixtune.cli import main
 
     return main(cmd[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(run(argparse.Namespace()))

@@ -1,18 +1,4 @@
-"""Supervised fine-tuning: a base code model becomes a chat model (TRL SFTTrainer, ChatML,
-assistant-only loss, length-bucketed or packed batches, one CPU to many GPUs).
+"""Supervised fine-tuning (SFT) of a base code model into a chat model with TRL's `SFTTrainer`.
 
-Run it as `mixtune sft RECIPE`, `python -m sft RECIPE`, or under
-`accelerate launch --config_file accelerate_configs/zero3.yaml -m sft RECIPE`.
+Library entry points: `sft.recipe.load_sft_recipe(path, overrides)` and `sft.train.train_sft(recipe)`.
 """
-
-from __future__ import annotations
-
-__all__ = ["train_sft", "load_sft_recipe"]
-
-
-def __getattr__(name: str):  # keep `import sft` light: torch/trl load on first use
-    if name in __all__:
-        from sft import train
-
-        return getattr(train, name)
-    raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""`python -m sft RECIPE [...]`: the entry point every launched process runs (same code as `mixtune sft`)."""
+"""`python -m sft RECIPE ...` and `accelerate launch -m sft RECIPE ...`: the same code as `mixtune sft`."""
 
 from __future__ import annotations
 

@@ -1,57 +1,40 @@
-"""One SFT run: recipe -> model + chat format -> data -> TRL SFTTrainer -> a finished model directory.
+"""`mixtune sft`: a base code model -> a chat model, with TRL's `SFTTrainer` on a chat mixture.
 
-The same function runs in one process (`mixtune sft`, `python -m sft`) and in every process of an
-`accelerate launch` / `torchrun` job; only the main process writes the card, curves and run record.
+The run gives the model a chat template with a stopping end-of-turn token, trains on the
+assistant turns only (conversational data), forms batches by measurement (`sft.batching`),
+resumes from its last checkpoint when interrupted, and leaves a normal model directory with a
+model card, a run record and a curves PNG. The prepare -> train -> finish skeleton is
+`mixtune.training.stage`; this module holds what SFT does its own way (`SFTStage`).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field
+from typing import Any
 
 from mixtune.errors import MixtuneError
-from mixtune.training.recipe import MixtuneOptions, StageRecipe, load_stage_recipe
-from mixtune.training.run_record import RECORDED_TRAINING_ARGS
-from sft.batching import BatchingMode
+from mixtune.training.recipe import StageRecipe
+from mixtune.training.stage import StageHooks, StageRun, prepare_stage, run_stage
 
 log = logging.getLogger(__name__)
 
-CURVE_PNG = "training_curves.png"
-
-
-class SFTOptions(MixtuneOptions):
-    """mixtune's own SFT recipe keys (next to TRL's SFTConfig / ModelConfig keys)."""
-
-    batching: BatchingMode = Field(
-        default="auto", description="auto | grouped | packed | padded (see sft.batching)"
-    )
-    lm_head_loss: Literal["auto", "chunked", "full"] = Field(
-        default="auto",
-        description="chunked: TRL's fused LM-head loss (no full logits; GPU memory); full: plain logits + "
-        "cross-entropy (faster on CPU); auto: chunked on CUDA, full on CPU",
-    )
-
-
-def load_sft_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> StageRecipe:
-    """Load + translate + validate an SFT recipe (no model or data is touched)."""
-    from trl import SFTConfig
-
-    recipe = load_stage_recipe(path, SFTConfig, "sft", options_cls=SFTOptions, overrides=overrides)
-    if not recipe.model.get("model_name_or_path"):
-        raise MixtuneError(f"{recipe.source}: model_name_or_path: required")
-    if not (recipe.options.mixture or recipe.options.dataset_mixture):
-        raise MixtuneError(f"{recipe.source}: no training data: set 'mixture' or 'dataset_mixture'")
-    return recipe
-
-
-def default_output_dir(recipe: StageRecipe) -> str:
-    stem = recipe.path.stem if recipe.path else "sft"
-    return str(Path("runs") / stem)
+CURVE_PANELS = (
+    ("loss", "eval_loss"),
+    ("learning_rate",),
+    ("mean_token_accuracy", "eval_mean_token_accuracy"),
+    ("grad_norm",),
+)
+HYPERPARAMETER_KEYS = (
+    "packing",
+    "packing_strategy",
+    "padding_free",
+    "assistant_only_loss",
+    "completion_only_loss",
+    "adam_beta1",
+    "adam_beta2",
+    "max_grad_norm",
+)
 
 
 def _auto_activation_checkpointing(model: Any) -> bool:
@@ -74,220 +57,129 @@ def _check_assistant_masks(tokenizer: Any) -> None:
         ) from None
 
 
-@dataclass
-class SFTRun:
-    """Everything a prepared (not yet trained) SFT run consists of."""
+def _check_tool_template(run: StageRun) -> None:
+    """Tool-calling rows need a template that renders calls and results in the documented convention."""
+    from mixtune.chat_format import tool_template_problem
 
-    recipe: StageRecipe
-    trainer: Any  # sft.trainer.MixtuneSFTTrainer
-    tokenizer: Any
-    data: Any  # mixtune.training.data.TrainingData
-    model_name: str
-    output_dir: Path
-    resume_from: Path | None
-    batching: Any  # sft.batching.BatchingPlan
-    caps: Any  # mixtune.training.device.Capabilities
-    notes: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.time)
-
-
-def prepare_sft(
-    recipe_path: str | Path,
-    overrides: dict[str, Any] | None = None,
-    overwrite: bool = False,
-    callbacks: list[Any] | None = None,
-) -> SFTRun:
-    """Everything up to `trainer.train()`: recipe, output dir, precision, batching, model, chat format,
-    data, and the TRL trainer (whose prepared `train_dataset` holds the tokenized rows and labels)."""
-    from trl import SFTConfig
-
-    from mixtune.training.data import load_training_data
-    from mixtune.training.device import detect_capabilities, resolve_precision
-    from mixtune.training.model import (
-        check_model_capabilities,
-        load_model,
-        load_tokenizer,
-        peft_config,
-        resolve_model_name,
-        setup_chat,
-    )
-    from mixtune.training.output_dir import prepare_output_dir
-    from sft.batching import choose_batching, decision_keeper, settle_batching
-    from sft.trainer import MixtuneSFTTrainer
-
-    started = time.time()
-    recipe = load_sft_recipe(recipe_path, overrides)
-    options: SFTOptions = recipe.options  # type: ignore[assignment]
-    notes = list(recipe.notes)
-    caps = detect_capabilities()
-    check_model_capabilities(recipe.model_config(), caps)
-    output_dir = Path(recipe.training.get("output_dir") or default_output_dir(recipe))
-    plan = prepare_output_dir(output_dir, overwrite or options.overwrite)
-
-    precision = resolve_precision(recipe.training.get("bf16"), recipe.training.get("fp16"), caps, notes)
-    model_args = recipe.model_config()
-    batching = choose_batching(options.batching, caps, recipe.training, model_args.attn_implementation)
-    if batching.attn_implementation and not model_args.attn_implementation:
-        model_args.attn_implementation = batching.attn_implementation
-
-    model_name = resolve_model_name(model_args.model_name_or_path, recipe.path)
-    tokenizer = load_tokenizer(
-        model_name, model_args.model_revision, recipe.training.get("trust_remote_code", False)
-    )
-    defaults: dict[str, Any] = {"report_to": "none", "save_total_limit": 2}
-    forced: dict[str, Any] = {"output_dir": str(output_dir), **precision, **batching.config}
-    if not caps.cuda:
-        forced["use_cpu"] = True
-    args = recipe.training_config(SFTConfig, defaults=defaults, **forced)
-
-    model = load_model(model_args, model_name, caps, args)
-    added = setup_chat(model, tokenizer, options.chat_template, recipe.path)
-    if "activation_checkpointing" not in recipe.training:
-        args.activation_checkpointing = args.gradient_checkpointing = _auto_activation_checkpointing(model)
-
-    data = load_training_data(options, "sft", "sft", recipe.path, recipe.source)
-    if "tools" in data.train.column_names:
-        from mixtune.chat_format import tool_template_problem
-
-        problem = tool_template_problem(tokenizer)
-        if problem:
-            raise MixtuneError(
-                f"{recipe.source}: the data has tool calls, but {problem}: "
-                "set chat_template: chatml (or starchat), which renders them in the documented convention"
-            )
-    conversational = any(c in data.train.column_names for c in ("messages", "conversations"))
-    if "assistant_only_loss" not in recipe.training:
-        args.assistant_only_loss = conversational
-    if args.assistant_only_loss:
-        _check_assistant_masks(tokenizer)
-    if data.test is None and str(args.eval_strategy) not in ("no", "IntervalStrategy.NO"):
+    problem = tool_template_problem(run.tokenizer)
+    if problem:
         raise MixtuneError(
-            f"{recipe.source}: eval_strategy is '{args.eval_strategy}' but the data has no test split"
+            f"{run.recipe.source}: the data has tool calls, but {problem}: "
+            "set chat_template: chatml (or starchat), which renders them in the documented convention"
         )
 
-    batching = settle_batching(batching, model, args, data.train, tokenizer, caps, plan.resume_from)
-    notes.append(f"batching: {batching.mode} ({batching.reason})")
-    full_logits = options.lm_head_loss == "full" or (options.lm_head_loss == "auto" and not caps.cuda)
-    notes.append(f"loss: {'full logits' if full_logits else 'chunked fused LM head'}")
-    trainer = MixtuneSFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=data.train,
-        eval_dataset=data.test,
-        processing_class=tokenizer,
-        peft_config=peft_config(model_args, added),
-        length_buckets=batching.length_buckets,
-        full_logits_loss=full_logits,
-        callbacks=[*(callbacks or []), *filter(None, [decision_keeper(batching)])],
-    )
-    return SFTRun(
-        recipe,
-        trainer,
-        tokenizer,
-        data,
-        model_name,
-        output_dir,
-        plan.resume_from,
-        batching,
-        caps,
-        notes,
-        started,
-    )
+
+class SFTStage(StageHooks):
+    """SFT's own steps: batching decided by measurement, the chat format set up on the base model,
+    assistant-only loss, and TRL's tokenization (whose truncation the trainer counts)."""
+
+    name = "sft"
+    title = "SFT"
+    data_kind = "sft"
+    curve_panels = CURVE_PANELS
+    hyperparameter_keys = HYPERPARAMETER_KEYS
+
+    def __init__(self) -> None:
+        self.plan: Any = None  # sft.batching.BatchingPlan
+        self.added_tokens: list[int] = []
+
+    def config_cls(self) -> type:
+        from sft.recipe import sft_config_cls
+
+        return sft_config_cls()
+
+    def config_values(self, recipe: StageRecipe, model_args: Any, caps: Any) -> tuple[dict, dict]:
+        from sft.batching import choose_batching
+
+        self.plan = choose_batching(
+            recipe.options.batching, caps, recipe.training, model_args.attn_implementation
+        )
+        if self.plan.attn_implementation and not model_args.attn_implementation:
+            model_args.attn_implementation = self.plan.attn_implementation
+        return {}, dict(self.plan.config)
+
+    def prepare_model(self, run: StageRun, model: Any) -> None:
+        from mixtune.training.model import setup_chat
+
+        self.added_tokens = setup_chat(
+            model, run.tokenizer, run.recipe.options.chat_template, run.recipe.path
+        )
+        if "activation_checkpointing" not in run.recipe.training:
+            run.args.activation_checkpointing = run.args.gradient_checkpointing = (
+                _auto_activation_checkpointing(model)
+            )
+
+    def encode(self, run: StageRun) -> None:
+        """TRL tokenizes inside the trainer; here the rows are checked against the chat template."""
+        run.train_set, run.test_set = run.data.train, run.data.test
+        columns = run.train_set.column_names
+        if "tools" in columns:
+            _check_tool_template(run)
+        if "assistant_only_loss" not in run.recipe.training:
+            run.args.assistant_only_loss = any(c in columns for c in ("messages", "conversations"))
+        if run.args.assistant_only_loss:
+            _check_assistant_masks(run.tokenizer)
+        if run.test_set is None and str(run.args.eval_strategy) not in ("no", "IntervalStrategy.NO"):
+            raise MixtuneError(
+                f"{run.recipe.source}: eval_strategy is '{run.args.eval_strategy}' but the data has no test split"
+            )
+
+    def build_trainer(self, run: StageRun, model: Any, callbacks: list[Any]) -> Any:
+        from mixtune.training.model import peft_config
+        from sft.batching import decision_keeper, settle_batching
+        from sft.trainer import MixtuneSFTTrainer
+
+        args, caps = run.args, run.caps
+        plan = settle_batching(self.plan, model, args, run.train_set, run.tokenizer, caps, run.resume_from)
+        full_logits = run.recipe.options.lm_head_loss == "full" or (
+            run.recipe.options.lm_head_loss == "auto" and not caps.cuda
+        )
+        run.notes.append(f"loss: {'full logits' if full_logits else 'chunked fused LM head'}")
+        run.batching = {
+            "mode": plan.mode,
+            "why": f"batching: {plan.mode} ({plan.reason})",
+            "probe": plan.probe,
+        }
+        trainer = MixtuneSFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=run.train_set,
+            eval_dataset=run.test_set,
+            processing_class=run.tokenizer,
+            peft_config=peft_config(run.model_args, self.added_tokens),
+            length_buckets=plan.length_buckets,
+            full_logits_loss=full_logits,
+            callbacks=[*callbacks, *filter(None, [decision_keeper(plan)])],
+        )
+        run.data_stats = dict(trainer.data_stats)
+        return trainer
+
+    def final_metrics(self, run: StageRun, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Real tokens per second and the share of computed positions that were padding; last loss."""
+        real, positions = run.trainer.token_totals()
+        out: dict[str, Any] = {"pad_share": round(1 - real / positions, 4) if positions else 0.0}
+        if metrics.get("train_runtime"):
+            out["train_tokens_per_second"] = round(real / metrics["train_runtime"], 1)
+        losses = [e["loss"] for e in run.trainer.state.log_history if "loss" in e]
+        if losses:
+            out["final_loss"] = losses[-1]
+        return out
+
+    def hyperparameters(self, run: StageRun) -> dict[str, Any]:
+        return {
+            "lm_head_loss": "full" if run.trainer.full_logits_loss else "chunked",
+            "chat_template": run.recipe.options.chat_template or "chatml (or the tokenizer's own)",
+        }
 
 
-def train_sft(
-    recipe_path: str | Path,
-    overrides: dict[str, Any] | None = None,
-    overwrite: bool = False,
-    callbacks: list[Any] | None = None,
-) -> Path:
+def prepare_sft(recipe: StageRecipe, overwrite: bool = False, callbacks: list[Any] | None = None) -> StageRun:
+    """Everything up to `trainer.train()` (the trainer's `train_dataset` holds the tokenized rows and labels)."""
+    return prepare_stage(recipe, SFTStage(), overwrite, callbacks)
+
+
+def train_sft(recipe: StageRecipe, overwrite: bool = False, callbacks: list[Any] | None = None) -> Path:
     """Run SFT as the recipe says (resuming an interrupted run); return the finished model directory.
 
     callbacks: extra `transformers.TrainerCallback`s (progress reporting, early stopping, ...).
     """
-    run = prepare_sft(recipe_path, overrides, overwrite, callbacks)
-    trainer = run.trainer
-    result = trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
-    metrics: dict[str, Any] = dict(result.metrics)
-    real, positions = trainer.token_totals()
-    if metrics.get("train_runtime"):
-        metrics["train_tokens_per_second"] = round(real / metrics["train_runtime"], 1)
-    metrics["pad_share"] = round(1 - real / positions, 4) if positions else 0.0
-    if run.data.test is not None:
-        metrics.update(trainer.evaluate())
-    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    if losses:
-        metrics["final_loss"] = losses[-1]
-
-    from mixtune.training.model import save_trained_model
-
-    saved = save_trained_model(trainer, run.output_dir, run.recipe.model_config(), run.model_name)
-    if saved["adapter"]:
-        run.notes.append(f"LoRA adapter kept in {saved['adapter']}; merged weights in the model directory")
-    if trainer.accelerator.is_main_process:
-        finish_run(run, metrics)
-    trainer.accelerator.wait_for_everyone()
-    return run.output_dir
-
-
-def finish_run(run: SFTRun, metrics: dict[str, Any]) -> None:
-    """Write what makes the directory a finished mixtune model: tokenizer, curves, card, run record (last)."""
-    from mixtune.training.curves import plot_log_history
-    from mixtune.training.model_card import write_model_card
-    from mixtune.training.run_record import (
-        RunRecord,
-        base_model_of,
-        json_safe,
-        library_versions,
-        parent_mixtures,
-        write_run_record,
-    )
-
-    out, trainer, recipe = run.output_dir, run.trainer, run.recipe
-    run.tokenizer.save_pretrained(out)
-    trainer.accelerator.unwrap_model(trainer.model).generation_config.save_pretrained(out)
-    png = plot_log_history(trainer.state.log_history, out / CURVE_PNG, title=f"SFT {out.name}")
-    args = trainer.args
-    world = max(1, args.world_size)
-    hyper = {
-        k: v for k, v in json_safe(args.to_dict()).items() if k in _RECORDED_ARGS or k in recipe.training
-    }
-    hyper.update(
-        world_size=world,
-        global_batch_size=args.per_device_train_batch_size * args.gradient_accumulation_steps * world,
-        batching=run.batching.mode,
-        lm_head_loss="full" if trainer.full_logits_loss else "chunked",
-        chat_template=recipe.options.chat_template or "chatml (or the tokenizer's own)",
-        **json_safe(recipe.model),
-    )
-    record = RunRecord(
-        stage="sft",
-        parent_model=run.model_name,
-        base_model=base_model_of(run.model_name),
-        mixtures=parent_mixtures(run.model_name) + [m.as_dict() for m in run.data.mixtures],
-        hyperparameters=hyper,
-        metrics=json_safe(metrics),
-        versions=library_versions(),
-        recipe=json_safe(recipe.resolved),
-        extra={
-            "notes": run.notes,
-            "device": json_safe(run.caps.as_dict()),
-            "seconds": round(time.time() - run.started, 1),
-            "log_history": json_safe(trainer.state.log_history),
-        },
-    )
-    write_model_card(out, record.as_dict(), curve_png=png.name if png else None)
-    write_run_record(out, record)
-
-
-_RECORDED_ARGS = {
-    *RECORDED_TRAINING_ARGS,
-    "packing",
-    "packing_strategy",
-    "padding_free",
-    "assistant_only_loss",
-    "completion_only_loss",
-    "adam_beta1",
-    "adam_beta2",
-    "max_grad_norm",
-}
+    return run_stage(recipe, SFTStage(), overwrite, callbacks)

@@ -1,6 +1,6 @@
-"""TRL's SFTTrainer with three additions: length-bucketed sampling, a count of real versus padded
-token positions (the numbers behind tokens/s and pad share in the run record), and an optional
-full-logits loss.
+"""TRL's SFTTrainer with four additions: length-bucketed sampling, a count of real versus padded
+token positions (the numbers behind tokens/s and pad share in the run record), a count of the rows
+its preparation truncates or drops (the run record's `data`), and an optional full-logits loss.
 
 TRL 1.16 computes the loss through a chunked "fused LM head" that never materialises the
 [tokens x vocabulary] logits: the right trade on a GPU, where those logits are gigabytes. On a CPU
@@ -17,6 +17,7 @@ from transformers import Trainer
 from trl import SFTTrainer
 
 from mixtune.training.batching import LengthBucketSampler, sequence_lengths
+from mixtune.training.run_record import DataStats
 
 
 class TokenCountingCollator:
@@ -34,6 +35,29 @@ class TokenCountingCollator:
         return batch
 
 
+def preparation_stats(full: Any, prepared_rows: int, args: Any, packing: bool) -> DataStats:
+    """What TRL's truncation did to tokenized, labelled rows (`full`): rows longer than `max_length`
+    are cut (`truncation_mode` end kept or start kept; packing with `bfd` keeps the start, `bfd_split`
+    and `wrapped` move the overflow instead); a row left with no trained token is dropped, as is a
+    row that never had one. Packing drops nothing."""
+    limit = args.max_length
+    lengths = sequence_lengths(full)
+    long_rows = [i for i, n in enumerate(lengths) if limit is not None and n > limit]
+    if packing:
+        cut = len(long_rows) if getattr(args, "packing_strategy", "bfd") == "bfd" else 0
+        return DataStats(len(full), len(full), {}, {"sequences": cut})
+    keep = slice(-limit, None) if args.truncation_mode == "keep_end" else slice(None, limit)
+    emptied = sum(1 for i in long_rows if all(t == -100 for t in full[i]["labels"][keep]))
+    dropped = {"no_trained_token_after_truncation": emptied}
+    dropped["no_trained_token"] = len(full) - prepared_rows - emptied
+    return DataStats(
+        rows_in=len(full),
+        kept=prepared_rows,
+        dropped={k: v for k, v in dropped.items() if v},
+        truncated={"sequences": len(long_rows) - emptied},
+    )
+
+
 class MixtuneSFTTrainer(SFTTrainer):
     """SFTTrainer + `length_buckets` sampling + token accounting + `full_logits_loss`."""
 
@@ -42,8 +66,34 @@ class MixtuneSFTTrainer(SFTTrainer):
     ) -> None:
         self.length_buckets = length_buckets
         self.full_logits_loss = full_logits_loss
+        self.data_stats: dict[str, DataStats] = {}  # "train" / "test" -> what preparation did to the rows
         super().__init__(*args, **kwargs)
         self.token_counter = TokenCountingCollator(self.data_collator)
+
+    def _prepare_dataset(
+        self,
+        dataset: Any,
+        processing_class: Any,
+        args: Any,
+        packing: bool,
+        formatting_func: Any,
+        dataset_name: str,
+    ) -> Any:
+        """TRL's preparation in two passes, so every row is kept or counted: tokenize and label
+        without cutting, measure, then TRL's own truncation (which drops rows left without a trained
+        token) and packing on the tokenized rows."""
+        limit, shuffle = args.max_length, args.shuffle_dataset
+        args.max_length, args.shuffle_dataset = None, False
+        try:
+            full = super()._prepare_dataset(
+                dataset, processing_class, args, False, formatting_func, dataset_name
+            )
+        finally:
+            args.max_length, args.shuffle_dataset = limit, shuffle
+        prepared = super()._prepare_dataset(full, processing_class, args, packing, None, dataset_name)
+        split = "test" if dataset_name.startswith("eval") else "train"
+        self.data_stats[split] = preparation_stats(full, len(prepared), args, packing)
+        return prepared
 
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None

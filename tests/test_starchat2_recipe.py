@@ -36,10 +36,10 @@ def test_starchat2_dry_run_validates_and_prints_launch_commands(tmp_path: Path) 
 
 
 def test_starchat2_recipes_carry_the_published_values() -> None:
-    from dpo.cli import validate as validate_dpo
-    from sft.cli import _validate as validate_sft
+    from dpo.recipe import load_dpo_recipe
+    from sft.recipe import load_sft_recipe
 
-    sft = validate_sft(str(REPO_ROOT / "sft" / "recipes" / "starchat2-15b.yaml"), {})
+    sft = load_sft_recipe(REPO_ROOT / "sft" / "recipes" / "starchat2-15b.yaml")
     t = sft.training
     assert sft.model["model_name_or_path"] == "bigcode/starcoder2-15b"
     # transformers 5 folds warmup_ratio into warmup_steps (a value below 1 is a ratio)
@@ -52,7 +52,7 @@ def test_starchat2_recipes_carry_the_published_values() -> None:
     assert t["per_device_train_batch_size"] * t["gradient_accumulation_steps"] * 8 == 128
     assert t["max_length"] == 2048 and t["bf16"] is True
 
-    dpo = validate_dpo(str(REPO_ROOT / "dpo" / "recipes" / "starchat2-15b.yaml"), {})
+    dpo = load_dpo_recipe(REPO_ROOT / "dpo" / "recipes" / "starchat2-15b.yaml")
     d = dpo.training
     assert (d["beta"], d["learning_rate"], d["num_train_epochs"], d["warmup_steps"]) == (0.05, 5e-7, 2, 0.1)
     assert d["per_device_train_batch_size"] * d["gradient_accumulation_steps"] * 8 == 128

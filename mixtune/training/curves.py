@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# The curves file of every trained model directory (named on its model card).
+CURVES_PNG = "training_curves.png"
+
 # Metrics plotted when present, each in its own panel; DPO adds rewards/* keys.
 DEFAULT_KEYS = (
     ("loss", "eval_loss"),

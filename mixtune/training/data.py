@@ -1,8 +1,8 @@
 """A stage recipe's data, resolved into `train`/`test` datasets plus the lineage the run record keeps.
 
 Three ways to name data, in order of preference:
-- `mixture:` a built mixture directory, or a mixtune mixture recipe (built on the fly by
-  `mixtures.build_mixture`, cached by content hash);
+- `mixture:` a built mixture directory, or a mixtune mixture recipe (built on the fly by the
+  mixtures stage in its own process, `python -m mixtures build`, cached by content hash);
 - `dataset_mixture:` the alignment-handbook form (`datasets: [{id, config, split, columns, weight}]`),
   where `id` is a Hub dataset, a local data file, a `save_to_disk` directory or a built mixture;
 - (translated into `dataset_mixture` by `recipe.translate`) handbook v0.3 `dataset_mixer` and TRL's
@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mixtune.built_mixture import load_mixture
 from mixtune.errors import DataError, RecipeError
 from mixtune.hashing import hash_obj
 from mixtune.manifest import MANIFEST, is_built_mixture, read_manifest
+from mixtune.paths import REPO_ROOT
 from mixtune.training.recipe import DatasetEntry, DatasetMixture, MixtuneOptions, resolve_recipe_path
 from mixtune.training.run_record import MixtureLineage
 
@@ -220,12 +225,10 @@ def _is_built_mixture(path: Path) -> bool:
 
 
 def _load_built_mixture(path: Path, kind: str, stage: str) -> tuple[Any, Any | None, MixtureLineage]:
-    import mixtures
-
     manifest = read_manifest(path)
     if manifest.get("kind") and manifest["kind"] != kind:
         raise DataError(f"{path}: is a '{manifest['kind']}' mixture; the {stage} stage needs '{kind}' rows")
-    dd = mixtures.load_mixture(path)
+    dd = load_mixture(path)
     if "train" not in dd:
         raise DataError(f"{path}: built mixture has no train split")
     train = dd["train"]
@@ -240,16 +243,36 @@ def _load_built_mixture(path: Path, kind: str, stage: str) -> tuple[Any, Any | N
     return train, test, lineage
 
 
+def build_mixture_recipe(recipe: Path) -> Path:
+    """Build (or find built: the mixtures stage caches by content hash) the mixture a recipe file
+    describes, by running the mixtures stage as its own process (`python -m mixtures build`): stages
+    talk through files, so training reads what the build wrote and imports nothing of it."""
+    log.info("building mixture %s (cached by content hash)", recipe)
+    cmd = [sys.executable, "-m", "mixtures", "build", str(recipe)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=_with_repo_on_path(), check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines or not is_built_mixture(Path(lines[-1])):
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DataError(f"mixture: {recipe}: the mixture build failed (exit {done.returncode}): {why}")
+    for line in lines[:-1]:
+        log.info("%s", line)
+    return Path(lines[-1])
+
+
+def _with_repo_on_path() -> dict[str, str]:
+    """The environment for a stage subprocess: this checkout importable as in this process."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
 def load_mixtune_mixture(value: str, recipe_path: Path | None, kind: str, stage: str) -> TrainingData:
     """`mixture:` a built mixture dir, or a mixture recipe built (and cached) here."""
     path = resolve_recipe_path(value, recipe_path)
     if _is_built_mixture(path):
         built = path
     elif path.is_file() and path.suffix in (".yaml", ".yml"):
-        import mixtures
-
-        log.info("building mixture %s (cached by content hash)", path)
-        built = Path(mixtures.build_mixture(path))
+        built = build_mixture_recipe(path)
     else:
         raise RecipeError(
             f"mixture: '{value}' is neither a built mixture directory (with {MANIFEST}) nor a mixture recipe (.yaml)"
@@ -266,9 +289,7 @@ def load_dataset_entry(entry: DatasetEntry, recipe_path: Path | None, kind: str)
     local = resolve_recipe_path(entry.id, recipe_path)
     try:
         if _is_built_mixture(local):
-            import mixtures
-
-            ds = mixtures.load_mixture(local)[entry.split]
+            ds = load_mixture(local)[entry.split]
         elif local.is_dir() and ((local / "dataset_dict.json").is_file() or (local / "state.json").is_file()):
             loaded = datasets.load_from_disk(str(local))
             ds = loaded[entry.split] if isinstance(loaded, datasets.DatasetDict) else loaded

@@ -92,15 +92,10 @@ def check_model_capabilities(model_args: Any, caps: Capabilities) -> None:
         )
 
 
-def quantization_config(model_args: Any, caps: Capabilities) -> Any:
-    """bitsandbytes config for QLoRA (CUDA + bitsandbytes checked first), or None."""
-    check_quantization(model_args.load_in_4bit, model_args.load_in_8bit, caps)
+def quantization_config(model_args: Any) -> Any:
+    """bitsandbytes config for QLoRA, or None (`check_model_capabilities` has checked the hardware)."""
     if not (model_args.load_in_4bit or model_args.load_in_8bit):
         return None
-    if not model_args.use_peft:
-        raise MixtuneError(
-            "load_in_4bit/load_in_8bit train LoRA adapters on a frozen quantized model: set use_peft: true"
-        )
     from trl import get_quantization_config
 
     return get_quantization_config(model_args)
@@ -118,15 +113,15 @@ def peft_config(model_args: Any, added_token_ids: list[int] | None = None) -> An
 
 
 def load_model(model_args: Any, name: str, caps: Capabilities, training_args: Any | None = None) -> Any:
-    """AutoModelForCausalLM with the recipe's dtype / attention / quantization, after capability checks.
+    """AutoModelForCausalLM with the recipe's dtype / attention / quantization (checked against the
+    hardware by `check_model_capabilities` before anything is loaded).
 
     Build the TRL config (`training_args`) first: under DeepSpeed ZeRO-3 it must exist before
     from_pretrained so the weights are partitioned while loading.
     """
     from transformers import AutoModelForCausalLM
 
-    check_attention(model_args.attn_implementation, caps)
-    quant = quantization_config(model_args, caps)
+    quant = quantization_config(model_args)
     kwargs: dict[str, Any] = {"revision": model_args.model_revision}
     if model_args.dtype not in (None, "auto"):
         import torch
@@ -150,13 +145,15 @@ def load_model(model_args: Any, name: str, caps: Capabilities, training_args: An
 
 
 def save_trained_model(
-    trainer: Any, output_dir: str | Path, model_args: Any, model_name: str
-) -> dict[str, Any]:
+    trainer: Any, output_dir: str | Path, model_args: Any, model_name: str, merge_adapter: bool = True
+) -> str:
     """Save the trained weights so `output_dir` is a plain model directory (from_pretrained, vLLM).
 
-    A LoRA/QLoRA run keeps its adapter in `output_dir/adapter` and writes the merged full model to
-    `output_dir`: merged in place, or, for a quantized or ZeRO-3-sharded model, onto a fresh copy of
-    the base weights loaded on the main process. Returns {"adapter": path or None}.
+    A LoRA/QLoRA run with `merge_adapter` keeps its adapter in `output_dir/adapter` and writes the
+    merged full model to `output_dir`: merged in place, or, for a quantized or ZeRO-3/FSDP-sharded
+    model, onto a fresh copy of the parent weights loaded on the main process. Without
+    `merge_adapter` the adapter alone is the model directory. Returns how the weights were saved,
+    for the run record.
     """
     from peft import PeftModel
 
@@ -164,10 +161,11 @@ def save_trained_model(
 
     out = Path(output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
-    if not isinstance(model, PeftModel):
+    peft = isinstance(model, PeftModel)
+    if not peft or not merge_adapter:
         if not save_fsdp_model(trainer, out):
             trainer.save_model(str(out))
-        return {"adapter": None}
+        return "LoRA adapter (base: the parent model)" if peft else "full weights"
     adapter_dir = out / "adapter"
     if not save_fsdp_model(trainer, adapter_dir):
         trainer.save_model(str(adapter_dir))
@@ -176,20 +174,25 @@ def save_trained_model(
         sharded = trainer.is_fsdp_enabled or (
             trainer.is_deepspeed_enabled and trainer.accelerator.state.deepspeed_plugin.zero_stage == 3
         )
-        if quantized or sharded:
-            from transformers import AutoModelForCausalLM
-
-            dtype = model_args.dtype if model_args.dtype not in (None, "auto") else "auto"
-            base = AutoModelForCausalLM.from_pretrained(
-                model_name, dtype=dtype, revision=model_args.model_revision
-            )
-            vocab = model.get_input_embeddings().weight.shape[0]
-            if base.get_input_embeddings().weight.shape[0] != vocab:
-                base.resize_token_embeddings(vocab)
-            merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
-            merged.generation_config = model.generation_config
-        else:
-            merged = model.merge_and_unload()
-        merged.save_pretrained(out)
+        merged = (
+            _merged_onto_parent(model, adapter_dir, model_args, model_name) if quantized or sharded else None
+        )
+        (merged or model.merge_and_unload()).save_pretrained(out)
     trainer.accelerator.wait_for_everyone()
-    return {"adapter": str(adapter_dir)}
+    return "merged LoRA weights (adapter in adapter/)"
+
+
+def _merged_onto_parent(model: Any, adapter_dir: Path, model_args: Any, model_name: str) -> Any:
+    """The saved adapter merged onto a fresh full-precision copy of the parent (for a model whose own
+    weights are quantized or sharded across processes)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    dtype = model_args.dtype if model_args.dtype not in (None, "auto") else "auto"
+    base = AutoModelForCausalLM.from_pretrained(model_name, dtype=dtype, revision=model_args.model_revision)
+    vocab = model.get_input_embeddings().weight.shape[0]
+    if base.get_input_embeddings().weight.shape[0] != vocab:
+        base.resize_token_embeddings(vocab)
+    merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+    merged.generation_config = model.generation_config
+    return merged

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,11 @@ class MixtuneOptions(BaseModel):
     max_train_samples: int | None = Field(default=None, gt=0)
     max_eval_samples: int | None = Field(default=None, ge=0)
     overwrite: bool = False
+    merge_adapter: bool = Field(
+        default=True,
+        description="with LoRA, save merged full weights (the directory then serves like any model); "
+        "the adapter alone is kept in adapter/",
+    )
 
     @model_validator(mode="after")
     def _one_data_source(self) -> MixtuneOptions:
@@ -298,8 +304,10 @@ def build_stage_recipe(
     options_cls: type[MixtuneOptions] = MixtuneOptions,
     overrides: dict[str, Any] | None = None,
     path: Path | None = None,
+    translate_stage: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> StageRecipe:
-    """Translate, override and validate a recipe mapping for a stage whose TRL config is `config_cls`.
+    """Override, translate (the common translations, then the stage's own `translate_stage`) and
+    validate a recipe mapping for a stage whose TRL config is `config_cls`.
 
     Unknown keys and wrong types raise RecipeError naming `source` and each key at fault.
     """
@@ -308,7 +316,7 @@ def build_stage_recipe(
     if overrides:
         data = apply_overrides(data, overrides)
     try:
-        translated, notes = translate(data)
+        translated, notes = translate(translate_stage(data) if translate_stage else data)
     except RecipeError as exc:
         raise RecipeError(f"{source}: {exc}") from None
     model_keys = dataclass_field_names(ModelConfig)
@@ -360,15 +368,22 @@ def _checked_values(raw: dict[str, Any], checked: BaseModel) -> dict[str, Any]:
     return out
 
 
-def load_stage_recipe(
+def require_model_and_data(recipe: StageRecipe, starts_from: str = "", rows: str = "training") -> StageRecipe:
+    """A stage needs a model to start from and data to train on: say which key is missing."""
+    if not recipe.model.get("model_name_or_path"):
+        why = f" ({starts_from})" if starts_from else ""
+        raise RecipeError(f"{recipe.source}: model_name_or_path: required{why}")
+    if not (recipe.options.mixture or recipe.options.dataset_mixture):
+        raise RecipeError(f"{recipe.source}: no {rows} data: set 'mixture' or 'dataset_mixture'")
+    return recipe
+
+
+def load_recipe_file(
     path: str | Path,
-    config_cls: type,
-    stage: str,
-    options_cls: type[MixtuneOptions] = MixtuneOptions,
+    build: Callable[..., StageRecipe],
     overrides: dict[str, Any] | None = None,
 ) -> StageRecipe:
-    """Load a YAML stage recipe from `path` (see `build_stage_recipe`)."""
+    """Load a YAML stage recipe with the stage's `build_<stage>_recipe(data, source, overrides, path)`;
+    errors name the file and key."""
     path = Path(path)
-    return build_stage_recipe(
-        load_yaml(path), config_cls, stage, str(path), options_cls=options_cls, overrides=overrides, path=path
-    )
+    return build(load_yaml(path), str(path), overrides, path=path)

@@ -15,8 +15,8 @@ from typing import Any
 from mixtune.hashing import canonical_json
 from mixtune.run_record import RUN_RECORD, read_run_record
 
-# Trainer arguments every stage records in mixtune_run.json (stages add their own, e.g. DPO's beta).
-RECORDED_TRAINING_ARGS = (
+# The optimizer schedule, first on the model card and in the record.
+SCHEDULE_ARGS = (
     "learning_rate",
     "lr_scheduler_type",
     "warmup_steps",
@@ -24,6 +24,10 @@ RECORDED_TRAINING_ARGS = (
     "max_steps",
     "per_device_train_batch_size",
     "gradient_accumulation_steps",
+)
+# Trainer arguments every stage records in mixtune_run.json (stages add their own, e.g. DPO's beta).
+RECORDED_TRAINING_ARGS = (
+    *SCHEDULE_ARGS,
     "max_length",
     "loss_type",
     "bf16",
@@ -50,8 +54,24 @@ class MixtureLineage:
 
 
 @dataclass
+class DataStats:
+    """What a stage did to one split's rows before training: every row is kept or counted as dropped
+    (by reason); `truncated` counts kept rows cut to fit, by part (SFT: sequences; DPO: prompts,
+    completions)."""
+
+    rows_in: int = 0
+    kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    truncated: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class RunRecord:
-    """The contract of `mixtune_run.json` (see DESIGN.md)."""
+    """The contract of `mixtune_run.json`: the same keys for every training stage (what only one
+    stage has goes under `stage_details`), so readers never branch on the stage."""
 
     stage: str
     parent_model: str
@@ -61,12 +81,19 @@ class RunRecord:
     metrics: dict[str, Any]
     versions: dict[str, str]
     recipe: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
+    parent_run: dict[str, Any] = field(default_factory=dict)  # the parent's stage, mixtures, learning rate
+    data: dict[str, Any] = field(default_factory=dict)  # split -> DataStats.as_dict()
+    batching: dict[str, Any] = field(default_factory=dict)  # mode, why, probe (measured figures)
+    saved_as: str = ""
+    resumed_from: str | None = None
+    notes: list[str] = field(default_factory=list)
+    device: dict[str, Any] = field(default_factory=dict)  # Capabilities.as_dict()
+    seconds: float = 0.0
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+    stage_details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        extra = data.pop("extra")
-        return {**data, **extra}
+        return asdict(self)
 
 
 def library_versions() -> dict[str, str]:
@@ -80,6 +107,22 @@ def library_versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             continue
     return out
+
+
+def parent_run_summary(model_name: str) -> dict[str, Any]:
+    """The parent model's own run in brief (its stage, that stage's mixtures, its learning rate);
+    stage None when the parent is not a mixtune run."""
+    parent = read_run_record(model_name) if Path(model_name).is_dir() else None
+    if not parent:
+        return {"model": model_name, "stage": None}
+    mixes = [m for m in parent.get("mixtures", []) if m.get("stage") == parent.get("stage")]
+    return {
+        "model": model_name,
+        "stage": parent.get("stage"),
+        "base_model": parent.get("base_model"),
+        "mixtures": [{"name": m.get("name"), "hash": m.get("hash")} for m in mixes],
+        "learning_rate": parent.get("hyperparameters", {}).get("learning_rate"),
+    }
 
 
 def base_model_of(model_name_or_path: str) -> str:

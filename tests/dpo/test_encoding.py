@@ -78,7 +78,7 @@ def test_long_prompts_keep_their_end_and_completions_their_start(tokenizer, pair
         {"role": "user", "content": "Write a function last_one that returns x."},
     ]
     encoded, stats = encode_preferences(_dataset(rows), tokenizer, max_length=48, max_prompt_length=32)
-    assert stats.truncated_prompts == 1 and stats.kept == 2
+    assert stats.truncated["prompts"] == 1 and stats.kept == 2
     first = encoded[0]
     assert len(first["prompt_ids"]) == 32
     assert tokenizer.decode(first["prompt_ids"]).endswith(

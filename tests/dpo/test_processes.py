@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from dpo.recipe import build_dpo_recipe
-from dpo.train import run_dpo
+from dpo.train import train_dpo
 
 BASE = {
     "beta": 0.1,
@@ -90,7 +90,7 @@ def test_two_cpu_processes_train_like_one_at_the_same_global_batch(
     one = build_dpo_recipe(
         _recipe(sft_parent_dir, preference_jsonl, tmp_path / "one", per_device_train_batch_size=8, **common)
     )
-    run_dpo(one)
+    train_dpo(one)
     assert _losses(tmp_path / "two") == pytest.approx(_losses(tmp_path / "one"), rel=5e-3)
 
 

@@ -176,7 +176,7 @@ def test_cli_error_for_a_bad_recipe_is_one_line(tmp_path: Path, capsys: pytest.C
 def test_a_model_without_chat_template_is_refused(
     tiny_base_dir: Path, preference_jsonl: Path, tmp_path: Path
 ) -> None:
-    from dpo.train import run_dpo
+    from dpo.train import train_dpo
 
     recipe = build_dpo_recipe(
         {
@@ -186,4 +186,4 @@ def test_a_model_without_chat_template_is_refused(
         }
     )
     with pytest.raises(MixtuneError, match="has no chat template"):
-        run_dpo(recipe)
+        train_dpo(recipe)

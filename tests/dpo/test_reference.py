@@ -10,7 +10,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from dpo.recipe import build_dpo_recipe
-from dpo.train import run_dpo
+from dpo.train import train_dpo
 
 QUICK = {
     "beta": 0.1,
@@ -53,7 +53,7 @@ def _run(parent, train_jsonl, out, **extra):
         source="ref-test.yaml",
     )
     counter = ModelCounter()
-    return run_dpo(recipe, callbacks=[counter]), counter
+    return train_dpo(recipe, callbacks=[counter]), counter
 
 
 def test_lora_dpo_trains_against_the_adapter_disabled_base(
@@ -75,7 +75,7 @@ def test_lora_dpo_trains_against_the_adapter_disabled_base(
     )
     assert counter.counts and set(counter.counts) == {1}, counter.counts  # no reference model, ever
     record = json.loads((out / "mixtune_run.json").read_text())
-    assert record["reference"]["kind"] == "adapter_disabled"
+    assert record["stage_details"]["reference"]["kind"] == "adapter_disabled"
     assert record["hyperparameters"]["use_peft"] is True
     assert record["metrics"]["final_train_rewards/margins"] > 0
     assert (out / "adapter" / "adapter_config.json").is_file()
@@ -128,10 +128,10 @@ def test_handbook_recipe_with_precomputed_reference_log_probs(sft_parent_dir, pa
         source="config_full.yaml",
     )
     counter = ModelCounter()
-    out = run_dpo(recipe, callbacks=[counter])
+    out = train_dpo(recipe, callbacks=[counter])
     assert counter.counts and set(counter.counts) == {1}, counter.counts
     record = json.loads((out / "mixtune_run.json").read_text())
-    assert record["reference"]["kind"] == "precomputed"
+    assert record["stage_details"]["reference"]["kind"] == "precomputed"
     assert record["data"]["train"]["rows_in"] == record["data"]["train"]["kept"] == 40
     assert record["metrics"]["final_train_rewards/margins"] > 0
     assert record["metrics"]["eval_logps_margin"] > record["metrics"]["eval_before_logps_margin"]

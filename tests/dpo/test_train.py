@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 from transformers import TrainerCallback
 
 from dpo.recipe import build_dpo_recipe
-from dpo.train import run_dpo
+from dpo.train import train_dpo
+from mixtune.training.run_record import DataStats, RunRecord
 
 TRAIN_SETTINGS = {
     "beta": 0.1,
@@ -94,7 +96,7 @@ def full_run(sft_parent_dir, preference_jsonl, heldout_jsonl, tmp_path_factory):
     recipe = dpo_recipe(
         sft_parent_dir, preference_jsonl, heldout_jsonl, tmp_path_factory.mktemp("dpo") / "out"
     )
-    out = run_dpo(recipe, callbacks=[counter])
+    out = train_dpo(recipe, callbacks=[counter])
     return out, counter
 
 
@@ -143,13 +145,16 @@ def test_frozen_copy_reference_is_a_second_model(full_run) -> None:
     out, counter = full_run
     assert counter.counts == [2]
     record = json.loads((out / "mixtune_run.json").read_text())
-    assert record["reference"]["kind"] == "frozen_copy"
+    assert record["stage_details"]["reference"]["kind"] == "frozen_copy"
 
 
 def test_model_card_and_run_record_name_both_mixtures_and_the_sft_parent(full_run, sft_parent_dir) -> None:
     out, _ = full_run
     record = json.loads((out / "mixtune_run.json").read_text())
     assert record["stage"] == "dpo"
+    # the one record schema of every stage (tests/sft checks SFT's against the same fields)
+    assert set(record) == {f.name for f in fields(RunRecord)}
+    assert set(record["data"]["train"]) == {f.name for f in fields(DataStats)}
     assert record["parent_model"] == str(sft_parent_dir)
     assert record["base_model"] == "mixtune:base-model/test"
     stages = [(m["stage"], m["name"]) for m in record["mixtures"]]
@@ -161,5 +166,5 @@ def test_model_card_and_run_record_name_both_mixtures_and_the_sft_parent(full_ru
     assert "5f7e1a2b3c4d5e6f" in card and dpo_hash in card
     assert f"DPO from the SFT run `{sft_parent_dir}`" in card
     assert "Reference: frozen copy" in card
-    png = out / "dpo_curves.png"
+    png = out / "training_curves.png"
     assert png.is_file() and png.stat().st_size > 10_000

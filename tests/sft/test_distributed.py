@@ -36,6 +36,7 @@ def varied_conversations(n: int, seed: int = 0) -> list[dict]:
 def test_two_gloo_processes_match_one_process(tiny_base_dir: Path, tmp_path: Path, write_recipe) -> None:
     from safetensors.torch import load_file
 
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     data = tmp_path / "data.jsonl"
@@ -51,7 +52,9 @@ def test_two_gloo_processes_match_one_process(tiny_base_dir: Path, tmp_path: Pat
         bf16=False,
         seed=7,
     )
-    one = train_sft(recipe, {"per_device_train_batch_size": 4, "output_dir": str(tmp_path / "one")})
+    one = train_sft(
+        load_sft_recipe(recipe, {"per_device_train_batch_size": 4, "output_dir": str(tmp_path / "one")})
+    )
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "mixtune", "sft", str(recipe), "--cpu", "--gpus", "2"]

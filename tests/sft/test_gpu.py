@@ -29,6 +29,7 @@ def test_bf16_sft_on_the_gpu_trains_saves_and_masks_like_the_cpu(
     from transformers import AutoModelForCausalLM
 
     from mixtune.training.run_record import read_run_record
+    from sft.recipe import load_sft_recipe
     from sft.train import prepare_sft, train_sft
 
     keys: dict[str, Any] = {
@@ -43,7 +44,7 @@ def test_bf16_sft_on_the_gpu_trains_saves_and_masks_like_the_cpu(
     }
     # labels are compared row by row, so this check keeps rows unpacked
     check = {**keys, "batching": "grouped", "output_dir": str(tmp_path / "check")}
-    run = prepare_sft(write_recipe("check.yaml", **check))
+    run = prepare_sft(load_sft_recipe(write_recipe("check.yaml", **check)))
     bf16 = run.caps.bf16  # an Ampere-or-newer GPU
     assert run.caps.cuda and run.trainer.args.bf16 == bf16
     prepared = {tuple(r["input_ids"]): r["labels"] for r in run.trainer.train_dataset}
@@ -52,7 +53,7 @@ def test_bf16_sft_on_the_gpu_trains_saves_and_masks_like_the_cpu(
         assert prepared[tuple(ids)] == want, conv["id"]
     del run
 
-    out = train_sft(write_recipe(**keys))
+    out = train_sft(load_sft_recipe(write_recipe(**keys)))
     record = read_run_record(out)
     assert record is not None and record["device"]["cuda"] is True
     assert record["hyperparameters"]["bf16"] == bf16

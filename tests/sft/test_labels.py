@@ -36,6 +36,7 @@ def test_labels_mask_everything_but_assistant_turns(
     tmp_path: Path,
     conversations: list[dict[str, Any]],
 ) -> None:
+    from sft.recipe import load_sft_recipe
     from sft.train import prepare_sft
 
     recipe = write_recipe(
@@ -46,7 +47,13 @@ def test_labels_mask_everything_but_assistant_turns(
         bf16=False,
         batching="grouped",  # one example per row: `auto` may pack them, depending on a measurement
     )
-    run = prepare_sft(recipe)
+    run = prepare_sft(load_sft_recipe(recipe))
+    assert run.data_stats["train"].as_dict() == {
+        "rows_in": 3,
+        "kept": 3,
+        "dropped": {},
+        "truncated": {"sequences": 0},
+    }
     assert run.trainer.args.assistant_only_loss is True
     prepared = {tuple(r["input_ids"]): r["labels"] for r in run.trainer.train_dataset}
     multi_turn = next(c for c in conversations if c["messages"][0]["role"] == "system")
@@ -66,3 +73,45 @@ def test_labels_mask_everything_but_assistant_turns(
     assert trained == (
         "def add(a, b):\n    return a + b<|im_end|>def add3(a, b, c):\n    return a + b + c<|im_end|>"
     )
+
+
+def test_rows_cut_by_max_length_are_counted_and_rows_left_untrained_are_dropped(
+    tiny_base_dir: Path,
+    toy_jsonl: Path,
+    write_recipe: Callable[..., Path],
+    tmp_path: Path,
+    conversations: list[dict[str, Any]],
+) -> None:
+    from sft.recipe import load_sft_recipe
+    from sft.train import prepare_sft
+
+    settings = {
+        "model_name_or_path": str(tiny_base_dir),
+        "dataset_mixture": {"datasets": [{"id": str(toy_jsonl)}]},
+        "max_steps": 1,
+        "bf16": False,
+        "batching": "grouped",
+    }
+    full = prepare_sft(load_sft_recipe(write_recipe("full.yaml", **settings, output_dir=str(tmp_path / "a"))))
+    rows = [expected_labels(full.tokenizer, c["messages"]) for c in conversations]
+    # a limit that ends the longest row inside an assistant turn and the shortest prompt's row before any
+    first_trained = [next(i for i, lab in enumerate(labels) if lab != -100) for _, labels in rows]
+    longest = max(range(len(rows)), key=lambda i: len(rows[i][0]))
+    limit = first_trained[longest] + 2
+    cut = [(ids[:limit], labels[:limit]) for ids, labels in rows if len(ids) > limit]
+    emptied = sum(all(lab == -100 for lab in labels) for _, labels in cut)
+    kept_cut = len(cut) - emptied
+    assert kept_cut >= 1 and limit < len(rows[longest][0])
+    short = prepare_sft(
+        load_sft_recipe(
+            write_recipe("short.yaml", **settings, max_length=limit, output_dir=str(tmp_path / "b"))
+        )
+    )
+    stats = short.data_stats["train"].as_dict()
+    assert stats["rows_in"] == 3 and stats["kept"] == 3 - emptied == len(short.trainer.train_dataset)
+    assert stats["truncated"] == {"sequences": kept_cut}
+    assert stats["dropped"] == ({"no_trained_token_after_truncation": emptied} if emptied else {})
+    prepared = {tuple(r["input_ids"]): r["labels"] for r in short.trainer.train_dataset}
+    for ids, labels in cut:
+        if any(lab != -100 for lab in labels):
+            assert prepared[tuple(ids)] == labels

@@ -15,6 +15,7 @@ def test_lora_run_saves_adapter_and_merged_model(
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     recipe = write_recipe(
@@ -31,7 +32,7 @@ def test_lora_run_saves_adapter_and_merged_model(
         bf16=False,
         output_dir=str(tmp_path / "out"),
     )
-    out = train_sft(recipe)
+    out = train_sft(load_sft_recipe(recipe))
     assert (out / "adapter" / "adapter_config.json").is_file()
     merged, base = load_file(out / "model.safetensors"), load_file(tiny_base_dir / "model.safetensors")
     assert not any("lora" in k for k in merged)

@@ -4,11 +4,14 @@ directory is a complete chat model that answers each prompt exactly and stops at
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from mixtune.training.run_record import RunRecord
 
 
 def chat_generate(
@@ -34,6 +37,7 @@ def overfit_run(
     conversations: list[dict[str, Any]],
     overfit_settings: dict[str, Any],
 ) -> dict[str, Any]:
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     root = tmp_path_factory.mktemp("overfit")
@@ -50,7 +54,7 @@ def overfit_run(
             }
         )
     )
-    out = train_sft(recipe)
+    out = train_sft(load_sft_recipe(recipe))
     return {"out": out, "recipe": recipe}
 
 
@@ -108,6 +112,12 @@ def test_run_record_and_model_card_name_lineage_and_numbers(
     assert metrics["final_loss"] < 0.2 < metrics["train_loss"]
     assert 0 <= metrics["pad_share"] < 0.5 and metrics["train_tokens_per_second"] > 0
     assert {"torch", "transformers", "trl"} <= set(record["versions"])
+    # the one record schema of every stage (tests/dpo checks DPO's against the same fields)
+    assert set(record) == {f.name for f in fields(RunRecord)}
+    assert record["data"] == {
+        "train": {"rows_in": 3, "kept": 3, "dropped": {}, "truncated": {"sequences": 0}}
+    }
+    assert record["saved_as"] == "full weights" and record["device"]["cuda"] is False
     card = (out / "README.md").read_text()
     assert str(tiny_base_dir) in card and mix["hash"] in card
     assert "| learning_rate | 0.003 |" in card and "final_loss" in card and "toy-a: 2" in card
@@ -115,9 +125,10 @@ def test_run_record_and_model_card_name_lineage_and_numbers(
 
 def test_finished_run_is_not_overwritten_without_flag(overfit_run: dict[str, Any]) -> None:
     from mixtune.errors import MixtuneError
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     before = (overfit_run["out"] / "model.safetensors").read_bytes()
     with pytest.raises(MixtuneError, match="already holds a finished run"):
-        train_sft(overfit_run["recipe"])
+        train_sft(load_sft_recipe(overfit_run["recipe"]))
     assert (overfit_run["out"] / "model.safetensors").read_bytes() == before

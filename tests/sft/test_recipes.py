@@ -27,6 +27,7 @@ def test_handbook_v04_dataset_mixture_parses_and_trains(
     write_recipe: Callable[..., Path],
     conversations: list[dict[str, Any]],
 ) -> None:
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
@@ -49,7 +50,7 @@ def test_handbook_v04_dataset_mixture_parses_and_trains(
         output_dir=str(tmp_path / "out"),
         **QUICK,
     )
-    out = train_sft(recipe)
+    out = train_sft(load_sft_recipe(recipe))
     rec = _record(out)
     [mix] = rec["mixtures"]
     # 12 rows of a at weight 0.5 -> 6, plus 6 of b, minus 2 for the test split
@@ -67,6 +68,7 @@ def test_handbook_v03_dataset_mixer_with_old_names_parses_and_trains(
 ) -> None:
     from datasets import Dataset, DatasetDict
 
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     saved = tmp_path / "h4-style"
@@ -92,7 +94,7 @@ def test_handbook_v03_dataset_mixer_with_old_names_parses_and_trains(
         output_dir=str(tmp_path / "out"),
         **QUICK,
     )
-    out = train_sft(recipe)
+    out = train_sft(load_sft_recipe(recipe))
     rec = _record(out)
     assert rec["mixtures"][0]["composition"] == {str(saved): 6}
     hp = rec["hyperparameters"]
@@ -101,12 +103,13 @@ def test_handbook_v03_dataset_mixer_with_old_names_parses_and_trains(
         assert note in rec["notes"]
     assert "eval_loss" in rec["metrics"]  # test_sft was loaded as the test split
     # overwrite_output_dir: true means the finished run may be replaced
-    assert train_sft(recipe) == out
+    assert train_sft(load_sft_recipe(recipe)) == out
 
 
 def test_mixtune_mixture_recipe_is_built_on_the_fly_and_recorded(
     tiny_base_dir: Path, toy_jsonl: Path, tmp_path: Path, write_recipe: Callable[..., Path]
 ) -> None:
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     mixture = write_recipe(
@@ -122,7 +125,7 @@ def test_mixtune_mixture_recipe_is_built_on_the_fly_and_recorded(
         output_dir=str(tmp_path / "out"),
         **QUICK,
     )
-    rec = _record(train_sft(recipe))
+    rec = _record(train_sft(load_sft_recipe(recipe)))
     [mix] = rec["mixtures"]
     from mixtures import read_manifest
 
@@ -134,7 +137,7 @@ def test_mixtune_mixture_recipe_is_built_on_the_fly_and_recorded(
 def test_unknown_keys_and_bad_values_fail_before_loading_anything(
     tmp_path: Path, write_recipe: Callable[..., Path]
 ) -> None:
-    from sft.train import load_sft_recipe
+    from sft.recipe import load_sft_recipe
 
     bad = write_recipe(
         model_name_or_path="x",
@@ -164,7 +167,7 @@ def test_unknown_keys_and_bad_values_fail_before_loading_anything(
 
 
 def test_shipped_recipes_validate_with_published_values() -> None:
-    from sft.train import load_sft_recipe
+    from sft.recipe import load_sft_recipe
 
     star = load_sft_recipe(REPO_ROOT / "sft/recipes/starchat2-15b.yaml")
     assert star.model["model_name_or_path"] == "bigcode/starcoder2-15b"

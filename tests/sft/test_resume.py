@@ -17,6 +17,7 @@ KILL_AFTER_SAVE = textwrap.dedent(
     """
     import os, signal, sys
     from transformers import TrainerCallback
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     class KillAfterCheckpoint(TrainerCallback):
@@ -24,7 +25,7 @@ KILL_AFTER_SAVE = textwrap.dedent(
             if state.global_step >= int(sys.argv[2]):
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    train_sft(sys.argv[1], callbacks=[KillAfterCheckpoint()])
+    train_sft(load_sft_recipe(sys.argv[1]), callbacks=[KillAfterCheckpoint()])
     """
 )
 
@@ -36,6 +37,7 @@ def test_sigkill_after_checkpoint_then_resume_matches_uninterrupted(
     from safetensors.torch import load_file
 
     from mixtune.training.output_dir import RUN_RECORD
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     settings = {
@@ -73,12 +75,14 @@ def test_sigkill_after_checkpoint_then_resume_matches_uninterrupted(
         def on_step_end(self, args, state, control, **kwargs):
             self.steps.append(state.global_step)
 
-    train_sft(killed, callbacks=[StepsRun()])  # the same command again: resumes by itself
+    train_sft(load_sft_recipe(killed), callbacks=[StepsRun()])  # the same command again: resumes by itself
     assert StepsRun.steps == list(range(5, 13)), "the resumed run must continue after step 4, not restart"
     record = json.loads((out / RUN_RECORD).read_text())
     assert [e["step"] for e in record["log_history"] if "loss" in e] == list(range(1, 13))
 
-    straight = train_sft(write_recipe("straight.yaml", **settings, output_dir=str(tmp_path / "straight")))
+    straight = train_sft(
+        load_sft_recipe(write_recipe("straight.yaml", **settings, output_dir=str(tmp_path / "straight")))
+    )
     w_resumed, w_straight = load_file(out / "model.safetensors"), load_file(straight / "model.safetensors")
     for name in w_straight:
         assert (w_resumed[name] - w_straight[name]).abs().max().item() < 1e-5, name

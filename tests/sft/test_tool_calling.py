@@ -42,15 +42,21 @@ def _recipe(root: Path, base: Path, **keys: Any) -> Path:
 
 @pytest.fixture(scope="module")
 def tool_model(tiny_base_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
-    return train_sft(_recipe(tmp_path_factory.mktemp("tool-sft"), tiny_base_dir, **TOOL_OVERFIT))
+    return train_sft(
+        load_sft_recipe(_recipe(tmp_path_factory.mktemp("tool-sft"), tiny_base_dir, **TOOL_OVERFIT))
+    )
 
 
 def test_prepared_rows_train_on_calls_never_on_tool_results(tiny_base_dir: Path, tmp_path: Path) -> None:
+    from sft.recipe import load_sft_recipe
     from sft.train import prepare_sft
 
-    run = prepare_sft(_recipe(tmp_path, tiny_base_dir, max_steps=1, bf16=False, batching="grouped"))
+    run = prepare_sft(
+        load_sft_recipe(_recipe(tmp_path, tiny_base_dir, max_steps=1, bf16=False, batching="grouped"))
+    )
     rows = list(run.trainer.train_dataset)
     assert len(rows) == len(TOOL_ROWS)
     tok = run.tokenizer
@@ -74,10 +80,13 @@ def test_a_built_mixture_of_tool_rows_trains_exactly_like_the_raw_file(
 ) -> None:
     """The mixture builder stores tools and arguments as JSON text; SFT decodes them into the same
     token ids and labels as the user's file with JSON objects."""
+    from sft.recipe import load_sft_recipe
     from sft.train import prepare_sft
 
     (tmp_path / "raw").mkdir()
-    raw = prepare_sft(_recipe(tmp_path / "raw", tiny_base_dir, max_steps=1, bf16=False, batching="grouped"))
+    raw = prepare_sft(
+        load_sft_recipe(_recipe(tmp_path / "raw", tiny_base_dir, max_steps=1, bf16=False, batching="grouped"))
+    )
     mix = tmp_path / "mix"
     mix.mkdir()
     (mix / "tools.jsonl").write_text("".join(json.dumps(r) + "\n" for r in TOOL_ROWS), encoding="utf-8")
@@ -95,7 +104,7 @@ def test_a_built_mixture_of_tool_rows_trains_exactly_like_the_raw_file(
         "batching": "grouped",
     }
     recipe.write_text(yaml.safe_dump(body), encoding="utf-8")
-    built = prepare_sft(recipe)
+    built = prepare_sft(load_sft_recipe(recipe))
     assert built.data.train.features["tools"].dtype == "string"
 
     def prepared(run: Any) -> list[tuple[list[int], list[int]]]:
@@ -273,6 +282,7 @@ def test_a_template_that_misrenders_stored_calls_is_refused(tiny_base_dir: Path,
 
     from mixtune.chat_format import CHATML, STARCHAT, tool_template_problem
     from mixtune.errors import MixtuneError
+    from sft.recipe import load_sft_recipe
     from sft.train import prepare_sft
 
     tok = AutoTokenizer.from_pretrained(tiny_base_dir)
@@ -289,4 +299,4 @@ def test_a_template_that_misrenders_stored_calls_is_refused(tiny_base_dir: Path,
     with pytest.raises(
         MixtuneError, match="the data has tool calls, but the chat template renders arguments"
     ):
-        prepare_sft(recipe)
+        prepare_sft(load_sft_recipe(recipe))

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from mixtune.training.curves import plot_log_history, series
-from mixtune.training.model_card import render_model_card
+from mixtune.training.model_card import CardSection, render_model_card
 from mixtune.training.run_record import (
+    DataStats,
     MixtureLineage,
     RunRecord,
     base_model_of,
@@ -36,7 +37,9 @@ def _record(parent: str = "bigcode/starcoder2-15b") -> RunRecord:
         metrics={"train_loss": 1.23456, "eval_loss": 1.5},
         versions={"trl": "1.16.0"},
         recipe={"learning_rate": 2e-5},
-        extra={"notes": ["max_seq_length -> max_length"]},
+        data={"train": DataStats(40, 39, {"no_trained_token": 1}, {"sequences": 2}).as_dict()},
+        notes=["max_seq_length -> max_length"],
+        device={"cuda": False},
     )
 
 
@@ -68,6 +71,26 @@ def test_model_card_names_base_model_mixture_and_numbers() -> None:
     assert "`demo-sft` (hash `0123456789abcdef`, 40 rows)" in card and "  - code: 30" in card
     assert "| learning_rate | 2e-05 |" in card and "| global_batch_size | 128 |" in card
     assert "| train_loss | 1.235 |" in card
+    assert "train: 39 of 40 rows used (dropped: no_trained_token: 1); truncated to fit: sequences: 2." in card
+
+
+def test_model_card_says_what_the_recipe_said_and_what_ran() -> None:
+    record = _record().as_dict()
+    record["hyperparameters"].update(warmup_steps=0.1, bf16=True)
+    card = render_model_card(record, sections=[CardSection("Starting point", ["From `x`."])])
+    # a fractional warmup_steps is the recipe's warmup_ratio; bf16 without a GPU is autocast
+    assert "| warmup_ratio | 0.1 (of the optimizer steps) |" in card and "warmup_steps" not in card
+    assert "| bf16 | True (CPU autocast; weights and optimizer in fp32) |" in card
+    # a stage's own sections come after the data and before the hyper-parameters
+    assert (
+        card.index("## Data")
+        < card.index("## Starting point\n\nFrom `x`.")
+        < card.index("## Hyper-parameters")
+    )
+    record["device"] = {"cuda": True}
+    record["hyperparameters"]["warmup_steps"] = 10
+    card = render_model_card(record)
+    assert "| bf16 | True |" in card and "| warmup_steps | 10 |" in card
 
 
 def test_curves_png_from_log_history(tmp_path: Path) -> None:

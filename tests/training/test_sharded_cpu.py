@@ -123,6 +123,7 @@ def assert_same_model(one: Path, two: Path, tol: float) -> None:
 
 
 def test_fsdp_sft_killed_resumed_matches_one_process(tiny_base_dir: Path, tmp_path: Path) -> None:
+    from sft.recipe import load_sft_recipe
     from sft.train import train_sft
 
     recipe = write(
@@ -150,7 +151,9 @@ def test_fsdp_sft_killed_resumed_matches_one_process(tiny_base_dir: Path, tmp_pa
     assert done.returncode == 0, done.stdout[-4000:]
     assert "resuming from" in done.stdout
 
-    one = train_sft(recipe, {"per_device_train_batch_size": 4, "output_dir": str(tmp_path / "one")})
+    one = train_sft(
+        load_sft_recipe(recipe, {"per_device_train_batch_size": 4, "output_dir": str(tmp_path / "one")})
+    )
     rec1 = json.loads((one / "mixtune_run.json").read_text())
     rec2 = json.loads((two / "mixtune_run.json").read_text())
     assert rec2["hyperparameters"]["world_size"] == 2 and rec2["hyperparameters"]["global_batch_size"] == 4
@@ -162,7 +165,7 @@ def test_fsdp_sft_killed_resumed_matches_one_process(tiny_base_dir: Path, tmp_pa
 
 def test_fsdp_dpo_lora_killed_resumed_matches_one_process(tiny_chat_dir: Path, tmp_path: Path) -> None:
     from dpo.recipe import load_dpo_recipe
-    from dpo.train import run_dpo
+    from dpo.train import train_dpo
 
     recipe = write(
         tmp_path / "dpo.yaml",
@@ -193,7 +196,7 @@ def test_fsdp_dpo_lora_killed_resumed_matches_one_process(tiny_chat_dir: Path, t
     assert not (two / "mixtune_run.json").exists()
     done = run_printed(line)
     assert done.returncode == 0, done.stdout[-4000:]
-    one = run_dpo(
+    one = train_dpo(
         load_dpo_recipe(recipe, {"per_device_train_batch_size": 4, "output_dir": str(tmp_path / "one")})
     )
     rec2 = json.loads((two / "mixtune_run.json").read_text())
