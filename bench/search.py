@@ -2,12 +2,13 @@
 
 Corpus: deterministic synthetic code rows (`mixtures.synthetic`: a request and a fenced
 Python function of ~12 statements, names drawn from a seeded generator), indexed exactly as
-`mix index` indexes a mixture's train split (`mixtures.search_index.build_arrays`).
+`mix index` indexes a mixture's train split (`mixtures.search_index.build_arrays`), queried
+through the ground package's read side (`mixtune.attribution`).
 
 Queries: planted rows, half verbatim and half with two small edits (renames, added
 comments, inserted/deleted lines), plus unrelated functions from another seed.
 
-- index: `mixtures.search.search_index` (line-hash lookup + LSH bands, candidates verified by
+- index: `mixtune.attribution.search_index` (line-hash lookup + LSH bands, candidates verified by
   exact word-5-gram Jaccard on the row's text);
 - scan: the exact Jaccard of the query with every indexed segment, vectorised (all segments'
   shingle sets precomputed and held in memory, one `np.isin` + `bincount` per query), top-1

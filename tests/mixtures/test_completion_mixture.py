@@ -304,3 +304,20 @@ def test_rows_in_the_hf_stack_shape() -> None:
         "repo": "huggingface/peft",
         "language": "python",
     }
+
+
+def test_a_subset_folder_of_a_hub_layout(tmp_path, write_recipe) -> None:
+    """`data_dir:` picks one language of a folder laid out like bigcode/the-stack-smol
+    (`data/<lang>/data.json`, JSON Lines in The Stack's columns)."""
+    for lang, path, code in (
+        ("python", "a/f.py", FUNCS[0]),
+        ("javascript", "b/g.js", "function g(x) {\n  return x;\n}\n"),
+    ):
+        row = _stack_row(f"o/{lang}", path, code, lang.capitalize())
+        _write(tmp_path / "smol" / "data" / lang, "data.json", json.dumps(row) + "\n")
+    recipe = _recipe({"path": "smol", "data_dir": "data/python"}, test={"holdout": 0})
+    out = build_mixture(write_recipe(recipe), out=tmp_path / "out")
+    assert [(r["path"], r["repo"], r["language"]) for r in _rows(out)["train"]] == [
+        ("a/f.py", "o/python", "python")
+    ]
+    assert read_manifest(out)["sources"]["smol"]["identity"]["type"] == "hub_folder"
