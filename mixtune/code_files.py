@@ -122,6 +122,7 @@ DROP_REASONS = (
     "excluded",  # an exclude glob matched
     "vendored",  # inside a vendored / cache / build folder
     "outside_repository",  # a link whose target is outside the repository (never read)
+    "unreadable",  # the operating system refused to read it (permissions, vanished)
     "unknown_language",  # no language for the extension
     "language_not_selected",  # a language the rules leave out
     "generated",  # lock files and files marked as generated near their top
@@ -219,7 +220,8 @@ def select_files(root: Path, include: Iterable[str], exclude: Iterable[str]) -> 
     for pattern in include:
         for p in root.glob(pattern):
             rel = p.relative_to(root)
-            if p in found or VCS_DIRS.intersection(rel.parts) or not p.is_file():
+            dangling = p.is_symlink() and not p.exists()  # kept: reading it fails, and is counted
+            if p in found or VCS_DIRS.intersection(rel.parts) or not (p.is_file() or dangling):
                 continue
             if any(fnmatch.fnmatch(rel.as_posix(), ex) for ex in exclude):
                 found[p] = "excluded"
@@ -306,13 +308,21 @@ def iter_repository(root: str | Path, rules: FileRules = FileRules()) -> Iterato
         if real is not None:
             yield DroppedFile(rel, "outside_repository", f"links to {real}, outside the repository; not read")
             continue
-        size = path.stat().st_size
-        if size > rules.max_file_bytes:
-            problem = _language_problem(rel, language_of(rel), rules)
-            reason, detail = problem or ("too_large", f"{size} bytes > max_file_bytes {rules.max_file_bytes}")
-            yield DroppedFile(rel, reason, detail)
+        try:
+            size = path.stat().st_size
+            if size > rules.max_file_bytes:
+                problem = _language_problem(rel, language_of(rel), rules)
+                reason, detail = problem or (
+                    "too_large",
+                    f"{size} bytes > max_file_bytes {rules.max_file_bytes}",
+                )
+                yield DroppedFile(rel, reason, detail)
+                continue
+            data = path.read_bytes()
+        except OSError as exc:
+            yield DroppedFile(rel, "unreadable", f"{type(exc).__name__}: {exc.strerror or exc}")
             continue
-        yield check_content(rel, path.read_bytes(), rules)
+        yield check_content(rel, data, rules)
 
 
 def scan_repository(root: str | Path, rules: FileRules = FileRules()) -> RepoScan:

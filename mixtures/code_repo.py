@@ -29,7 +29,7 @@ def repo_files(root: Path, include: list[str], exclude: list[str]) -> list[Path]
     """Files under `root` matching any include glob and no exclude glob, sorted, skipping VCS,
     vendored folders, caches, virtual environments and build output (one walk:
     `mixtune.code_files.select_files`)."""
-    return [p for p, reason in select_files(root, include, exclude) if reason is None]
+    return [p for p, reason in select_files(root, include, exclude) if reason is None and p.is_file()]
 
 
 def fence_language(path: str) -> str:

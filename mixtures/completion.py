@@ -98,6 +98,8 @@ def code_files_fingerprint(root: Path, rules: FileRules, spec: dict[str, Any]) -
             named.append([rel, reason])
         elif (real := outside_root(path, root)) is not None:
             links.append([rel, str(real)])
+        elif not path.is_file():
+            named.append([rel, "unreadable"])
         elif path.stat().st_size > rules.max_file_bytes:
             named.append([rel, "too_large", path.stat().st_size])
         else:

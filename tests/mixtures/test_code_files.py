@@ -56,6 +56,7 @@ def hostile_repo(tmp_path: Path) -> Path:
     _write(root, "tests/test_ok.py", GOOD_PY)
     (root / "src" / "link.py").symlink_to(outside / "secret.py")
     (root / "linked").symlink_to(outside)
+    (root / "src" / "gone.py").symlink_to(root / "src" / "deleted.py")  # a link to nothing
     return root
 
 
@@ -75,6 +76,7 @@ EXPECTED_DROPS = {
     "src/link.py": "outside_repository",
     "linked/secret.py": "outside_repository",
     "tests/test_ok.py": "excluded",
+    "src/gone.py": "unreadable",
 }
 
 
