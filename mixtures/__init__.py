@@ -1,4 +1,5 @@
-"""Mixture recipes -> built mixtures: reproducible chat / code-instruction / preference datasets.
+"""Mixture recipes -> built mixtures: reproducible chat / code-instruction / preference datasets,
+and completion datasets of code files (`kind: completion`, one file per row).
 
 Library API (what the other stages code against):
 - `build_mixture(recipe_path, out=None, num_proc=None) -> Path`: build, or find already
