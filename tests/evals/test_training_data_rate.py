@@ -1,5 +1,5 @@
 """`mixtune eval --check-training-data`: a sample that repeats a training row verbatim is found
-with that row's mixture, source and row; the rate is in results.json, the printed summary and
+(through the ground package's query, mixtune.attribution) with that row's mixture, source and row; the rate is in results.json, the printed summary and
 `mixtune compare`; a model without recorded mixtures is refused before anything is generated."""
 
 from __future__ import annotations
@@ -44,15 +44,6 @@ ANSWERS = {
     "t/1": "    result = 1\n    for factor in values:\n        result = result * factor\n    return result\n",
     "t/2": "    return 1\n",  # too short to say anything about copying
 }
-
-
-def finder():
-    """The ground package's query once it exists, else the mixtures stage's (tests may import it)."""
-    try:
-        from mixtune.attribution import find_in_training_data
-    except ImportError:
-        from mixtures.search import find_in_training_data
-    return find_in_training_data
 
 
 class Canned:
@@ -115,7 +106,6 @@ def test_a_verbatim_training_row_is_found_with_its_source_and_row(trained, tmp_p
         benchmark=str(bench),
         generator=Canned(),
         check_training_data=True,
-        finder=finder(),
         out=str(tmp_path / "run"),
         show_progress=False,
     )
@@ -166,7 +156,6 @@ def test_the_check_needs_a_model_with_recorded_mixtures(trained, tmp_path):
                     benchmark=str(bench),
                     generator=Canned(),
                     check_training_data=True,
-                    finder=finder(),
                     out=str(tmp_path / "x"),
                 )
             )
@@ -196,5 +185,26 @@ def test_a_missing_index_fails_the_run_before_generating(trained, tmp_path):
                 check_training_data=True,
                 finder=no_index,
             )
+        )
+    assert Canned.calls == 0
+
+
+def test_the_ground_query_names_the_command_when_an_index_is_missing(trained, tmp_path):
+    import shutil
+
+    model, mixture, bench = trained
+    copy = tmp_path / "copied-code"
+    shutil.copytree(mixture, copy)  # the mixture without its sibling `.index` folder
+    other = tmp_path / "model"
+    other.mkdir()
+    record = json.loads((model / "mixtune_run.json").read_text())
+    record["mixtures"][0]["path"] = str(copy)
+    (other / "mixtune_run.json").write_text(json.dumps(record))
+    Canned.calls = 0
+    with pytest.raises(
+        MixtuneError, match=r"--check-training-data: mixture 'copied-code' .*mixtune mix index"
+    ):
+        run_eval(
+            EvalRequest(model=str(other), benchmark=str(bench), generator=Canned(), check_training_data=True)
         )
     assert Canned.calls == 0
