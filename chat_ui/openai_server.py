@@ -24,49 +24,26 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from chat_ui.backend import ChatBackend, GenerationSettings, ReplyStream, check_messages
+from chat_ui.openai_api import (
+    ApiError,
+    BadRequest,
+    api_error,
+    close_reply,
+    find_backend,
+    next_piece,
+    parse_body,
+    sse,
+    sse_error,
+    validated,
+)
+from chat_ui.openai_completions import completions
+from chat_ui.training_data import training_data_field
 from mixtune.chat_format import TOOL_CALL_TAG, decode_tools, parse_tool_calls
 from mixtune.errors import MixtuneError
-
-
-class ApiError(Exception):
-    """A request this server cannot answer: an OpenAI-style error body with this status."""
-
-    def __init__(self, status: int, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.param = param
-
-
-class BadRequest(ApiError):
-    """A request this server cannot take: answered 400 with this message."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(400, message, param)
-
-
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """The request body as a JSON object, or BadRequest saying exactly why not."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"the request body is not UTF-8 text (invalid byte at offset {exc.start})") from None
-    if not text.strip():
-        raise BadRequest("the request body is empty; expected a JSON object")
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            f"the request body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise BadRequest("the request body is nested too deeply") from None
-    if not isinstance(body, dict):
-        raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
-    return body
 
 
 class ChatCompletionRequest(BaseModel):
@@ -90,6 +67,7 @@ class ChatCompletionRequest(BaseModel):
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
+    check_training_data: bool = False  # extension: each code block's matches in the training data
 
     def settings(self, default_max_tokens: int) -> GenerationSettings:
         max_new = next(
@@ -146,17 +124,6 @@ def _partial_tag(text: str, tag: str) -> int:
     return 0
 
 
-def _close(reply: ReplyStream, cancel: threading.Event) -> None:
-    """Stop generation, then close the stream once the reading thread has let go of it."""
-    cancel.set()
-    for _ in range(600):
-        try:
-            reply.close()
-            return
-        except ValueError:  # "generator already executing": a token is being read right now
-            time.sleep(0.05)
-
-
 def _apply_stop(text: str, stops: list[str]) -> tuple[str, bool]:
     cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
@@ -206,11 +173,13 @@ class ChatCompletion:
         reply: ReplyStream,
         cancel: threading.Event,
         tools: list[dict[str, Any]] | None,
+        model_ref: Any = None,
     ) -> None:
         self.req = req
         self.reply = reply
         self.cancel = cancel
         self.tools = tools
+        self.model_ref = model_ref  # the model directory whose training data `check_training_data` searches
         self.stops = req.stop_strings()
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
 
@@ -222,21 +191,27 @@ class ChatCompletion:
         prompt, completion = self.reply.prompt_tokens, self.reply.completion_tokens
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
-    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> str:
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         body = {
             **self.head("chat.completion.chunk"),
             "system_fingerprint": f"seed-{self.reply.seed}",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, **extra}],
         }
-        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+        return sse(body)
+
+    async def training_data(self, text: str) -> dict[str, Any]:
+        """The opt-in `training_data` field: each code block of the answer looked up in the
+        model's training mixtures, in a worker thread once generation has ended ({} when not asked)."""
+        if not self.req.check_training_data:
+            return {}
+        field = await anyio.to_thread.run_sync(training_data_field, self.model_ref, text, True)
+        return {"training_data": field}
 
     async def next_piece(self) -> str | None:
-        return await anyio.to_thread.run_sync(next, self.reply, None)
+        return await next_piece(self.reply)
 
     async def close(self) -> None:
-        self.cancel.set()  # the client left or the reply ended: stop generating now
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_close, self.reply, self.cancel)
+        await close_reply(self.reply, self.cancel)
 
     async def answer(self) -> dict[str, Any]:
         """The whole reply as one `chat.completion` object."""
@@ -258,10 +233,11 @@ class ChatCompletion:
                 "tool_calls": openai_tool_calls(parsed.calls),
             }
             finish = "tool_calls"
+        checked = await self.training_data(text)
         return {
             **self.head("chat.completion"),
             "system_fingerprint": f"seed-{self.reply.seed}",
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, **checked}],
             "usage": self.usage(),
         }
 
@@ -275,18 +251,15 @@ class ChatCompletion:
                     yield self.chunk({"content": out})
                 if text.stopped:
                     break
-            for delta, finish in self.last_deltas(text):
-                yield self.chunk(delta, finish)
+            *deltas, (delta, finish) = self.last_deltas(text)
+            for each, _ in deltas:
+                yield self.chunk(each)
+            yield self.chunk(delta, finish, **await self.training_data(text.held))
             if (self.req.stream_options or {}).get("include_usage"):
-                body = {
-                    **self.head("chat.completion.chunk"),
-                    "choices": [],
-                    "usage": self.usage(),
-                }
-                yield f"data: {json.dumps(body)}\n\n"
+                yield sse({**self.head("chat.completion.chunk"), "choices": [], "usage": self.usage()})
             yield "data: [DONE]\n\n"
         except MixtuneError as exc:
-            yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
+            yield sse_error(str(exc))
         finally:
             await self.close()
 
@@ -302,27 +275,6 @@ class ChatCompletion:
         elif text.unsent:
             deltas.append(({"content": text.unsent}, None))
         return [*deltas, ({}, finish)]
-
-
-def error_response(status: int, message: str, param: str | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
-    return JSONResponse(body, status_code=status)
-
-
-async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return error_response(exc.status, str(exc), exc.param)
-
-
-def find_backend(request: Request, model: Any) -> ChatBackend:
-    """The backend serving `model` (the only one when the request names none)."""
-    backends: dict[str, ChatBackend] = request.app.state.backends
-    if model is None and len(backends) == 1:
-        return next(iter(backends.values()))
-    if not isinstance(model, str):
-        raise BadRequest(f"model: expected the model's name as text, got {type(model).__name__}", "model")
-    if model not in backends:
-        raise ApiError(404, f"model {model!r} not found; this server has {sorted(backends)}", "model")
-    return backends[model]
 
 
 def local_tokenizer(request: Request, body: dict[str, Any]) -> tuple[ChatBackend, Any]:
@@ -391,17 +343,8 @@ async def detokenize(request: Request) -> Any:
     return {"prompt": tokenizer.decode(tokens, skip_special_tokens=False)}
 
 
-def completion_request(body: dict[str, Any]) -> ChatCompletionRequest:
-    try:
-        return ChatCompletionRequest.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise BadRequest(f"{loc}: {first['msg']}", loc.split(".")[0]) from None
-
-
 async def chat_completions(request: Request) -> Any:
-    req = completion_request(parse_body(await request.body()))
+    req = validated(ChatCompletionRequest, parse_body(await request.body()))
     backend = find_backend(request, req.model)
     try:
         messages = check_messages(req.messages)
@@ -418,7 +361,7 @@ async def chat_completions(request: Request) -> Any:
         reply = await anyio.to_thread.run_sync(lambda: backend.stream(messages, settings, cancel, **extra))
     except MixtuneError as exc:
         raise BadRequest(str(exc), "messages") from None
-    completion = ChatCompletion(req, reply, cancel, tools)
+    completion = ChatCompletion(req, reply, cancel, tools, backend.info().get("model"))
     if not req.stream:
         return await completion.answer()
     return StreamingResponse(completion.events(), media_type="text/event-stream")
@@ -436,6 +379,7 @@ def create_app(backends: dict[str, ChatBackend], default_max_tokens: int = 512) 
     app.post("/tokenize")(tokenize)
     app.post("/detokenize")(detokenize)
     app.post("/v1/chat/completions")(chat_completions)
+    app.post("/v1/completions")(completions)
     return app
 
 

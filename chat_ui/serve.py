@@ -5,6 +5,7 @@ template and generation config (so replies stop at the end-of-turn token exactly
 training), and, when that template writes tool calls as `<tool_call>` blocks, with
 `--enable-auto-tool-choice --tool-call-parser hermes` so `tools` requests get parsed
 `tool_calls`; otherwise it runs the small transformers-backed server in `openai_server`.
+A model without a chat template (a completion model) is served too, for `/v1/completions`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from mixtune.chat_format import TOOL_CALL_TAG
 from mixtune.errors import MixtuneError
+from mixtune.fim import Layout
 from mixtune.hashing import hash_obj
 from mixtune.paths import cache_dir
 
@@ -35,14 +37,15 @@ def vllm_unavailable_reason() -> str | None:
     return None
 
 
-def write_chat_template(model: str) -> Path:
-    """The model's chat template as a file, as `vllm serve --chat-template` wants it."""
+def write_chat_template(model: str) -> Path | None:
+    """The model's chat template as a file, as `vllm serve --chat-template` wants it; None for a
+    model without one (a completion model: it is served for `/v1/completions` only)."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     template = tokenizer.chat_template
     if not template:
-        raise MixtuneError(f"{model}: the tokenizer has no chat template; this is not a chat model")
+        return None
     if isinstance(template, dict):  # named templates: vLLM takes the default one
         template = template.get("default") or next(iter(template.values()))
     path = cache_dir("serve") / f"chat-template-{hash_obj(template)[:16]}.jinja"
@@ -58,10 +61,11 @@ def vllm_command(
     cmd = [exe] if exe else [sys.executable, "-m", "vllm.entrypoints.cli.main"]
     cmd += ["serve", model, "--host", host, "--port", str(port)]
     template = write_chat_template(model)
-    cmd += ["--chat-template", str(template)]
+    if template is not None:
+        cmd += ["--chat-template", str(template)]
     extra = list(extra or [])
     chosen = any(a.split("=")[0] in ("--tool-call-parser", "--enable-auto-tool-choice") for a in extra)
-    if TOOL_CALL_TAG in template.read_text(encoding="utf-8") and not chosen:
+    if template is not None and TOOL_CALL_TAG in template.read_text(encoding="utf-8") and not chosen:
         # the template writes calls as <tool_call>{json}</tool_call>: vLLM's hermes parser reads them
         cmd += ["--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
     local = Path(model)
@@ -80,8 +84,10 @@ def serve(
     served_model_name: str | None = None,
     default_max_tokens: int = 512,
     vllm_args: list[str] | None = None,
+    fim_layout: Layout = "psm",
 ) -> int:
-    """Serve until interrupted; returns the exit status."""
+    """Serve until interrupted; returns the exit status. fim_layout: how `/v1/completions` lays
+    out a request with a `suffix` (the transformers engine; vLLM refuses `suffix`, see README)."""
     if engine not in ("auto", "vllm", "transformers"):
         raise MixtuneError(f"--engine: choose auto, vllm or transformers, not {engine!r}")
     reason = vllm_unavailable_reason() if engine != "transformers" else "transformers was asked for"
@@ -100,6 +106,6 @@ def serve(
     from chat_ui.transformers_backend import TransformersBackend
 
     log.info("serving with transformers (%s)", reason)
-    backend = TransformersBackend(model, name=served_model_name)
+    backend = TransformersBackend(model, name=served_model_name, chat=False, fim_layout=fim_layout)
     run_server({backend.name: backend}, host, port, default_max_tokens=default_max_tokens)
     return 0

@@ -20,12 +20,7 @@ ORCHESTRATION = ("mixtune.cli", "mixtune.__main__", "mixtune.demo")  # mixtune.d
 
 # Known imports against the rules (layers or cycles), each reported to the area that owns the file;
 # empty when none. (source module, imported module)
-ALLOWED: set[tuple[str, str]] = {
-    # SERVE: the query side moved to mixtune.attribution; switch the import there
-    ("chat_ui.training_data", "mixtures.search"),
-    # demo report <-> demo (orchestration): `chat_command` belongs where both can import it
-    ("mixtune.demo_report", "mixtune.demo"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:

@@ -38,6 +38,12 @@ def without_fim_tokens(backend: Any) -> Any:
         def get_vocab(self) -> dict[str, int]:
             return {k: v for k, v in self._tok.get_vocab().items() if not k.startswith("<fim")}
 
+        def __call__(self, text: str, **kwargs: Any) -> Any:  # the sentinels come out in pieces
+            return self._tok(text.replace("<fim", "< fim"), **kwargs)
+
+        def __len__(self) -> int:
+            return len(self._tok)
+
         def __getattr__(self, name: str) -> Any:
             return getattr(self._tok, name)
 
