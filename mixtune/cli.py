@@ -23,6 +23,7 @@ STAGE_CLI_MODULES = (
     "mixtures.cli",
     "sft.cli",
     "dpo.cli",
+    "completion.cli",
     "evals.cli",
     "chat_ui.cli",
     "mixtune.demo_cli",

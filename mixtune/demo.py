@@ -209,7 +209,7 @@ class Demo:
         )
         from mixtune.demo_report import write_report
 
-        report = write_report(self.out, self.paths, self.results, self.s)
+        report = write_report(self.out, self.paths, self.results, self.s, " ".join(chat_command(self.out)))
         print(f"\nreport: {report}")
         return report
 

@@ -95,12 +95,10 @@ def _sections(out: Path, paths: dict[str, Path]) -> list[tuple[str, list[str], l
     return sections
 
 
-def write_report(out: Path, paths: dict[str, Path], results: list[Any], settings: Any) -> Path:
-    from mixtune.demo import chat_command
-
+def write_report(out: Path, paths: dict[str, Path], results: list[Any], settings: Any, chat: str) -> Path:
+    """The chat demo's report; `chat` is the playground command it ends with."""
     sections = _sections(out, paths)
     total = sum(r.seconds for r in results)
-    chat = " ".join(chat_command(out))
     stamp = time.strftime("%Y-%m-%d %H:%M")
 
     md = [
@@ -150,4 +148,50 @@ def write_report(out: Path, paths: dict[str, Path], results: list[Any], settings
             )
     h.append(f"<h2>Playground</h2><pre>{html.escape(chat)}</pre></body></html>")
     (out / "report.html").write_text("\n".join(h), encoding="utf-8")
+    return md_path
+
+
+def write_copilot_report(
+    out: Path, paths: dict[str, Path], results: list[Any], settings: Any, serve: str
+) -> Path:
+    """`mixtune demo --copilot`'s report: stage times, the held-out completion scores before and
+    after fine-tuning (table + plot), the training run, and the `serve` command."""
+    scores = _load(paths["copilot_scores"])
+    run = _load(run_record_path(paths["copilot_model"]))
+    metrics = run.get("metrics") or {}
+    manifest = _load(paths["code_mixture"] / MANIFEST)
+    total = sum(r.seconds for r in results)
+    md = [
+        "# mixtune copilot demo report\n",
+        f"{time.strftime('%Y-%m-%d %H:%M')}; total wall time {total / 60:.1f} min.\n",
+        "| stage | wall time (s) | cached |\n| --- | ---: | --- |",
+        *(f"| {r.name} | {r.seconds:.0f} | {'yes' if r.cached else 'no'} |" for r in results),
+        "\n## Held-out files: before and after\n",
+        f"Mixture `{manifest.get('name')}` (hash `{manifest.get('hash')}`): splits {manifest.get('splits')}; "
+        f"masked lines and spans of the test files, greedy, {settings.max_new_tokens} new tokens.\n",
+        "| model | exact match | edit similarity | tasks |\n| --- | ---: | ---: | ---: |",
+        *(
+            f"| {label} | {s['exact_match']:.3f} | {s['edit_similarity']:.3f} | {s.get('tasks')} |"
+            for label, s in scores.items()
+        ),
+        f"\n![{paths['copilot_plot'].name}]({_rel(paths['copilot_plot'], out)})\n",
+        "## Fine-tuning\n",
+        f"- from `{run.get('parent_model')}`",
+        *(f"- {k}: {metrics[k]:.4g}" for k in KEY_METRICS if isinstance(metrics.get(k), (int, float))),
+        "\nfiles: " + ", ".join(f"[{_rel(p, out)}]({_rel(p, out)})" for p in _files(paths["copilot_model"])),
+        f"\n## Serve it\n\n```\n{serve}\n```\n",
+        "then point an editor's OpenAI-compatible completion client at `http://127.0.0.1:8000/v1` "
+        "(README: Completion (personal copilot)).\n",
+    ]
+    md_path = out / "report.md"
+    text = "\n".join(md)
+    md_path.write_text(text, encoding="utf-8")
+    body = html.escape(text).replace("\n", "<br>\n")
+    img = f"<img src='{html.escape(_rel(paths['copilot_plot'], out))}' alt='before and after'>"
+    (out / "report.html").write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>mixtune copilot demo report</title>"
+        "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;line-height:1.4}"
+        "img{max-width:100%}</style></head><body>" + img + "<p>" + body + "</p></body></html>",
+        encoding="utf-8",
+    )
     return md_path

@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 # dropped before datasets are concatenated, so sources with different extra columns still mix.
 SFT_COLUMN_SETS = (("messages",), ("conversations",), ("prompt", "completion"), ("text",))
 PREFERENCE_COLUMN_SETS = (("prompt", "chosen", "rejected"), ("chosen", "rejected"))
+COMPLETION_COLUMN_SETS = (("content",),)  # one row = one file (The Stack's column name)
+COLUMN_SETS = {
+    "sft": SFT_COLUMN_SETS,
+    "preference": PREFERENCE_COLUMN_SETS,
+    "completion": COMPLETION_COLUMN_SETS,
+}
 DATA_FILE_BUILDERS = {
     ".jsonl": "json",
     ".json": "json",
@@ -68,10 +74,12 @@ def source_counts(dataset: Any) -> dict[str, int]:
 
 
 def _usable_columns(column_names: list[str], kind: str, where: str) -> list[str]:
-    sets = SFT_COLUMN_SETS if kind == "sft" else PREFERENCE_COLUMN_SETS
+    sets = COLUMN_SETS[kind]
     for cols in sets:
         if all(c in column_names for c in cols):
             kept = ("tools", "source", "id") if cols == ("messages",) else ("source", "id")
+            if kind == "completion":
+                kept = ("path", "repo", "language", "source", "id")
             extra = [c for c in kept if c in column_names]
             return [*cols, *extra]
     wanted = " | ".join("+".join(s) for s in sets)

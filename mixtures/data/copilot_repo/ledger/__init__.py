@@ -1,0 +1,1 @@
+"""Ledger: the bookkeeping service."""

@@ -1,0 +1,7 @@
+"""One logger per module, named after it."""
+
+import logging
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(f"ledger.{name}")

@@ -1,0 +1,37 @@
+"""A small repository in one house style, for completion tests: every module handles one kind of
+record with the same four functions, so held-out modules (records never trained on together with
+those functions) are predictable from the style and from the names around the masked text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RECORDS = (
+    "plum", "pear", "fig", "kiwi", "lime", "melon", "grape", "peach", "mango", "lemon", "cherry", "olive",
+    "apple", "berry", "date", "guava", "lychee", "papaya", "quince", "banana", "orange", "apricot",
+)  # fmt: skip
+HELD_OUT = ("cherry", "olive", "melon", "guava")
+
+
+def module(record: str) -> str:
+    return (
+        "from shop.store import Store\n"
+        "\n"
+        "\n"
+        f"def load_{record}(store: Store, key: str):\n"
+        f'    return store.get("{record}", key)\n'
+    )
+
+
+def write_repo(root: Path) -> tuple[list[dict[str, str]], Path]:
+    """Training rows ({content, path}) and a directory holding only the held-out modules."""
+    held = root / "held_out" / "shop"
+    held.mkdir(parents=True)
+    rows = []
+    for record in RECORDS:
+        text = module(record)
+        if record in HELD_OUT:
+            (held / f"{record}.py").write_text(text, encoding="utf-8")
+        else:
+            rows.append({"content": text, "path": f"shop/{record}.py"})
+    return rows, root / "held_out"
