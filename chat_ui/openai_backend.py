@@ -189,7 +189,7 @@ class OpenAIBackend:
         reply = self._events("completions", body, settings.seed, cancel, _choice_text)
         reply.prompt = body["prompt"] if "suffix" not in body else None
         if "suffix" in body:
-            reply.pieces = self._suffix_refused(reply, body, prompt, suffix or "", cancel)
+            reply.pieces = self._suffix_refused(reply.pieces, reply, body, prompt, suffix or "", cancel)
         return cut_at_stop_strings(reply, stop)
 
     def _fim_fields(self, prompt: str, suffix: str) -> dict[str, Any]:
@@ -200,6 +200,7 @@ class OpenAIBackend:
 
     def _suffix_refused(
         self,
+        first: Iterator[str],
         reply: ReplyStream,
         body: dict[str, Any],
         prompt: str,
@@ -208,7 +209,6 @@ class OpenAIBackend:
     ) -> Iterator[str]:
         """The reply's pieces; when the server refuses `suffix` (its answer's status, before any
         text), the request again with the FIM prompt built here, and so for later requests."""
-        first = reply.pieces
         try:
             piece = next(first)
         except StopIteration:
