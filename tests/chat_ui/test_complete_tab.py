@@ -109,3 +109,56 @@ def html_escape(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def test_the_tab_fills_a_marked_cursor_in_a_real_browser(complete_page: dict, tmp_path: Path) -> None:
+    """Typed <CURSOR>: the middle streams in highlighted between the prefix and suffix; Accept puts
+    it in the code. No marker: Fill puts the cursor at the text box's caret."""
+    from playwright.sync_api import sync_playwright
+
+    from .conftest import keep_screenshot
+    from .test_browser import CHROMIUM
+
+    assert CHROMIUM, "Debian's chromium is needed: apt-get install chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 1100})
+            tab.goto(complete_page["url"])
+            tab.get_by_role("tab", name="Complete").click()
+            tab.locator("#complete-model input").click()
+            tab.get_by_role("option", name="scripted", exact=True).click()
+            tab.locator("#complete-code textarea").fill(CODE)
+            tab.locator("#complete-stops textarea").fill("\\n\\n")
+            tab.click("#complete-fill")
+            tab.locator("#complete-status").get_by_text("finished: stop").wait_for(timeout=20_000)
+            middle = tab.locator("#complete-result mark.fill-middle")
+            assert middle.inner_text() == "total = 0\n    for v in values:\n        total += v"
+            assert tab.locator("#complete-result pre").inner_text() == CODE.replace(
+                CURSOR, middle.inner_text()
+            )
+            assert tab.locator("#complete-prefix textarea").input_value() == PREFIX
+            assert tab.locator("#complete-suffix textarea").input_value() == SUFFIX
+            keep_screenshot(tab, tmp_path, "complete-tab.png")
+
+            tab.click("#complete-accept")
+            box = tab.locator("#complete-code textarea")
+            tab.wait_for_function(
+                "document.querySelector('#complete-code textarea').value.includes('total += v<CURSOR>')",
+                timeout=10_000,
+            )
+            code = "def double(x):\n    return \n"
+            box.fill(code)
+            box.evaluate(
+                "(el, at) => { el.focus(); el.setSelectionRange(at, at); }",
+                len("def double(x):\n    return "),
+            )
+            tab.click("#complete-fill")
+            tab.wait_for_function(
+                "document.querySelector('#complete-prefix textarea').value.endsWith('return ')",
+                timeout=20_000,
+            )
+            assert tab.locator("#complete-suffix textarea").input_value() == "\n"
+            assert complete_page["scripted"].completions[-1]["prompt"] == "def double(x):\n    return "
+        finally:
+            browser.close()
