@@ -1,9 +1,10 @@
-"""The Gradio playground: a StarChat-style chat tab and an arena tab that turns votes into DPO data.
+"""The Gradio playground: a StarChat-style chat tab, an arena tab that turns votes into DPO data,
+and a Complete tab that fills code at a cursor.
 
-Assembled from one module per job: the models and stop switches both tabs share
-(chat_ui/models.py), the chat tab's handlers (chat_handlers.py), the arena's
-(arena_handlers.py), the sampling controls (controls.py), the page (layout.py) and serving it
-(launch.py).
+Assembled from one module per job: the models and stop switches the tabs share
+(chat_ui/models.py), the chat tab's handlers (chat_handlers.py) and its training-data check
+(training_check.py), the arena's (arena_handlers.py), the Complete tab's (complete_handlers.py,
+cursor.py), the sampling controls (controls.py), the page (layout.py) and serving it (launch.py).
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ class Playground:
         feedback: FeedbackLog | None = None,
         stream_interval: float = STREAM_INTERVAL_S,
         title: str = "mixtune playground",
+        training_check: bool = True,
     ) -> None:
         self.models = Models(backends)
         self.feedback = feedback
         self.title = title
         self.chat = ChatHandlers(self.models, feedback, stream_interval)
         self.arena = ArenaHandlers(self.models, feedback, stream_interval)
-        self.training = TrainingCheck(self.models)
+        self.training = TrainingCheck(self.models, on=training_check)
         self.complete = CompleteHandlers(self.models, None, stream_interval)
 
     def blocks(self) -> Any:
@@ -56,7 +58,8 @@ def build_app(
     feedback_log: str | Path | None = None,
     stream_interval: float = STREAM_INTERVAL_S,
     title: str = "mixtune playground",
+    training_check: bool = True,
 ) -> Any:
     """The playground as a `gr.Blocks`, ready to serve with `chat_ui.launch.launch`."""
     feedback = FeedbackLog(feedback_log) if feedback_log else None
-    return Playground(backends, feedback, stream_interval, title).blocks()
+    return Playground(backends, feedback, stream_interval, title, training_check).blocks()

@@ -1,8 +1,10 @@
-"""The page: a chat tab and an arena tab, each component wired to its handler.
+"""The page: a chat tab, an arena tab and a Complete tab, each component wired to its handler.
 
 Every button is also a named API endpoint (`/send`, `/stop`, `/retry`, `/undo`, `/edit`,
-`/rate`, `/arena_send`, `/vote_a`, ...), so scripts and tests drive the same code the page does
-with `gradio_client`. Conversations live in per-session `gr.State`; the backends are shared.
+`/rate`, `/check_training_data`, `/arena_send`, `/vote_a`, `/complete`, `/complete_accept`, ...),
+so scripts and tests drive the same code the page does with `gradio_client` (the page's own
+chains, such as the training-data check after each reply, are not run for API calls).
+Conversations live in per-session `gr.State`; the backends are shared.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import gradio as gr
 
 from chat_ui.conversation import code_blocks, to_display
 from chat_ui.models import Models
-from chat_ui.training_data import HOW_TO_INDEX, find_in_training_data
+from mixtune.attribution import find_in_training_data, missing_indexes
 from mixtune.errors import MixtuneError
 from mixtune.run_record import RUN_RECORD
 
@@ -42,11 +42,13 @@ MARK_KEYS = (
 )
 NOTHING_FOUND = "No code block of this conversation was found in the model's training data."
 OFF = "The training-data check is off: answers are not looked up."
+HOW_TO_INDEX = "`mixtune mix index {}` builds it (`mixtune chat` builds missing indexes when it starts)"
 
 
 def checkable(info: dict[str, Any]) -> tuple[Path | None, str]:
     """The model directory whose training data a model's answers are checked against, or None and
-    why they cannot be (no recorded mixtures, or no local directory to read the lineage from)."""
+    why they cannot be (no recorded mixtures, no local directory to read the lineage from, or a
+    mixture without its search index: the note names the command that builds it)."""
     name = info.get("name", "?")
     lineage = info.get("lineage") or {}
     if not lineage.get("mixtures"):
@@ -60,6 +62,13 @@ def checkable(info: dict[str, Any]) -> tuple[Path | None, str]:
             f"**{name}** is not loaded from its own directory here, so its training mixtures cannot be "
             "read: load it with `mixtune chat --model DIR` to check its answers."
         )
+    try:
+        missing = missing_indexes(model)
+    except MixtuneError as exc:
+        return None, f"**{name}**'s answers cannot be checked: {exc}"
+    if missing:
+        problems = "; ".join(f"mixture `{m}` {why}: {HOW_TO_INDEX.format(m)}" for m, why in missing)
+        return None, f"**{name}**'s answers cannot be checked yet: {problems}."
     return model, ""
 
 
@@ -118,12 +127,15 @@ def unchecked(history: History) -> list[dict[str, Any]]:
 class TrainingCheck:
     """The check's listeners: run it after a reply, switch it on or off, and its default per model."""
 
-    def __init__(self, models: Models) -> None:
+    def __init__(self, models: Models, on: bool = True) -> None:
         self.models = models
+        self.on = on  # False: the switch starts off (`mixtune chat --no-training-check`)
 
     def default(self, model: str) -> tuple[Any, str]:
         """The switch (on when the model's answers can be checked) and the note under it."""
         model_dir, why = checkable(self.models.info(model))
+        if model_dir is not None and not self.on:
+            return gr.update(value=False), OFF
         return gr.update(value=model_dir is not None), why
 
     def _lookup(self, turn: dict[str, Any]) -> str:
@@ -136,8 +148,7 @@ class TrainingCheck:
         try:
             turn["training_data"] = marks_for(model_dir, turn.get("content") or "")
         except MixtuneError as exc:
-            how = f" ({HOW_TO_INDEX})" if "index" in str(exc) and "mix index" not in str(exc) else ""
-            return f"The training-data check failed: {exc}{how}"
+            return f"The training-data check failed: {exc}"
         return ""
 
     async def check(self, history: History | None, enabled: bool) -> tuple[Any, ...]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chat_ui.client import message_text
 
-from .conftest import COPIED_ROWS
+from .conftest import COPIED_ROWS, ScriptedBackend
 
 GREEDY = [0.0, 50, 0.95, 64, 1.0, 0]  # temperature, top_k, top_p, max new tokens, repetition, seed
 
@@ -105,3 +106,83 @@ def test_the_page_marks_the_copied_block_in_a_real_browser(copying_page: str, tm
             assert tab.locator("#training-matches mark").count() == 0
         finally:
             browser.close()
+
+
+class LineageBackend(ScriptedBackend):
+    """A scripted model that says it was trained on a mixture (its directory's run record)."""
+
+    def __init__(self, model_dir: Path, answer: str) -> None:
+        super().__init__("lineage", answer)
+        self.model_dir = model_dir
+
+    def info(self) -> dict[str, Any]:
+        from chat_ui.lineage import read_lineage
+
+        lineage = read_lineage(self.model_dir)
+        return {
+            "name": self.name,
+            "backend": "transformers",
+            "model": str(self.model_dir),
+            "lineage": lineage,
+        }
+
+
+@pytest.fixture
+def unindexed_model(tmp_path: Path) -> Path:
+    """A model directory whose run record names a built mixture of COPIED_ROWS without its index."""
+    import json
+
+    import yaml
+
+    from mixtune.run_record import RUN_RECORD
+    from mixtures import build_mixture
+
+    (tmp_path / "code.jsonl").write_text("".join(json.dumps(r) + "\n" for r in COPIED_ROWS), encoding="utf-8")
+    recipe = {"name": "unindexed", "kind": "sft", "sources": [{"name": "toy-code", "path": "code.jsonl"}]}
+    recipe |= {"test": {"holdout": 0}, "output": "mixture"}
+    (tmp_path / "mixture.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    mixture = build_mixture(tmp_path / "mixture.yaml")
+    digest = json.loads((mixture / "manifest.json").read_text())["hash"]
+    model = tmp_path / "model"
+    model.mkdir()
+    entry = {"stage": "sft", "name": "unindexed", "hash": digest, "path": str(mixture)}
+    (model / RUN_RECORD).write_text(json.dumps({"stage": "sft", "mixtures": [entry]}), encoding="utf-8")
+    return model
+
+
+def test_a_missing_index_is_a_note_naming_the_command_then_the_check_runs(unindexed_model: Path) -> None:
+    import asyncio
+
+    from chat_ui.models import Models
+    from chat_ui.training_check import TrainingCheck
+    from mixtures.search_index import ensure_indexes
+
+    answer = COPIED_ROWS[1]["messages"][1]["content"]
+    check = TrainingCheck(Models({"lineage": LineageBackend(unindexed_model, answer)}))
+    switch, note = check.default("lineage")
+    assert switch["value"] is False and "has no search index" in note and "`mixtune mix index " in note
+    turn = {"role": "assistant", "content": answer, "model": "lineage", "finish_reason": "stop"}
+    history = [{"role": "user", "content": "Greet someone."}, turn]
+    chatbot, kept, panel, note = asyncio.run(check.check(history, True))
+    assert "mixtune mix index" in note and "training_data" not in kept[-1]  # not checked: asked again later
+
+    ensure_indexes(unindexed_model)  # what `mixtune chat` does when it starts
+    assert check.default("lineage") == ({"__type__": "update", "value": True}, "")
+    chatbot, kept, panel, note = asyncio.run(check.check(history, True))
+    (mark,) = kept[-1]["training_data"]
+    assert (mark["mixture"], mark["source"], mark["block"], mark["similarity"]) == (
+        "unindexed",
+        "toy-code",
+        0,
+        1.0,
+    )
+    assert "found in training data" in chatbot[-1]["content"] and note == ""
+    assert asyncio.run(check.check(kept, True))[:2] == (gr_skip(), gr_skip())  # checked once only
+    off = TrainingCheck(Models({"lineage": LineageBackend(unindexed_model, answer)}), on=False)
+    assert off.default("lineage")[0]["value"] is False
+
+
+def gr_skip() -> Any:
+    import gradio as gr
+
+    return gr.skip()
