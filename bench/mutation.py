@@ -387,6 +387,28 @@ MUTATIONS: tuple[Mutation, ...] = (
         "padding-free packed rows keep counting positions: examples attend to each other",
         ("tests/training/test_packing.py",),
     ),
+    M(
+        "sft-truncated-rows-uncounted",
+        "training",
+        "sft/trainer.py",
+        "preparation_stats",
+        'truncated={"sequences": len(long_rows) - emptied},',
+        'truncated={"sequences": 0},',
+        "SFT rows cut to max_length go unrecorded (the run record says nothing was truncated)",
+        (
+            "tests/sft/test_labels.py::test_rows_cut_by_max_length_are_counted_and_rows_left_untrained_are_dropped",
+        ),
+    ),
+    M(
+        "card-warmup-ratio-as-steps",
+        "training",
+        "mixtune/training/model_card.py",
+        "hyperparameter_rows",
+        'if key == "warmup_steps" and isinstance(value, float) and 0 < value < 1:',
+        "if False:",
+        "the model card shows a recipe's warmup_ratio 0.1 as 'warmup_steps 0.1'",
+        ("tests/training/test_run_outputs.py",),
+    ),
     # ------------------------------------------------------------------ DPO encoding
     M(
         "dpo-prompt-may-end-with-assistant",

@@ -125,12 +125,13 @@ class DPOStage(StageHooks):
                 setattr(run, f"{split}_set", encoded)
 
     def build_trainer(self, run: StageRun, model: Any, callbacks: list[Any]) -> Any:
+        from dpo.batching import settle_batching
         from dpo.reference import load_explicit_reference, plan_reference, verify_reference
-        from dpo.trainer import EncodedDPOTrainer, choose_dpo_batching
+        from dpo.trainer import MixtuneDPOTrainer
         from mixtune.training.model import peft_config
 
         args, model_args, options = run.args, run.model_args, run.recipe.options
-        packed, why, probe = choose_dpo_batching(options.batching, model, args, run.train_set)
+        packed, why, probe = settle_batching(options.batching, model, args, run.train_set)
         run.batching = {"mode": "packed" if packed else "padded", "why": why, "probe": probe}
         self.reference = plan_reference(
             run.model_name,
@@ -140,7 +141,7 @@ class DPOStage(StageHooks):
         )
         run.details["reference"] = self.reference.as_dict()
         log.info("reference: %s", self.reference.describe())
-        trainer = EncodedDPOTrainer(
+        trainer = MixtuneDPOTrainer(
             model=model,
             ref_model=load_explicit_reference(self.reference, model.dtype, model_args.attn_implementation),
             args=args,

@@ -5,7 +5,7 @@ longest member — spends about half of every step on padding. The two ways out 
 by device, as measured by `bench/sft_throughput.py`:
 
 - `grouped` (default without flash-attn, e.g. on CPU): length-bucketed batches
-  (`mixtune.training.batching.LengthBucketSampler`) padded to the batch maximum. Padding falls to
+  (`sft.sampler.LengthBucketSampler`) padded to the batch maximum. Padding falls to
   about 1%, and attention stays per example, so its cost is sum(L_i^2) rather than (sum L_i)^2.
 - `packed` (default on CUDA with flash-attn): TRL's best-fit-decreasing packing into `max_length`
   rows, padding-free, with flash-attention's variable-length kernel keeping examples apart. No
@@ -55,8 +55,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
+
 from mixtune.errors import MixtuneError
-from mixtune.training.batching import LEAK_TOLERANCE, PACKED_MARGIN, BatchingProbe
+from mixtune.training.batching import (
+    LEAK_TOLERANCE,
+    PACKED_MARGIN,
+    BatchingProbe,
+    packing_leak,
+    time_forward_only,
+)
 from mixtune.training.device import Capabilities
 
 BatchingMode = Literal["auto", "grouped", "packed", "padded"]
@@ -254,10 +262,6 @@ def probe_model(
 
     None where the model cannot run whole here (ZeRO-3 partitions at load; meta tensors; a GPU too
     small for a whole copy)."""
-    import torch
-
-    from mixtune.training.batching import measure_batching, packing_leak
-
     params = list(model.parameters())
     if any(p.numel() == 0 or p.is_meta or hasattr(p, "ds_id") for p in params):
         return None
@@ -299,3 +303,94 @@ def decision_keeper(plan: BatchingPlan) -> Any:
                 (ckpt / DECISION_FILE).write_text(record, encoding="utf-8")
 
     return BatchingDecisionKeeper()
+
+
+# ---- measuring packed against grouped on the training model ----
+
+
+def one_step_of(lengths: list[int], tokens: int) -> list[int]:
+    """The leading examples that fill about one packed step (`tokens`): the probe costs one step."""
+    taken, total = [], 0
+    for n in lengths:
+        if total >= tokens:
+            break
+        taken.append(n)
+        total += n
+    return taken
+
+
+def packed_batches(lengths: list[int], batch_size: int, max_length: int) -> list[torch.Tensor]:
+    """Layout of packed training steps: best-fit-decreasing bins of `max_length` tokens, `batch_size`
+    bins per step flattened into one row (as TRL's padding-free collator does). Returns the position
+    ids [1, S] of each step; token ids are the caller's."""
+    bins: list[list[int]] = []
+    room: list[int] = []
+    for n in sorted((min(n, max_length) for n in lengths), reverse=True):
+        best = min((r for r in range(len(bins)) if room[r] >= n), key=lambda r: room[r], default=None)
+        if best is None:
+            bins.append([])
+            room.append(max_length)
+            best = len(bins) - 1
+        bins[best].append(n)
+        room[best] -= n
+    steps = []
+    for start in range(0, len(bins), batch_size):
+        sizes = [n for b in bins[start : start + batch_size] for n in b]
+        steps.append(torch.cat([torch.arange(n) for n in sizes])[None])
+    return steps
+
+
+def grouped_batches(lengths: list[int], batch_size: int, max_length: int) -> list[torch.Tensor]:
+    """Attention masks [B, T] of length-grouped padded steps (sorted, cut into `batch_size` rows)."""
+    ordered = sorted((min(n, max_length) for n in lengths), reverse=True)
+    steps = []
+    for start in range(0, len(ordered), batch_size):
+        chunk = ordered[start : start + batch_size]
+        mask = torch.zeros(len(chunk), chunk[0], dtype=torch.long)
+        for row, n in enumerate(chunk):
+            mask[row, :n] = 1
+        steps.append(mask)
+    return steps
+
+
+def measure_batching(
+    model: Any,
+    lengths: list[int],
+    batch_size: int,
+    max_length: int,
+    rounds: int = 3,
+    autocast_dtype: torch.dtype | None = None,
+) -> BatchingProbe:
+    """Time forward passes of the training model on the same examples (token counts drawn from the
+    data, about one packed step of them) laid out packed (padding-free, document mask) and grouped
+    (length-sorted, padded).
+
+    Forward only and without gradients: the backward pass scales with the forward for both layouts,
+    and nothing is left behind on the model. Token ids are random; only their layout matters.
+    """
+
+    device = next(model.parameters()).device
+    vocab = int(model.config.get_text_config().vocab_size)
+    gen = torch.Generator().manual_seed(0)
+    lengths = one_step_of(lengths, batch_size * max_length)
+    packed = packed_batches(lengths, batch_size, max_length)
+    grouped = grouped_batches(lengths, batch_size, max_length)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def ids(shape: torch.Size) -> torch.Tensor:
+        return torch.randint(0, vocab, tuple(shape), generator=gen).to(device)
+
+    packed_steps = [(ids(p.shape), p.to(device)) for p in packed]
+    grouped_steps = [(ids(m.shape), m.to(device)) for m in grouped]
+
+    def run_packed() -> None:
+        for tokens, positions in packed_steps:
+            model(input_ids=tokens, position_ids=positions, use_cache=False)
+
+    def run_grouped() -> None:
+        for tokens, mask in grouped_steps:
+            model(input_ids=tokens, attention_mask=mask, use_cache=False)
+
+    real = sum(min(n, max_length) for n in lengths)
+    packed_s, grouped_s = time_forward_only(model, [run_packed, run_grouped], rounds, sync, autocast_dtype)
+    return BatchingProbe(packing_leak(model), real / packed_s, real / grouped_s)

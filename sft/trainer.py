@@ -16,8 +16,9 @@ from typing import Any
 from transformers import Trainer
 from trl import SFTTrainer
 
-from mixtune.training.batching import LengthBucketSampler, sequence_lengths
+from mixtune.training.batching import sequence_lengths
 from mixtune.training.run_record import DataStats
+from sft.sampler import LengthBucketSampler
 
 
 class TokenCountingCollator:

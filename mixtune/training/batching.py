@@ -1,20 +1,17 @@
-"""Length-bucketed batches: examples of similar length share a batch, so padded batches carry almost
-no padding and no attention is spent across unrelated examples.
-
-Each epoch the indices are shuffled, cut into mega-buckets, sorted by length inside each bucket, cut
-into step groups (one batch per process), and the step groups are shuffled again. The order depends
-only on (seed, epoch), so a resumed run sees the same batches as an uninterrupted one.
+"""What every training stage that packs rows shares: padding-free rows whose examples cannot see
+each other (`pack_rows`, `PaddingFreeForward`), the check that they do not on the training model
+itself (`packing_leak`), and the best-of-N forward timing behind each stage's packed-or-not choice
+(`BatchingProbe`, `time_forward_only`). Each stage's own batching policy lives in the stage
+(`sft.batching`, `dpo.batching`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils.data import Sampler
 
 
 def sequence_lengths(dataset: Any, column: str = "input_ids", chunk: int = 20_000) -> list[int]:
@@ -27,55 +24,6 @@ def sequence_lengths(dataset: Any, column: str = "input_ids", chunk: int = 20_00
         col = table[start : start + chunk][column]
         lengths.extend(pc.list_value_length(col).to_pylist())
     return lengths
-
-
-class LengthBucketSampler(Sampler[int]):
-    """Yield indices so that each run of `batch_size` consecutive indices has similar lengths.
-
-    batch_size: per-process batch size; world_size: processes (the `world_size` batches of one
-    optimizer micro-step come from the same sorted run, so processes finish together);
-    bucket_batches: step groups per mega-bucket (more = less padding, less randomness).
-    """
-
-    def __init__(
-        self,
-        lengths: list[int],
-        batch_size: int,
-        world_size: int = 1,
-        seed: int = 0,
-        bucket_batches: int = 256,
-    ) -> None:
-        if batch_size < 1 or world_size < 1:
-            raise ValueError("batch_size and world_size must be positive")
-        self.lengths = torch.as_tensor(lengths, dtype=torch.long)
-        self.group = batch_size * world_size
-        self.bucket = self.group * max(1, bucket_batches)
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def order(self) -> list[int]:
-        """This epoch's index order."""
-        gen = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch)
-        perm = torch.randperm(len(self.lengths), generator=gen)
-        groups: list[torch.Tensor] = []
-        for start in range(0, len(perm), self.bucket):
-            bucket = perm[start : start + self.bucket]
-            # stable sort by length, longest first; ties keep the random order
-            bucket = bucket[torch.argsort(self.lengths[bucket], descending=True, stable=True)]
-            groups.extend(bucket.split(self.group))
-        # A short tail group stays last, so every full step group is whole on every process.
-        tail = [groups.pop()] if groups and len(groups[-1]) < self.group else []
-        shuffled = [groups[i] for i in torch.randperm(len(groups), generator=gen).tolist()] + tail
-        return torch.cat(shuffled).tolist() if shuffled else []
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.order())
 
 
 # --- Padding-free packing with exact per-example attention -------------------------------------
@@ -243,95 +191,7 @@ def best_times(fns: list[Any], rounds: int, sync: Any, floor_s: float = 0.05) ->
     return best
 
 
-def one_step_of(lengths: list[int], tokens: int) -> list[int]:
-    """The leading examples that fill about one packed step (`tokens`): the probe costs one step."""
-    taken, total = [], 0
-    for n in lengths:
-        if total >= tokens:
-            break
-        taken.append(n)
-        total += n
-    return taken
-
-
-def packed_batches(lengths: list[int], batch_size: int, max_length: int) -> list[torch.Tensor]:
-    """Layout of packed training steps: best-fit-decreasing bins of `max_length` tokens, `batch_size`
-    bins per step flattened into one row (as TRL's padding-free collator does). Returns the position
-    ids [1, S] of each step; token ids are the caller's."""
-    bins: list[list[int]] = []
-    room: list[int] = []
-    for n in sorted((min(n, max_length) for n in lengths), reverse=True):
-        best = min((r for r in range(len(bins)) if room[r] >= n), key=lambda r: room[r], default=None)
-        if best is None:
-            bins.append([])
-            room.append(max_length)
-            best = len(bins) - 1
-        bins[best].append(n)
-        room[best] -= n
-    steps = []
-    for start in range(0, len(bins), batch_size):
-        sizes = [n for b in bins[start : start + batch_size] for n in b]
-        steps.append(torch.cat([torch.arange(n) for n in sizes])[None])
-    return steps
-
-
-def grouped_batches(lengths: list[int], batch_size: int, max_length: int) -> list[torch.Tensor]:
-    """Attention masks [B, T] of length-grouped padded steps (sorted, cut into `batch_size` rows)."""
-    ordered = sorted((min(n, max_length) for n in lengths), reverse=True)
-    steps = []
-    for start in range(0, len(ordered), batch_size):
-        chunk = ordered[start : start + batch_size]
-        mask = torch.zeros(len(chunk), chunk[0], dtype=torch.long)
-        for row, n in enumerate(chunk):
-            mask[row, :n] = 1
-        steps.append(mask)
-    return steps
-
-
-def measure_batching(
-    model: Any,
-    lengths: list[int],
-    batch_size: int,
-    max_length: int,
-    rounds: int = 3,
-    autocast_dtype: torch.dtype | None = None,
-) -> BatchingProbe:
-    """Time forward passes of the training model on the same examples (token counts drawn from the
-    data, about one packed step of them) laid out packed (padding-free, document mask) and grouped
-    (length-sorted, padded).
-
-    Forward only and without gradients: the backward pass scales with the forward for both layouts,
-    and nothing is left behind on the model. Token ids are random; only their layout matters.
-    """
-
-    device = next(model.parameters()).device
-    vocab = int(model.config.get_text_config().vocab_size)
-    gen = torch.Generator().manual_seed(0)
-    lengths = one_step_of(lengths, batch_size * max_length)
-    packed = packed_batches(lengths, batch_size, max_length)
-    grouped = grouped_batches(lengths, batch_size, max_length)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    def ids(shape: torch.Size) -> torch.Tensor:
-        return torch.randint(0, vocab, tuple(shape), generator=gen).to(device)
-
-    packed_steps = [(ids(p.shape), p.to(device)) for p in packed]
-    grouped_steps = [(ids(m.shape), m.to(device)) for m in grouped]
-
-    def run_packed() -> None:
-        for tokens, positions in packed_steps:
-            model(input_ids=tokens, position_ids=positions, use_cache=False)
-
-    def run_grouped() -> None:
-        for tokens, mask in grouped_steps:
-            model(input_ids=tokens, attention_mask=mask, use_cache=False)
-
-    real = sum(min(n, max_length) for n in lengths)
-    packed_s, grouped_s = _time_forward_only(model, [run_packed, run_grouped], rounds, sync, autocast_dtype)
-    return BatchingProbe(packing_leak(model), real / packed_s, real / grouped_s)
-
-
-def _time_forward_only(
+def time_forward_only(
     model: Any, runs: list[Any], rounds: int, sync: Any, autocast_dtype: torch.dtype | None
 ) -> list[float]:
     """Best-of-`rounds` times of `runs` in eval mode without gradients (the model's mode restored)."""
@@ -348,33 +208,3 @@ def _time_forward_only(
             return best_times(runs, rounds, sync)
     finally:
         model.train(was_training)
-
-
-def measure_padding_free(
-    model: Any, masks: list[torch.Tensor], rounds: int = 3, autocast_dtype: torch.dtype | None = None
-) -> BatchingProbe:
-    """Time the same padded steps (attention masks [B, T]) run as they are and run padding-free through
-    `PaddingFreeForward`: the choice a trainer that collates padded rows (DPO pairs) has. Forward only."""
-
-    device = next(model.parameters()).device
-    vocab = int(model.config.get_text_config().vocab_size)
-    gen = torch.Generator().manual_seed(0)
-    steps = [(torch.randint(0, vocab, tuple(m.shape), generator=gen).to(device), m.to(device)) for m in masks]
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    def run() -> None:
-        for ids, mask in steps:
-            model(input_ids=ids, attention_mask=mask, use_cache=False)
-
-    real = sum(int(m.sum()) for m in masks)
-    hooks = PaddingFreeForward()
-
-    def run_packed() -> None:
-        hooks.install(backbone_of(model))
-        try:
-            run()
-        finally:
-            hooks.remove()
-
-    packed_s, padded_s = _time_forward_only(model, [run_packed, run], rounds, sync, autocast_dtype)
-    return BatchingProbe(packing_leak(model), real / packed_s, real / padded_s)

@@ -19,7 +19,7 @@ def trainer_for(parent: Path, rows: list[dict[str, Any]], tmp: Path, packed: boo
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig
 
-    from dpo.trainer import EncodedDPOTrainer
+    from dpo.trainer import MixtuneDPOTrainer
 
     tok = AutoTokenizer.from_pretrained(parent)
     encoded, _ = encode_preferences(Dataset.from_list(rows), tok, max_length=128, max_prompt_length=64)
@@ -29,7 +29,7 @@ def trainer_for(parent: Path, rows: list[dict[str, Any]], tmp: Path, packed: boo
         output_dir=str(tmp), per_device_train_batch_size=4, report_to="none", use_cpu=True, max_length=128
     )
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
-    return EncodedDPOTrainer(
+    return MixtuneDPOTrainer(
         model=model,
         ref_model=ref,
         args=args,
@@ -76,7 +76,7 @@ def test_packed_is_refused_without_document_mask(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig
 
-    from dpo.trainer import choose_dpo_batching
+    from dpo.batching import settle_batching
     from mixtune.errors import MixtuneError
 
     tok = AutoTokenizer.from_pretrained(sft_parent_dir)
@@ -85,13 +85,13 @@ def test_packed_is_refused_without_document_mask(
     )
     model = AutoModelForCausalLM.from_pretrained(sft_parent_dir, attn_implementation="sdpa")
     args = DPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, report_to="none", use_cpu=True)
-    packed, why, figures = choose_dpo_batching("auto", model, args, encoded)
+    packed, why, figures = settle_batching("auto", model, args, encoded)
     assert figures is not None and figures["leak"] == 0.0
     assert figures["packed_tokens_per_s"] > 0 and figures["padded_tokens_per_s"] > 0
     assert ("packed" if packed else "padded") in why and "real tok/s" in why
-    assert choose_dpo_batching("packed", model, args, encoded)[0] is True
+    assert settle_batching("packed", model, args, encoded)[0] is True
     monkeypatch.setattr(masking, "find_packed_sequence_indices", lambda position_ids: None)
     with pytest.raises(MixtuneError, match="attend to each other"):
-        choose_dpo_batching("packed", model, args, encoded)
-    packed, why, _ = choose_dpo_batching("auto", model, args, encoded)
+        settle_batching("packed", model, args, encoded)
+    packed, why, _ = settle_batching("auto", model, args, encoded)
     assert not packed and "not exact" in why

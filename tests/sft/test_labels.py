@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,41 +78,49 @@ def test_labels_mask_everything_but_assistant_turns(
 
 def test_rows_cut_by_max_length_are_counted_and_rows_left_untrained_are_dropped(
     tiny_base_dir: Path,
-    toy_jsonl: Path,
     write_recipe: Callable[..., Path],
     tmp_path: Path,
     conversations: list[dict[str, Any]],
 ) -> None:
+    from mixtune.chat_format import setup_chat_format
+    from mixtune.training.model import load_tokenizer
     from sft.recipe import load_sft_recipe
     from sft.train import prepare_sft
 
-    settings = {
-        "model_name_or_path": str(tiny_base_dir),
-        "dataset_mixture": {"datasets": [{"id": str(toy_jsonl)}]},
-        "max_steps": 1,
-        "bf16": False,
-        "batching": "grouped",
+    long_prompt = {
+        "messages": [{"role": "user", "content": "word " * 300}, {"role": "assistant", "content": "ok"}]
     }
-    full = prepare_sft(load_sft_recipe(write_recipe("full.yaml", **settings, output_dir=str(tmp_path / "a"))))
-    rows = [expected_labels(full.tokenizer, c["messages"]) for c in conversations]
-    # a limit that ends the longest row inside an assistant turn and the shortest prompt's row before any
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in [*conversations, long_prompt]), encoding="utf-8")
+    tokenizer = load_tokenizer(str(tiny_base_dir))
+    setup_chat_format(None, tokenizer, "chatml", overwrite=False)
+    rows = [expected_labels(tokenizer, r["messages"]) for r in [*conversations, long_prompt]]
+    # a limit inside the longest conversation's first answer: longer rows are cut, the long prompt's
+    # row keeps no trained token and is dropped
     first_trained = [next(i for i, lab in enumerate(labels) if lab != -100) for _, labels in rows]
-    longest = max(range(len(rows)), key=lambda i: len(rows[i][0]))
+    longest = max(range(len(conversations)), key=lambda i: len(rows[i][0]))
     limit = first_trained[longest] + 2
     cut = [(ids[:limit], labels[:limit]) for ids, labels in rows if len(ids) > limit]
     emptied = sum(all(lab == -100 for lab in labels) for _, labels in cut)
-    kept_cut = len(cut) - emptied
-    assert kept_cut >= 1 and limit < len(rows[longest][0])
-    short = prepare_sft(
-        load_sft_recipe(
-            write_recipe("short.yaml", **settings, max_length=limit, output_dir=str(tmp_path / "b"))
-        )
+    assert emptied == 1 and len(cut) - emptied >= 1
+    recipe = write_recipe(
+        model_name_or_path=str(tiny_base_dir),
+        dataset_mixture={"datasets": [{"id": str(data)}]},
+        output_dir=str(tmp_path / "out"),
+        max_steps=1,
+        bf16=False,
+        batching="grouped",
+        max_length=limit,
     )
-    stats = short.data_stats["train"].as_dict()
-    assert stats["rows_in"] == 3 and stats["kept"] == 3 - emptied == len(short.trainer.train_dataset)
-    assert stats["truncated"] == {"sequences": kept_cut}
-    assert stats["dropped"] == ({"no_trained_token_after_truncation": emptied} if emptied else {})
-    prepared = {tuple(r["input_ids"]): r["labels"] for r in short.trainer.train_dataset}
+    run = prepare_sft(load_sft_recipe(recipe))
+    assert run.data_stats["train"].as_dict() == {
+        "rows_in": 4,
+        "kept": 3,
+        "dropped": {"no_trained_token_after_truncation": 1},
+        "truncated": {"sequences": len(cut) - 1},
+    }
+    prepared = {tuple(r["input_ids"]): r["labels"] for r in run.trainer.train_dataset}
+    assert len(prepared) == 3
     for ids, labels in cut:
         if any(lab != -100 for lab in labels):
             assert prepared[tuple(ids)] == labels

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 
-from mixtune.training.batching import LengthBucketSampler, sequence_lengths
+from mixtune.training.batching import sequence_lengths
+from sft.sampler import LengthBucketSampler
 
 
 def lognormal_lengths(n: int, seed: int = 0) -> list[int]:
