@@ -139,12 +139,3 @@ def _launch(args: argparse.Namespace, module: str, argv: list[str]) -> int:
             check_deepspeed(detect_capabilities())
     print(f"launching: {plan.shell()}", file=sys.stderr)
     return run_launch(plan)
-
-
-def register_stage(
-    subparsers: argparse._SubParsersAction, name: str, handler: Any, help: str, description: str
-) -> argparse.ArgumentParser:
-    """Transitional: `completion/cli.py` still registers this way until it moves to `StageCommand`."""
-    parser = add_command(subparsers, name, handler, help, description)
-    add_stage_arguments(parser)
-    return parser
