@@ -247,6 +247,7 @@ def test_completion_recipe_errors_are_named(tmp_path, write_recipe) -> None:
     bad = [
         (_recipe({"code_repo": {"path": "repo", "tasks": ["complete_file"]}}), "make chat rows"),
         (_recipe({"code_repo": {"path": "repo"}}, test={"holdout": 5}), "fraction"),
+        (_recipe({"code_repo": {"path": "repo"}}, test={"max_rows_per_source": 5}), "by path hash"),
         (
             _recipe({"code_repo": {"path": "repo"}}, files={"languages": ["pyhton"]}),
             "unknown language 'pyhton'",
