@@ -62,9 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serve a model over an OpenAI-compatible API (vLLM on a GPU, else transformers)",
         description="`vllm serve` with the model's chat template and generation config when vLLM and a "
         "CUDA GPU are present; otherwise a small transformers-backed server with /v1/models, "
-        "/v1/chat/completions (streaming or not) and /tokenize.",
+        "/v1/chat/completions, /v1/completions (with suffix: fill-in-the-middle; streaming or not) and /tokenize.",
     )
-    serve.add_argument("model", help="a chat model directory or Hub id")
+    serve.add_argument("model", help="a model directory or Hub id (chat or completion model)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -80,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-tokens",
         type=int,
         default=512,
-        help="reply length when a request sets none (transformers engine)",
+        help="chat reply length when a request sets none (transformers engine; /v1/completions "
+        "defaults to 16 tokens, as OpenAI's)",
     )
     serve.add_argument(
         "--vllm-arg",
@@ -89,7 +90,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ARG",
         help="extra argument passed to `vllm serve` (repeat), e.g. --vllm-arg=--tensor-parallel-size=2",
     )
-    serve.set_defaults(func=run_serve)
+    serve.add_argument(
+        "--fim-layout",
+        choices=["psm", "spm"],
+        default="psm",
+        help="how /v1/completions lays out a request with a suffix: the layout the model was trained on "
+        "(default psm; transformers engine)",
+    )
+    serve.add_argument(
+        "--check-training-data",
+        action="store_true",
+        help="build the search indexes of the model's training mixtures before serving, so requests with "
+        '"check_training_data": true get the matches of their output (transformers engine)',
+    )
+    serve.set_defaults(func=run_serve, index_models=serve_index_models)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -167,6 +181,11 @@ def run_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_index_models(args: argparse.Namespace) -> list[str]:
+    """The models whose training mixtures the orchestration indexes before serving."""
+    return [args.model] if args.check_training_data else []
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from chat_ui.serve import serve
 
@@ -178,4 +197,6 @@ def run_serve(args: argparse.Namespace) -> int:
         served_model_name=args.served_model_name,
         default_max_tokens=args.max_tokens,
         vllm_args=args.vllm_arg,
+        fim_layout=args.fim_layout,
+        check_training_data=args.check_training_data,
     )

@@ -85,12 +85,19 @@ def serve(
     default_max_tokens: int = 512,
     vllm_args: list[str] | None = None,
     fim_layout: Layout = "psm",
+    check_training_data: bool = False,
 ) -> int:
     """Serve until interrupted; returns the exit status. fim_layout: how `/v1/completions` lays
     out a request with a `suffix` (the transformers engine; vLLM refuses `suffix`, see README)."""
     if engine not in ("auto", "vllm", "transformers"):
         raise MixtuneError(f"--engine: choose auto, vllm or transformers, not {engine!r}")
+    if check_training_data and engine == "vllm":
+        raise MixtuneError(
+            "--check-training-data: vLLM's answers carry no training_data field; use --engine transformers"
+        )
     reason = vllm_unavailable_reason() if engine != "transformers" else "transformers was asked for"
+    if check_training_data and reason is None:
+        reason = "the training-data check is answered by the transformers engine"
     if engine == "vllm" and reason:
         raise MixtuneError(f"--engine vllm: {reason}")
     if reason is None:

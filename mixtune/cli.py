@@ -43,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_missing_indexes(args: argparse.Namespace) -> None:
+    """A command that checks a model's output against its training data (`mixtune serve
+    --check-training-data`) names the models in `args.index_models(args)`; the search indexes of
+    their mixtures are built here, as stages may not import `mixtures` (no-op when current)."""
+    models = args.index_models(args) if getattr(args, "index_models", None) else []
+    if models:
+        from mixtures.search_index import ensure_indexes
+
+        for model in models:
+            ensure_indexes(model)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -54,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
+        build_missing_indexes(args)
         result = args.func(args)
     except MixtuneError as exc:
         if args.verbose or os.environ.get("MIXTUNE_TRACEBACK"):
