@@ -12,10 +12,10 @@ from mixtune.errors import RecipeError
 from mixtune.recipe_io import suggest
 from mixtune.training.recipe import (
     MixtuneOptions,
+    Overrides,
     StageRecipe,
     build_stage_recipe,
     load_recipe_file,
-    require_model_and_data,
 )
 
 
@@ -94,25 +94,16 @@ def translate_dpo(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_dpo_recipe(
-    data: dict[str, Any],
-    source: str = "<recipe>",
-    overrides: dict[str, Any] | None = None,
-    path: Path | None = None,
+    data: dict[str, Any], source: str = "<recipe>", overrides: Overrides = None, path: Path | None = None
 ) -> StageRecipe:
     """Validate a DPO recipe given as a mapping (overrides applied first); errors name `source` and key."""
+    needs = ("the SFT model to start from", "preference")
     recipe = build_stage_recipe(
-        data,
-        dpo_config_cls(),
-        "dpo",
-        source,
-        options_cls=DPOOptions,
-        overrides=overrides,
-        path=path,
-        translate_stage=translate_dpo,
+        data, dpo_config_cls(), "dpo", source, DPOOptions, overrides, path, translate_dpo, needs
     )
-    return require_model_and_data(_check_loss_types(recipe), "the SFT model to start from", "preference")
+    return _check_loss_types(recipe)
 
 
-def load_dpo_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> StageRecipe:
+def load_dpo_recipe(path: str | Path, overrides: Overrides = None) -> StageRecipe:
     """Load, translate and validate a DPO recipe file; no model or data is touched."""
     return load_recipe_file(path, build_dpo_recipe, overrides)

@@ -75,7 +75,6 @@ class DPOStage(StageHooks):
     `dpo.encoding`, a reference chosen by `dpo.reference`, pairs padded or packed by measurement."""
 
     name = "dpo"
-    title = "DPO"
     data_kind = "preference"
     curve_panels = CURVE_PANELS
     hyperparameter_keys = HYPERPARAMETER_KEYS
@@ -84,11 +83,6 @@ class DPOStage(StageHooks):
         self.parent_template: str | None = None
         self.parent_eos: Any = None
         self.reference: Any = None  # dpo.reference.ReferencePlan
-
-    def config_cls(self) -> type:
-        from dpo.recipe import dpo_config_cls
-
-        return dpo_config_cls()
 
     def config_values(self, recipe: StageRecipe, model_args: Any, caps: Any) -> tuple[dict, dict]:
         # pairs arrive encoded and truncated (prompt end kept), so TRL's collator never has to cut

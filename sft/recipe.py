@@ -10,10 +10,10 @@ from pydantic import Field
 
 from mixtune.training.recipe import (
     MixtuneOptions,
+    Overrides,
     StageRecipe,
     build_stage_recipe,
     load_recipe_file,
-    require_model_and_data,
 )
 from sft.batching import BatchingMode
 
@@ -38,18 +38,13 @@ def sft_config_cls() -> type:
 
 
 def build_sft_recipe(
-    data: dict[str, Any],
-    source: str = "<recipe>",
-    overrides: dict[str, Any] | None = None,
-    path: Path | None = None,
+    data: dict[str, Any], source: str = "<recipe>", overrides: Overrides = None, path: Path | None = None
 ) -> StageRecipe:
     """Validate an SFT recipe given as a mapping (overrides applied first); errors name `source` and key."""
-    recipe = build_stage_recipe(
-        data, sft_config_cls(), "sft", source, options_cls=SFTOptions, overrides=overrides, path=path
-    )
-    return require_model_and_data(recipe)
+    needs = ("the base model to fine-tune", "training")
+    return build_stage_recipe(data, sft_config_cls(), "sft", source, SFTOptions, overrides, path, needs=needs)
 
 
-def load_sft_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> StageRecipe:
+def load_sft_recipe(path: str | Path, overrides: Overrides = None) -> StageRecipe:
     """Load, translate and validate an SFT recipe file; no model or data is touched."""
     return load_recipe_file(path, build_sft_recipe, overrides)

@@ -74,19 +74,12 @@ class SFTStage(StageHooks):
     assistant-only loss, and TRL's tokenization (whose truncation the trainer counts)."""
 
     name = "sft"
-    title = "SFT"
-    data_kind = "sft"
     curve_panels = CURVE_PANELS
     hyperparameter_keys = HYPERPARAMETER_KEYS
 
     def __init__(self) -> None:
         self.plan: Any = None  # sft.batching.BatchingPlan
         self.added_tokens: list[int] = []
-
-    def config_cls(self) -> type:
-        from sft.recipe import sft_config_cls
-
-        return sft_config_cls()
 
     def config_values(self, recipe: StageRecipe, model_args: Any, caps: Any) -> tuple[dict, dict]:
         from sft.batching import choose_batching

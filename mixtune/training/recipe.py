@@ -305,11 +305,13 @@ def build_stage_recipe(
     overrides: dict[str, Any] | None = None,
     path: Path | None = None,
     translate_stage: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    needs: tuple[str, str] | None = None,
 ) -> StageRecipe:
     """Override, translate (the common translations, then the stage's own `translate_stage`) and
     validate a recipe mapping for a stage whose TRL config is `config_cls`.
 
-    Unknown keys and wrong types raise RecipeError naming `source` and each key at fault.
+    Unknown keys and wrong types raise RecipeError naming `source` and each key at fault. With
+    `needs` = (what the model is, what the rows are), a missing model or data source is one too.
     """
     from trl import ModelConfig
 
@@ -347,7 +349,7 @@ def build_stage_recipe(
             errors.append(format_validation_error(exc, model, source))
     if errors:
         raise RecipeError("\n".join(errors))
-    return StageRecipe(
+    recipe = StageRecipe(
         stage=stage,
         source=source,
         model=_checked_values(parts["model"], validated["model"]),
@@ -357,6 +359,7 @@ def build_stage_recipe(
         notes=notes,
         path=path,
     )
+    return require_model_and_data(recipe, *needs) if needs else recipe
 
 
 def _checked_values(raw: dict[str, Any], checked: BaseModel) -> dict[str, Any]:
@@ -376,6 +379,9 @@ def require_model_and_data(recipe: StageRecipe, starts_from: str = "", rows: str
     if not (recipe.options.mixture or recipe.options.dataset_mixture):
         raise RecipeError(f"{recipe.source}: no {rows} data: set 'mixture' or 'dataset_mixture'")
     return recipe
+
+
+Overrides = dict[str, Any] | None  # `--key value` overrides of recipe keys
 
 
 def load_recipe_file(

@@ -17,6 +17,7 @@ job. Heavy libraries load inside functions.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -61,15 +62,20 @@ class StageHooks:
     the methods whose default does not fit; `prepare_stage` / `train_stage` / `finish_stage` call
     them in the order they are listed here. One instance serves one run (it may keep state)."""
 
-    name = "stage"  # command name (`mixtune <name>`), run record `stage`, mixture lineage stage
-    title = "Stage"  # how the card and the curves name it
-    data_kind = "sft"  # which rows `load_training_data` accepts: "sft" | "preference"
+    name = "stage"  # the package: `mixtune <name>`, run record `stage`, mixture lineage stage
+    data_kind = "sft"  # which rows `load_training_data` accepts (a key of its COLUMN_SETS)
     curve_panels: tuple[tuple[str, ...], ...] = DEFAULT_KEYS
     hyperparameter_keys: tuple[str, ...] = ()  # the stage's TRL config keys recorded besides the common ones
 
+    @property
+    def title(self) -> str:
+        """How the card and the curves name the stage ("SFT")."""
+        return self.name.upper()
+
     def config_cls(self) -> type:
-        """The stage's TRL config class (imported here: TRL is heavy)."""
-        raise NotImplementedError
+        """The stage's TRL config class: `<name>.recipe.<name>_config_cls()` (TRL loads only then)."""
+        module = importlib.import_module(f"{self.name}.recipe")
+        return getattr(module, f"{self.name}_config_cls")()
 
     def config_values(self, run_recipe: StageRecipe, model_args: Any, caps: Any) -> tuple[dict, dict]:
         """(defaults, forced) values for the TRL config beyond the common ones."""
