@@ -56,7 +56,7 @@ class ArenaHandlers(TabHandlers):
             return
         rnd = ArenaRound(
             prompt=to_messages([{"role": "user", "content": message}], system),
-            models=draw_pair(self.models.names),
+            models=draw_pair(self.models.chat_names),
             settings=settings.to_dict(),
         )
         labels = list(VOTES.values())  # unchanged values: the buttons stay locked

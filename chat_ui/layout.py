@@ -16,12 +16,12 @@ import gradio as gr
 from chat_ui.arena_handlers import HIDDEN, VOTES, ArenaHandlers
 from chat_ui.chat_handlers import ChatHandlers
 from chat_ui.complete_handlers import CompleteHandlers
+from chat_ui.complete_tab import complete_tab
 from chat_ui.controls import sampling_controls, spread_inputs
-from chat_ui.cursor import CARET_JS, CURSOR
 from chat_ui.feedback import FeedbackLog
 from chat_ui.lineage import describe
 from chat_ui.models import Models
-from chat_ui.page_values import PageValues
+from chat_ui.page_values import PRIVATE, STREAMING, PageValues
 from chat_ui.prompts import CODING_EXAMPLES, DEFAULT_SYSTEM_PROMPT, SYSTEM_PRESETS
 from chat_ui.training_check import TrainingCheck, training_panel
 
@@ -35,10 +35,12 @@ CSS = """
 .filled-code .fill-middle {background: #bbf7d0; color: inherit; outline: 1px solid #16a34a}
 """
 
-PRIVATE = {"api_visibility": "private"}  # page-only listeners, not API endpoints
-# the streaming events: their handlers yield page-ready values (chat_ui/page_values.py)
-STREAMING = {"show_progress": "minimal", "concurrency_limit": None, "postprocess": False}
-# what both tabs' chatbots share
+NOT_FOR = {
+    "Chat": "none has a chat template (load a chat model: `--model DIR` of `mixtune sft` or `mixtune dpo`).",
+    "Arena": "none has a chat template (load one or two chat models).",
+    "Complete": "none can continue raw code.",
+}
+# what both chat tabs' chatbots share
 CHATBOT = {
     "sanitize_html": True,
     "render_markdown": True,
@@ -122,18 +124,24 @@ def build_page(
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
         gr.Markdown(f"# {title}")
         gr.Markdown(storage_notice(feedback), elem_classes="mixtune-notice")
-        with gr.Tab("Chat"):
-            chat_tab(models, chat, training)
-        with gr.Tab("Arena"):
-            arena_tab(models, arena)
-        with gr.Tab("Complete"):
-            complete_tab(models, complete)
+        for name, tab, needs, args in (
+            ("Chat", chat_tab, models.chat_names, (chat, training)),
+            ("Arena", arena_tab, models.chat_names, (arena,)),
+            ("Complete", complete_tab, models.completion_names, (complete,)),
+        ):
+            with gr.Tab(name):
+                if needs:
+                    tab(models, *args)
+                else:
+                    gr.Markdown(
+                        f"No loaded model can be used here: {NOT_FOR[name]}", elem_classes="mixtune-notice"
+                    )
     return demo
 
 
 def model_picker(models: Models) -> tuple[Any, Any]:
     """The model and system-prompt dropdowns, the model's description and the system prompt box."""
-    names = models.names
+    names = models.chat_names
     with gr.Row():
         model = gr.Dropdown(names, value=names[0], label="Model", scale=1)
         preset = gr.Dropdown(list(SYSTEM_PRESETS), value=next(iter(SYSTEM_PRESETS)), label="System preset")
@@ -166,7 +174,7 @@ def chat_tab(models: Models, chat: ChatHandlers, training: TrainingCheck) -> Non
         export_md_btn = gr.Button("Export Markdown", size="sm")
     status = gr.Markdown("", elem_id="status", elem_classes="mixtune-notice")
     notice = gr.Markdown("", elem_classes="mixtune-notice")
-    check, check_note, matches = training_panel(training, models.names[0])
+    check, check_note, matches = training_panel(training, models.chat_names[0])
     exported = gr.File(label="Export", visible=True, interactive=False, height=60)
     gr.Examples(CODING_EXAMPLES, inputs=[message], label="Coding examples")
     params = sampling_controls()
@@ -216,7 +224,7 @@ def chat_tab(models: Models, chat: ChatHandlers, training: TrainingCheck) -> Non
 def arena_tab(models: Models, arena: ArenaHandlers) -> None:
     state = gr.State(None)
     unsent = gr.State("")
-    if len(models.names) < 2:
+    if len(models.chat_names) < 2:
         gr.Markdown(
             "Only one model is loaded: both sides are that model with different seeds.",
             elem_classes="mixtune-notice",
@@ -252,39 +260,3 @@ def arena_tab(models: Models, arena: ArenaHandlers) -> None:
             [state, reveal, *vote_buttons],
             api_name=f"vote_{choice.replace('-', '_').lower()}",
         )
-
-
-def complete_tab(models: Models, complete: CompleteHandlers) -> None:
-    """A code box with a cursor marker; Fill streams the model's middle into the code."""
-    parts = gr.State(None)  # the last fill's (prefix, middle, suffix), for Accept
-    model = gr.Dropdown(models.names, value=models.names[0], label="Model", elem_id="complete-model")
-    about = gr.Markdown(complete.about(models.names[0]), elem_classes="mixtune-notice")
-    code = gr.Textbox(
-        lines=12,
-        max_lines=40,
-        label=f"Code: type {CURSOR} where the model should write, or put the caret there and press Fill",
-        elem_id="complete-code",
-    )
-    with gr.Row():
-        fill = gr.Button("Fill at cursor", variant="primary", elem_id="complete-fill")
-        stop = gr.Button("Stop", variant="stop", elem_id="complete-stop")
-        accept = gr.Button("Accept (put the middle in the code)", elem_id="complete-accept")
-    stops = gr.Textbox(
-        lines=2, label="Stop strings (one per line; \\n is a newline)", elem_id="complete-stops"
-    )
-    result = gr.HTML("", label="Filled code (the model's middle highlighted)", elem_id="complete-result")
-    status = gr.Markdown("", elem_id="complete-status", elem_classes="mixtune-notice")
-    with gr.Row():
-        prefix = gr.Textbox(lines=4, label="Prefix", interactive=False, elem_id="complete-prefix")
-        suffix = gr.Textbox(lines=4, label="Suffix", interactive=False, elem_id="complete-suffix")
-    params = sampling_controls("complete-", max_new_tokens=64)
-    with gr.Accordion("Raw prompt (the exact text the model continues)", open=False):
-        raw = gr.Textbox(lines=6, show_label=False, interactive=False, elem_id="complete-raw")
-
-    outputs = [result, prefix, suffix, status, raw, parts]
-    complete.values = PageValues(outputs)
-    fill_fn = spread_inputs(complete.fill)
-    fill.click(fill_fn, [code, model, stops, *params], outputs, js=CARET_JS, api_name="complete", **STREAMING)
-    stop.click(complete.stop, None, None, queue=False, api_name="complete_stop")
-    accept.click(complete.accept, [parts], [code], api_name="complete_accept", queue=False)
-    model.change(complete.about, [model], [about], **PRIVATE, queue=False)

@@ -31,6 +31,16 @@ class Models:
     def names(self) -> list[str]:
         return sorted(self.backends)
 
+    @property
+    def chat_names(self) -> list[str]:
+        """The models that chat: all but those loaded without a chat template (completion models)."""
+        return [n for n in self.names if can_chat(self.backends[n])]
+
+    @property
+    def completion_names(self) -> list[str]:
+        """The models that continue raw text (the Complete tab)."""
+        return [n for n in self.names if callable(getattr(self.backends[n], "complete", None))]
+
     def info(self, name: str) -> dict[str, Any]:
         if name not in self._info:
             self._info[name] = {**self.backends[name].info(), "name": name}
@@ -44,6 +54,12 @@ class Models:
         if name not in self.backends:
             raise gr.Error(f"unknown model {name!r}; choose one of {sorted(self.backends)}")
         return self.backends[name]
+
+
+def can_chat(backend: Any) -> bool:
+    """A model with a chat template (a served model is taken to have one: its server applies it)."""
+    tokenizer = getattr(backend, "tokenizer", None)
+    return tokenizer is None or not hasattr(tokenizer, "chat_template") or bool(tokenizer.chat_template)
 
 
 class TabHandlers:

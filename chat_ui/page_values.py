@@ -12,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+PRIVATE = {"api_visibility": "private"}  # page-only listeners, not API endpoints
+# the streaming events: their handlers yield values made here (postprocess=False)
+STREAMING = {"show_progress": "minimal", "concurrency_limit": None, "postprocess": False}
+
 
 def is_update(value: Any) -> bool:
     """A `gr.update(...)` or `gr.skip()`: Gradio applies those itself."""

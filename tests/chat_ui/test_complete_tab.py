@@ -162,3 +162,19 @@ def test_the_tab_fills_a_marked_cursor_in_a_real_browser(complete_page: dict, tm
             assert complete_page["scripted"].completions[-1]["prompt"] == "def double(x):\n    return "
         finally:
             browser.close()
+
+
+def test_a_completion_model_is_offered_in_the_complete_tab_only(tiny_base_dir: Path) -> None:
+    """A model without a chat template (a base or completion model) fills code; the chat and arena
+    tabs say why they have nothing to offer instead of failing on every message."""
+    from chat_ui.app import Playground
+    from chat_ui.transformers_backend import TransformersBackend
+
+    base = TransformersBackend(tiny_base_dir, name="base", chat=False)
+    playground = Playground({"base": base, "scripted": ScriptedBackend("scripted", "x")})
+    assert playground.models.chat_names == ["scripted"]
+    assert playground.models.completion_names == ["base", "scripted"]
+    only_base = Playground({"base": base})
+    shown = [getattr(b, "value", None) for b in only_base.blocks().blocks.values()]
+    assert any("No loaded model can be used here: none has a chat template" in str(text) for text in shown)
+    assert "fills in the middle with `<fim_prefix>`" in only_base.complete.about("base")
