@@ -22,7 +22,6 @@ from mixtune.errors import MixtuneError
 from mixtune.paths import shipped
 
 LAUNCH_CONFIGS = ("ddp", "zero2", "zero3", "fsdp")
-DEEPSPEED_CONFIGS = ("zero2", "zero3")
 
 
 def config_dir() -> Path:

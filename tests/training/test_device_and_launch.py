@@ -137,6 +137,21 @@ def test_cli_validates_before_launching(tmp_path: Path, capsys: pytest.CaptureFi
     assert "--gpus N" in capsys.readouterr().err
 
 
+def test_the_command_loads_the_recipe_once_and_trains_that_recipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sft.train
+    from sft.cli import COMMAND
+
+    loaded, trained = [], []
+    load = COMMAND.load
+    monkeypatch.setattr(type(COMMAND), "load", lambda self, *a: loaded.append(load(*a)) or loaded[-1])
+    monkeypatch.setattr(sft.train, "train_sft", lambda recipe, overwrite: trained.append(recipe) or tmp_path)
+    assert main(["sft", str(_write(tmp_path)), "--learning_rate", "1e-5"]) == 0
+    assert len(loaded) == 1 and trained == loaded and loaded[0].training["learning_rate"] == 1e-5
+    assert capsys.readouterr().out.strip() == str(tmp_path)
+
+
 def test_deepspeed_launch_without_deepspeed_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
