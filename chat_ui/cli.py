@@ -15,16 +15,18 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     chat = subparsers.add_parser(
         "chat",
-        help="the chat playground and arena (Gradio) for one or more models",
-        description="Chat with models in the browser; compare two anonymously in the arena; optionally "
-        "log votes as preference data. Binds 127.0.0.1 unless --host or --share is given.",
+        help="the playground (Gradio): chat, arena and code completion for one or more models",
+        description="Chat with models in the browser (each code block of an answer checked against the "
+        "model's training data); compare two anonymously in the arena; optionally log votes as preference "
+        "data; fill code at a cursor in the Complete tab. Binds 127.0.0.1 unless --host or --share is given.",
     )
     chat.add_argument(
         "--model",
         action="append",
         default=[],
         metavar="[NAME=]DIR_OR_ID",
-        help="a chat model directory or Hub id, loaded in-process (repeat for several)",
+        help="a model directory or Hub id, loaded in-process (repeat for several): a chat model, or a "
+        "base or completion model (no chat template), offered in the Complete tab",
     )
     chat.add_argument("--openai-base-url", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     chat.add_argument(
@@ -55,7 +57,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seconds between screen updates while streaming (default 0.05)",
     )
     chat.add_argument("--title", default="mixtune playground")
-    chat.set_defaults(func=run_chat)
+    chat.add_argument(
+        "--no-training-check",
+        action="store_true",
+        help="start with the training-data check off (by default each code block of an answer is looked "
+        "up in the model's training mixtures, whose missing search indexes are built at launch)",
+    )
+    chat.add_argument(
+        "--fim-layout",
+        choices=["psm", "spm"],
+        default="psm",
+        help="how the Complete tab lays out a fill for in-process models (the layout they were trained on)",
+    )
+    chat.set_defaults(func=run_chat, index_models=chat_index_models)
 
     serve = subparsers.add_parser(
         "serve",
@@ -148,7 +162,12 @@ def load_backends(args: argparse.Namespace) -> dict:
 
         for name, ref in model_names(args.model):
             log.info("loading %s from %s", name, ref)
-            backends[name] = TransformersBackend(ref, name=name, device=args.device)
+            backend = TransformersBackend(
+                ref, name=name, device=args.device, chat=False, fim_layout=args.fim_layout
+            )
+            if not backend.tokenizer.chat_template:
+                log.info("%s has no chat template: it is offered in the Complete tab only", name)
+            backends[name] = backend
     if args.openai_base_url:
         from chat_ui.openai_backend import OpenAIBackend, list_models
 
@@ -176,9 +195,36 @@ def run_chat(args: argparse.Namespace) -> int:
         log.warning(
             "the playground is reachable from other machines without a login; consider --auth USER:PASS"
         )
-    demo = build_app(backends, args.feedback_log, stream_interval=args.stream_interval, title=args.title)
+    demo = build_app(
+        backends,
+        args.feedback_log,
+        stream_interval=args.stream_interval,
+        title=args.title,
+        training_check=not args.no_training_check,
+    )
     launch(demo, host=args.host, port=args.port, share=args.share, auth=auth, block=True)
     return 0
+
+
+def chat_index_models(args: argparse.Namespace) -> list[str]:
+    """The in-process models whose training mixtures lack a current search index: the orchestration
+    builds them before the playground starts (none with --no-training-check). A model whose lineage
+    cannot be read is left to the playground, which says why its answers cannot be checked."""
+    from mixtune.attribution import missing_indexes
+    from mixtune.run_record import RUN_RECORD
+
+    if args.no_training_check:
+        return []
+    found = []
+    for _, ref in model_names(args.model):
+        if not (Path(ref) / RUN_RECORD).is_file():
+            continue
+        try:
+            if missing_indexes(ref):
+                found.append(ref)
+        except MixtuneError as exc:
+            log.warning("%s: its answers cannot be checked against its training data: %s", ref, exc)
+    return found
 
 
 def serve_index_models(args: argparse.Namespace) -> list[str]:

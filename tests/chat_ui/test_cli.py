@@ -47,11 +47,17 @@ def test_user_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str]
         assert "--engine vllm" in capsys.readouterr().err
 
 
-def test_a_base_model_without_chat_template_is_refused(
-    tiny_base_dir: Path, capsys: pytest.CaptureFixture
-) -> None:
-    assert main(["chat", "--model", str(tiny_base_dir)]) == 2
-    assert "no chat template" in capsys.readouterr().err
+def test_a_base_model_without_chat_template_is_loaded_for_completion(tiny_base_dir: Path) -> None:
+    from chat_ui.cli import load_backends
+    from chat_ui.models import Models
+    from mixtune.cli import build_parser
+
+    args = build_parser().parse_args(["chat", "--model", f"base={tiny_base_dir}", "--fim-layout", "spm"])
+    models = Models(load_backends(args))
+    assert models.chat_names == [] and models.completion_names == ["base"]
+    assert models.backends["base"].fim_layout == "spm"
+    with pytest.raises(MixtuneError, match="no chat template"):
+        models.backends["base"].render_prompt([{"role": "user", "content": "hi"}])
 
 
 def test_vllm_command_carries_the_models_chat_template_and_generation_config(tiny_chat_dir: Path) -> None:

@@ -186,3 +186,14 @@ def gr_skip() -> Any:
     import gradio as gr
 
     return gr.skip()
+
+
+def test_mixtune_chat_builds_missing_indexes_before_the_playground_starts(unindexed_model: Path) -> None:
+    from mixtune.attribution import missing_indexes
+    from mixtune.cli import build_missing_indexes, build_parser
+
+    off = build_parser().parse_args(["chat", "--model", str(unindexed_model), "--no-training-check"])
+    build_missing_indexes(off)
+    assert missing_indexes(unindexed_model)
+    build_missing_indexes(build_parser().parse_args(["chat", "--model", f"m={unindexed_model}"]))
+    assert missing_indexes(unindexed_model) == []
