@@ -46,3 +46,38 @@ def test_foreign_files_are_never_deleted(tmp_path: Path) -> None:
     with pytest.raises(MixtuneError, match="refusing to delete"):
         prepare_output_dir(tmp_path, overwrite=True)
     assert (tmp_path / "thesis.tex").read_text() == "precious"
+
+
+@pytest.mark.parametrize("stage", ["sft", "dpo"])
+def test_the_trl_config_sets_up_the_process_state_before_the_output_dir_is_touched(
+    stage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prepare_output_dir asks accelerate who the main process is: by then the TRL config (with
+    use_cpu on a CPU, so torchrun's CPU processes form their gloo group) must have set that up."""
+    import importlib
+
+    from accelerate.state import AcceleratorState, PartialState
+
+    import mixtune.training.output_dir as output_dir
+    from mixtune.training.stage import prepare_stage
+
+    recipe_module = importlib.import_module(f"{stage}.recipe")
+    recipe = getattr(recipe_module, f"build_{stage}_recipe")(
+        {
+            "model_name_or_path": "m",
+            "dataset_mixture": {"datasets": [{"id": "d.jsonl"}]},
+            "output_dir": str(tmp_path),
+        }
+    )
+    seen = []
+
+    def record_state(*args: object) -> None:
+        seen.append(PartialState._shared_state.get("_cpu"))
+        raise MixtuneError("stop here")
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    monkeypatch.setattr(output_dir, "prepare_output_dir", record_state)
+    stage_hooks = getattr(importlib.import_module(f"{stage}.train"), f"{stage.upper()}Stage")()
+    with pytest.raises(MixtuneError, match="stop here"):
+        prepare_stage(recipe, stage_hooks)
+    assert seen == [True]
