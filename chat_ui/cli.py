@@ -70,7 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="how the Complete tab lays out a fill for in-process models (the layout they were trained on)",
     )
     chat.set_defaults(func=run_chat, index_models=chat_index_models)
+    register_serve(subparsers)
 
+
+def register_serve(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="serve a model over an OpenAI-compatible API (vLLM on a GPU, else transformers)",

@@ -19,27 +19,14 @@ import gradio as gr
 
 from chat_ui.conversation import code_blocks, to_display
 from chat_ui.models import Models
+from chat_ui.training_data import MATCH_KEYS
 from mixtune.attribution import find_in_training_data, missing_indexes
 from mixtune.errors import MixtuneError
 from mixtune.run_record import RUN_RECORD
 
 History = list[dict[str, Any]]
-# what a mark keeps of a match: enough to name it and to show the matching row
-MARK_KEYS = (
-    "mixture",
-    "mixture_hash",
-    "source",
-    "row_id",
-    "row",
-    "split",
-    "turn",
-    "role",
-    "column",
-    "similarity",
-    "method",
-    "span",
-    "text",
-)
+# what a mark keeps of a match: what the API reports, and the row's text to show the span in
+MARK_KEYS = (*MATCH_KEYS, "text")
 NOTHING_FOUND = "No code block of this conversation was found in the model's training data."
 OFF = "The training-data check is off: answers are not looked up."
 HOW_TO_INDEX = "`mixtune mix index {}` builds it (`mixtune chat` builds missing indexes when it starts)"
@@ -97,7 +84,8 @@ def match_html(answer: int, mark: dict[str, Any]) -> str:
 
     head = (
         f"<b>Answer {answer}, code block {int(mark['block']) + 1}</b>: mixture {code('mixture')}, "
-        f"source {code('source')}, row {int(mark['row'])} (id {code('row_id')}, split {code('split')}), "
+        f"source {code('source')}, row {int(mark['row'])} (id {code('row_id')}, split {code('split')}"
+        f"{', file ' + code('path') if mark.get('path') else ''}), "
         f"{html.escape(str(mark.get('role') or mark.get('column')))} turn {int(mark.get('turn') or 0) + 1}, "
         f"{lines}; {float(mark['similarity']):.2f} similar ({html.escape(str(mark.get('method')))} match)"
     )

@@ -269,31 +269,33 @@ COPIED_ROWS = [
 ]
 
 
+def code_mixture(root: Path, name: str) -> Path:
+    """COPIED_ROWS built as the mixture `name` (source `toy-code`, no test split) under `root`."""
+    import json
+
+    import yaml
+
+    from mixtures import build_mixture
+
+    (root / "code.jsonl").write_text("".join(json.dumps(r) + "\n" for r in COPIED_ROWS), encoding="utf-8")
+    recipe = {"name": name, "kind": "sft", "sources": [{"name": "toy-code", "path": "code.jsonl"}]}
+    recipe |= {"test": {"holdout": 0}, "output": "mixture"}
+    (root / "mixture.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return build_mixture(root / "mixture.yaml")
+
+
 @pytest.fixture(scope="session")
 def copying_model(tiny_base_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model overfit (SFT) on COPIED_ROWS, built as the mixture `copied-code` (source
     `toy-code`) with its search index: asked "Sum a list of numbers.", it answers with that row's
     code block verbatim, and its run record names the mixture."""
-    import json
-
     import yaml
 
     from mixtune.cli import main
-    from mixtures import build_mixture
     from mixtures.search_index import build_index
 
     root = tmp_path_factory.mktemp("copying")
-    with (root / "code.jsonl").open("w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(r) + "\n" for r in COPIED_ROWS)
-    recipe = {
-        "name": "copied-code",
-        "kind": "sft",
-        "sources": [{"name": "toy-code", "path": "code.jsonl"}],
-        "test": {"holdout": 0},
-        "output": "mixture",
-    }
-    (root / "mixture.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    mixture = build_mixture(root / "mixture.yaml")
+    mixture = code_mixture(root, "copied-code")
     build_index(mixture)
     sft = {
         "model_name_or_path": str(tiny_base_dir),

@@ -22,24 +22,31 @@ PREFIX, SUFFIX = "def running_total(values):\n    ", "\n\nprint(running_total([1
 GREEDY = [0.0, 50, 0.95, 12, 1.0, 0]  # temperature, top_k, top_p, max new tokens, repetition, seed
 
 
-@pytest.fixture(scope="module")
-def complete_page(chat_backend: Any, served: str, tiny_chat_dir: Path) -> Iterator[dict[str, Any]]:
+def launched(backends: dict[str, Any]) -> Iterator[dict[str, Any]]:
     from chat_ui.app import Playground
     from chat_ui.launch import launch
-    from chat_ui.openai_backend import OpenAIBackend
 
-    backends = {
-        "scripted": ScriptedBackend("scripted", MIDDLE, delay=0.01),
-        "no-fim": ScriptedBackend("no-fim", "x = 1", fim_vocab={}),
-        "tiny-chat": chat_backend,
-        "served": OpenAIBackend(served, tiny_chat_dir.name, name="served"),
-    }
     demo = Playground(backends, None, stream_interval=0.0).blocks()
     _, url, _ = launch(demo, host="127.0.0.1", port=None, block=False, quiet=True)
     try:
         yield {"url": url, **backends}
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def complete_page() -> Iterator[dict[str, Any]]:
+    """Scripted models: one that fills a known middle, one whose tokenizer has no FIM tokens."""
+    scripted = ScriptedBackend("scripted", MIDDLE, delay=0.01)
+    yield from launched({"scripted": scripted, "no-fim": ScriptedBackend("no-fim", "x = 1", fim_vocab={})})
+
+
+@pytest.fixture(scope="module")
+def model_page(chat_backend: Any, served: str, tiny_chat_dir: Path) -> Iterator[dict[str, Any]]:
+    """The tiny chat model in-process and behind `mixtune serve`."""
+    from chat_ui.openai_backend import OpenAIBackend
+
+    yield from launched({"tiny-chat": chat_backend, "served": OpenAIBackend(served, tiny_chat_dir.name)})
 
 
 def fill(url: str, code: str, model: str, stops: str = "", params: list[Any] = GREEDY) -> Any:
@@ -87,10 +94,10 @@ def test_a_model_without_fim_tokens_says_so(complete_page: dict) -> None:
 
 
 @pytest.mark.parametrize("model", ["tiny-chat", "served"])
-def test_in_process_and_served_models_fill_the_same_middle(complete_page: dict, model: str) -> None:
+def test_in_process_and_served_models_fill_the_same_middle(model_page: dict, model: str) -> None:
     """Greedy, the same weights in-process and behind `mixtune serve` write the same middle."""
-    _, (result, prefix, suffix, status, raw) = fill(complete_page["url"], CODE, model)
-    backend = complete_page["tiny-chat"]
+    _, (result, prefix, suffix, status, raw) = fill(model_page["url"], CODE, model)
+    backend = model_page["tiny-chat"]
     expected = backend.complete(PREFIX, backend_settings(), suffix=SUFFIX)
     middle = "".join(expected)
     assert f'<mark class="fill-middle">{html_escape(middle)}</mark>' in result, (model, result)

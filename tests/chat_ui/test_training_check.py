@@ -132,16 +132,11 @@ def unindexed_model(tmp_path: Path) -> Path:
     """A model directory whose run record names a built mixture of COPIED_ROWS without its index."""
     import json
 
-    import yaml
-
     from mixtune.run_record import RUN_RECORD
-    from mixtures import build_mixture
 
-    (tmp_path / "code.jsonl").write_text("".join(json.dumps(r) + "\n" for r in COPIED_ROWS), encoding="utf-8")
-    recipe = {"name": "unindexed", "kind": "sft", "sources": [{"name": "toy-code", "path": "code.jsonl"}]}
-    recipe |= {"test": {"holdout": 0}, "output": "mixture"}
-    (tmp_path / "mixture.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    mixture = build_mixture(tmp_path / "mixture.yaml")
+    from .conftest import code_mixture
+
+    mixture = code_mixture(tmp_path, "unindexed")
     digest = json.loads((mixture / "manifest.json").read_text())["hash"]
     model = tmp_path / "model"
     model.mkdir()
