@@ -106,11 +106,14 @@ def test_handbook_v03_dataset_mixer_with_old_names_parses_and_trains(
     assert train_sft(load_sft_recipe(recipe)) == out
 
 
-def test_mixtune_mixture_recipe_is_built_on_the_fly_and_recorded(
+def test_mixtune_mixture_recipe_is_built_on_the_fly_by_the_mixtures_stage(
     tiny_base_dir: Path, toy_jsonl: Path, tmp_path: Path, write_recipe: Callable[..., Path]
 ) -> None:
+    from mixtune.errors import DataError
+    from mixtune.manifest import read_manifest
+    from mixtune.training.data import build_mixture_recipe
     from sft.recipe import load_sft_recipe
-    from sft.train import train_sft
+    from sft.train import prepare_sft
 
     mixture = write_recipe(
         "toy-mix.yaml",
@@ -123,15 +126,17 @@ def test_mixtune_mixture_recipe_is_built_on_the_fly_and_recorded(
         mixture=str(mixture),
         bf16=False,
         output_dir=str(tmp_path / "out"),
+        batching="grouped",
         **QUICK,
     )
-    rec = _record(train_sft(load_sft_recipe(recipe)))
-    [mix] = rec["mixtures"]
-    from mixtures import read_manifest
-
+    # the lineage the run record is written from (tests/sft/test_overfit.py reads it back)
+    [mix] = [m.as_dict() for m in prepare_sft(load_sft_recipe(recipe)).data.mixtures]
     manifest = read_manifest(mix["path"])
     assert mix["name"] == "toy-mix" and mix["hash"] == manifest["hash"]
     assert mix["composition"] == {"toy": 6}
+    broken = write_recipe("broken-mix.yaml", name="broken", kind="sft", sources=[{"nme": "toy"}])
+    with pytest.raises(DataError, match=rf"mixture: {broken}: the mixture build failed \(exit 2\): .*nme"):
+        build_mixture_recipe(broken)
 
 
 def test_unknown_keys_and_bad_values_fail_before_loading_anything(
