@@ -30,6 +30,21 @@ def expected_labels(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[lis
     return enc["input_ids"], labels
 
 
+def _one_step(
+    write_recipe: Callable[..., Path], model: Path, data: Path, tmp_path: Path, **keys: Any
+) -> Path:
+    """A one-step CPU recipe on `data`, one example per row (`auto` batching may pack them)."""
+    return write_recipe(
+        model_name_or_path=str(model),
+        dataset_mixture={"datasets": [{"id": str(data)}]},
+        output_dir=str(tmp_path / "out"),
+        max_steps=1,
+        bf16=False,
+        batching="grouped",
+        **keys,
+    )
+
+
 def test_labels_mask_everything_but_assistant_turns(
     tiny_base_dir: Path,
     toy_jsonl: Path,
@@ -40,15 +55,7 @@ def test_labels_mask_everything_but_assistant_turns(
     from sft.recipe import load_sft_recipe
     from sft.train import prepare_sft
 
-    recipe = write_recipe(
-        model_name_or_path=str(tiny_base_dir),
-        dataset_mixture={"datasets": [{"id": str(toy_jsonl)}]},
-        output_dir=str(tmp_path / "out"),
-        max_steps=1,
-        bf16=False,
-        batching="grouped",  # one example per row: `auto` may pack them, depending on a measurement
-    )
-    run = prepare_sft(load_sft_recipe(recipe))
+    run = prepare_sft(load_sft_recipe(_one_step(write_recipe, tiny_base_dir, toy_jsonl, tmp_path)))
     assert run.data_stats["train"].as_dict() == {
         "rows_in": 3,
         "kept": 3,
@@ -103,16 +110,9 @@ def test_rows_cut_by_max_length_are_counted_and_rows_left_untrained_are_dropped(
     cut = [(ids[:limit], labels[:limit]) for ids, labels in rows if len(ids) > limit]
     emptied = sum(all(lab == -100 for lab in labels) for _, labels in cut)
     assert emptied == 1 and len(cut) - emptied >= 1
-    recipe = write_recipe(
-        model_name_or_path=str(tiny_base_dir),
-        dataset_mixture={"datasets": [{"id": str(data)}]},
-        output_dir=str(tmp_path / "out"),
-        max_steps=1,
-        bf16=False,
-        batching="grouped",
-        max_length=limit,
+    run = prepare_sft(
+        load_sft_recipe(_one_step(write_recipe, tiny_base_dir, data, tmp_path, max_length=limit))
     )
-    run = prepare_sft(load_sft_recipe(recipe))
     assert run.data_stats["train"].as_dict() == {
         "rows_in": 4,
         "kept": 3,
