@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from mixtune.commands import add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from mixtune.base_model import DEFAULT_SIZE, SIZES
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "base-model",
+        run,
         help="build (or reuse) the small offline StarCoder2-architecture base model",
         description="Train a byte-level BPE on local Python code and briefly pre-train a small "
         "StarCoder2-architecture model on it. Cached: a second call with the same settings is free.",
@@ -23,7 +27,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="pre-training steps (default: the size's own)")
     p.add_argument("--force", action="store_true", help="rebuild even when a cached copy matches")
     p.add_argument("--prompt", default="def fibonacci(n):", help="greedy continuation shown after building")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
