@@ -38,7 +38,9 @@ def launched(backends: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def complete_page() -> Iterator[dict[str, Any]]:
     """Scripted models: one that fills a known middle, one whose tokenizer has no FIM tokens."""
     scripted = ScriptedBackend("scripted", MIDDLE, delay=0.01)
-    yield from launched({"scripted": scripted, "no-fim": ScriptedBackend("no-fim", "x = 1", fim_vocab={})})
+    yield from launched(
+        {"scripted": scripted, "no-fim": ScriptedBackend("no-fim", "y = '<i>'", fim_vocab={})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +84,14 @@ def test_the_middle_is_filled_in_place_with_stops_and_settings_applied(complete_
 
 
 def test_code_without_a_cursor_is_continued_and_html_stays_text(complete_page: dict) -> None:
-    _, (result, prefix, suffix, status, raw) = fill(complete_page["url"], "x = '<b>'\n", "scripted")
-    assert complete_page["scripted"].completions[-1]["suffix"] is None
+    """No marker: a plain continuation, which a model without FIM tokens can do too; neither the
+    code nor the model's text is ever HTML on the page."""
+    _, (result, prefix, suffix, status, raw) = fill(complete_page["url"], "x = '<b>'\n", "no-fim")
+    assert complete_page["no-fim"].completions[-1]["suffix"] is None
     assert raw == "x = '<b>'\n" and suffix == "" and "continuation" in status
-    assert "&lt;b&gt;" in result and "<b>" not in result
+    assert "x = &#x27;&lt;b&gt;&#x27;" in result
+    assert '<mark class="fill-middle">y = &#x27;&lt;i&gt;&#x27;</mark>' in result
+    assert "<b>" not in result and "<i>" not in result
 
 
 def test_a_model_without_fim_tokens_says_so(complete_page: dict) -> None:

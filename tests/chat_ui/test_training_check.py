@@ -50,6 +50,7 @@ def test_a_copied_block_is_marked_with_its_source_and_row(copying_page: str, cop
     answer = message_text(sent[0][-1])
     code = COPIED_ROWS[0]["messages"][1]["content"]
     assert code.split("```python\n")[1].split("```")[0] in answer, answer  # the model reproduces the row
+    assert "found in training data" not in answer  # the reply itself is never held up by the check
     chatbot, matches, note = client.predict(True, api_name="/check_training_data")
     shown = message_text(chatbot[-1])
     row, row_id = mixture_row(copying_model, code)
@@ -172,6 +173,7 @@ def test_a_missing_index_is_a_note_naming_the_command_then_the_check_runs(uninde
         1.0,
     )
     assert "found in training data" in chatbot[-1]["content"] and note == ""
+    assert "<mark>def greet(name):\n    return &#x27;hello &#x27; + name</mark>" in panel  # the span, escaped
     assert asyncio.run(check.check(kept, True))[:2] == (gr_skip(), gr_skip())  # checked once only
     off = TrainingCheck(Models({"lineage": LineageBackend(unindexed_model, answer)}), on=False)
     assert off.default("lineage")[0]["value"] is False
