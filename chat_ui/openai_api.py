@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from chat_ui.backend import ChatBackend, ReplyStream
+from mixtune.errors import MixtuneError
 
 RequestModel = TypeVar("RequestModel", bound=BaseModel)
 
@@ -98,6 +100,21 @@ def sse(body: dict[str, Any]) -> str:
 def sse_error(message: str) -> str:
     """An error met mid-stream (the status line is already sent), as vLLM reports it."""
     return sse({"error": {"message": message, "type": "server_error"}})
+
+
+async def event_stream(
+    events: AsyncIterator[str], close: Callable[[], Awaitable[None]]
+) -> AsyncIterator[str]:
+    """A streamed answer's events, then `data: [DONE]`; an error met on the way is sent as an
+    error event (the status line is already out); `close` runs however it ends."""
+    try:
+        async for event in events:
+            yield event
+        yield "data: [DONE]\n\n"
+    except MixtuneError as exc:
+        yield sse_error(str(exc))
+    finally:
+        await close()
 
 
 def _close(reply: ReplyStream, cancel: threading.Event) -> None:

@@ -33,11 +33,11 @@ from chat_ui.backend import CompletionBackend, GenerationSettings, ReplyStream
 from chat_ui.openai_api import (
     BadRequest,
     close_reply,
+    event_stream,
     find_backend,
     next_piece,
     parse_body,
     sse,
-    sse_error,
     validated,
 )
 from chat_ui.training_data import training_data_field
@@ -247,29 +247,24 @@ class TextCompletion:
 
     async def events(self) -> AsyncIterator[str]:
         """The answer as `text_completion` chunks: the text as it comes, each choice's last chunk
-        with its finish_reason (and training_data when asked), the usage when asked, [DONE]."""
+        with its finish_reason (and training_data when asked), the usage when asked (then [DONE],
+        added by `event_stream`)."""
         held = []
-        try:
-            for choice in self.choices:
-                if self.req.echo:
-                    yield sse(self.body([self.piece(choice, choice.prompt)]))
-                while (text := await next_piece(choice.reply)) is not None:
-                    yield sse(self.body([self.piece(choice, text)]))
-                last = self.piece(choice, "", choice.reply.finish_reason)
-                if self.req.check_training_data:
-                    held.append(last)  # sent with its training_data once every choice is done
-                else:
-                    yield sse(self.body([last]))
-            if held:
-                for last, field in zip(held, await anyio.to_thread.run_sync(self.checked), strict=True):
-                    yield sse(self.body([{**last, "training_data": field}]))
-            if (self.req.stream_options or {}).get("include_usage"):
-                yield sse(self.body([], usage=self.usage()))
-            yield "data: [DONE]\n\n"
-        except MixtuneError as exc:
-            yield sse_error(str(exc))
-        finally:
-            await self.close()
+        for choice in self.choices:
+            if self.req.echo:
+                yield sse(self.body([self.piece(choice, choice.prompt)]))
+            while (text := await next_piece(choice.reply)) is not None:
+                yield sse(self.body([self.piece(choice, text)]))
+            last = self.piece(choice, "", choice.reply.finish_reason)
+            if self.req.check_training_data:
+                held.append(last)  # sent with its training_data once every choice is done
+            else:
+                yield sse(self.body([last]))
+        if held:
+            for last, field in zip(held, await anyio.to_thread.run_sync(self.checked), strict=True):
+                yield sse(self.body([{**last, "training_data": field}]))
+        if (self.req.stream_options or {}).get("include_usage"):
+            yield sse(self.body([], usage=self.usage()))
 
 
 async def completions(request: Request) -> Any:
@@ -284,4 +279,6 @@ async def completions(request: Request) -> Any:
     completion = TextCompletion(req, choices, cancel, backend.info().get("model"))
     if not req.stream:
         return await completion.answer()
-    return StreamingResponse(completion.events(), media_type="text/event-stream")
+    return StreamingResponse(
+        event_stream(completion.events(), completion.close), media_type="text/event-stream"
+    )

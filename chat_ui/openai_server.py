@@ -33,11 +33,11 @@ from chat_ui.openai_api import (
     BadRequest,
     api_error,
     close_reply,
+    event_stream,
     find_backend,
     next_piece,
     parse_body,
     sse,
-    sse_error,
     validated,
 )
 from chat_ui.openai_completions import completions
@@ -242,26 +242,21 @@ class ChatCompletion:
         }
 
     async def events(self) -> AsyncIterator[str]:
-        """The reply as `chat.completion.chunk` events, then the usage when asked, then [DONE]."""
+        """The reply as `chat.completion.chunk` events, then the usage when asked (then [DONE],
+        added by `event_stream`)."""
         text = StreamedText(self.stops, bool(self.tools))
-        try:
-            yield self.chunk({"role": "assistant", "content": ""})
-            while (piece := await self.next_piece()) is not None:
-                if out := text.feed(piece):
-                    yield self.chunk({"content": out})
-                if text.stopped:
-                    break
-            *deltas, (delta, finish) = self.last_deltas(text)
-            for each, _ in deltas:
-                yield self.chunk(each)
-            yield self.chunk(delta, finish, **await self.training_data(text.held))
-            if (self.req.stream_options or {}).get("include_usage"):
-                yield sse({**self.head("chat.completion.chunk"), "choices": [], "usage": self.usage()})
-            yield "data: [DONE]\n\n"
-        except MixtuneError as exc:
-            yield sse_error(str(exc))
-        finally:
-            await self.close()
+        yield self.chunk({"role": "assistant", "content": ""})
+        while (piece := await self.next_piece()) is not None:
+            if out := text.feed(piece):
+                yield self.chunk({"content": out})
+            if text.stopped:
+                break
+        *deltas, (delta, finish) = self.last_deltas(text)
+        for each, _ in deltas:
+            yield self.chunk(each)
+        yield self.chunk(delta, finish, **await self.training_data(text.held))
+        if (self.req.stream_options or {}).get("include_usage"):
+            yield sse({**self.head("chat.completion.chunk"), "choices": [], "usage": self.usage()})
 
     def last_deltas(self, text: StreamedText) -> list[tuple[dict[str, Any], str | None]]:
         """What follows the streamed content: the tool calls or the held-back rest, then the finish."""
@@ -364,7 +359,9 @@ async def chat_completions(request: Request) -> Any:
     completion = ChatCompletion(req, reply, cancel, tools, backend.info().get("model"))
     if not req.stream:
         return await completion.answer()
-    return StreamingResponse(completion.events(), media_type="text/event-stream")
+    return StreamingResponse(
+        event_stream(completion.events(), completion.close), media_type="text/event-stream"
+    )
 
 
 def create_app(backends: dict[str, ChatBackend], default_max_tokens: int = 512) -> FastAPI:

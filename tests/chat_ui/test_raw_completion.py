@@ -110,7 +110,7 @@ def test_an_empty_or_too_long_prompt_is_a_clear_error(base_backend: Any) -> None
 @pytest.mark.parametrize(
     ("pieces", "stops", "sent"),
     [
-        (["ab", "c\nd", "ef"], ["\nd"], "abc"),  # a stop split over two pieces
+        (["ab\n", "de"], ["\nd"], "ab"),  # a stop split over two pieces
         (["hello wor", "ld!"], ["xyz", "o w", "ld"], "hell"),  # the earliest stop wins
         (["abc", "de"], ["ef"], "abcde"),  # a held tail that turned out not to be a stop
         (["one", " two"], [], "one two"),
@@ -127,3 +127,26 @@ def test_stop_filter(pieces: list[str], stops: list[str], sent: str) -> None:
     if not cut.stopped:
         out += cut.rest()
     assert out == sent
+
+
+@pytest.mark.parametrize("token", ["<|endoftext|>", "<file_sep>"])
+def test_a_raw_continuation_ends_at_the_end_of_text_or_file(base_backend: Any, token: str) -> None:
+    """Force the token as the 4th one: the continuation ends there, without showing it."""
+    import torch
+
+    forced = base_backend.tokenizer.convert_tokens_to_ids(token)
+    calls = {"n": 0}
+
+    def force(module: Any, inputs: Any, output: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            output = output.clone()
+            output[..., -1, forced] = torch.finfo(output.dtype).max
+        return output
+
+    handle = base_backend.model.lm_head.register_forward_hook(force)
+    try:
+        reply = run(base_backend.complete(PREFIX, GREEDY))
+    finally:
+        handle.remove()
+    assert reply.finish_reason == "stop" and reply.completion_tokens == 4 and token not in reply.text

@@ -264,3 +264,91 @@ def test_openai_backend_builds_the_fim_prompt_when_the_server_refuses_suffix(
     no_fim.client = TestClient(refusing_suffix(app))
     with pytest.raises(Exception, match="no fill-in-the-middle tokens"):
         list(no_fim.complete(PREFIX, settings, suffix=SUFFIX))
+
+
+class FailingBackend:
+    """A backend whose completion fails after its first piece (e.g. the model runs out of memory)."""
+
+    name = "failing"
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.name, "model": None}
+
+    def complete(
+        self, prompt: str, settings: Any, stop: Any = (), cancel: Any = None, suffix: Any = None
+    ) -> Any:
+        from chat_ui.backend import ReplyStream
+        from mixtune.errors import MixtuneError
+
+        def pieces() -> Any:
+            yield "x"
+            raise MixtuneError("generation with failing failed: out of memory")
+
+        return ReplyStream(pieces())
+
+
+def test_an_error_mid_stream_is_an_error_event(http: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from chat_ui.openai_server import create_app
+
+    failing = TestClient(create_app({"failing": FailingBackend()}), raise_server_exceptions=False)
+    r = failing.post("/v1/completions", json={"model": "failing", "prompt": "x", "stream": True})
+    events = [json.loads(x[6:]) for x in r.text.split("\n") if x.startswith("data: {")]
+    assert events[0]["choices"][0]["text"] == "x"
+    assert events[-1]["error"]["message"] == "generation with failing failed: out of memory"
+    r = failing.post("/v1/completions", json={"model": "failing", "prompt": "x"})
+    assert r.status_code == 400 and "out of memory" in r.json()["error"]["message"]
+
+
+class Recording:
+    """The in-process backend, keeping every reply it starts (to see how it ended)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self.replies: list[Any] = []
+
+    def info(self) -> dict[str, Any]:
+        return self.backend.info()
+
+    def complete(self, prompt: str, settings: Any, stop: Any, cancel: Any, suffix: Any = None) -> Any:
+        self.replies.append((self.backend.complete(prompt, settings, stop, cancel, suffix), cancel))
+        return self.replies[-1][0]
+
+
+def test_a_client_that_leaves_stops_the_generation(chat_backend: Any) -> None:
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from chat_ui.generate_thread import GENERATION_LOCK
+    from chat_ui.openai_server import create_app
+
+    from .conftest import free_port
+
+    recording = Recording(chat_backend)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app({"tiny": recording}), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        body = {"model": "tiny", "prompt": PREFIX, "max_tokens": 1000, "temperature": 1.0, "seed": 1}
+        with httpx.stream(
+            "POST", f"http://127.0.0.1:{port}/v1/completions", json={**body, "stream": True}
+        ) as r:
+            next(r.iter_lines())  # the first chunk came: generation is running; leave now
+        left = time.monotonic()
+        ((reply, cancel),) = recording.replies
+        assert cancel.wait(5), "the server did not stop the generation"
+        # the model is free within a token or so (1000 tokens would hold it for seconds)
+        assert GENERATION_LOCK.acquire(timeout=5)
+        GENERATION_LOCK.release()
+        assert time.monotonic() - left < 1.0 and reply.completion_tokens < 1000
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -108,6 +108,7 @@ def test_completion_text_is_looked_up_streamed_or_not(
     assert last.finish_reason and last.text == ""
     assert_names_the_copied_row(last.model_extra["training_data"]["matches"], copied_row)
     assert all("training_data" not in (c.choices[0].model_extra or {}) for c in chunks[:-1])
+    assert [c for c in chunks if c.choices[0].finish_reason] == [chunks[-1]]  # one last chunk
 
 
 def test_a_model_without_lineage_gets_an_error_field(oai: Any) -> None:
