@@ -169,7 +169,7 @@ def chat_tab(models: Models, chat: ChatHandlers, training: TrainingCheck) -> Non
     with gr.Row():
         retry = gr.Button("Retry (new seed)", size="sm")
         undo_btn = gr.Button("Undo", size="sm")
-        clear = gr.Button("Clear", size="sm")
+        clear = gr.Button("Clear", size="sm", elem_id="clear")
         export_json_btn = gr.Button("Export JSON", size="sm")
         export_md_btn = gr.Button("Export Markdown", size="sm")
     status = gr.Markdown("", elem_id="status", elem_classes="mixtune-notice")
@@ -209,10 +209,17 @@ def chat_tab(models: Models, chat: ChatHandlers, training: TrainingCheck) -> Non
     # Stop sets the session's cancel event: generation ends within a token and the reply
     # finishes normally, so its last update (history, "finished: cancelled") is kept
     stop.click(chat.stop, None, [notice], queue=False, api_name="stop")
-    undo_btn.click(chat.undo, [history], [chatbot, history, message, status], api_name="undo", queue=False)
+    undone = undo_btn.click(
+        chat.undo, [history], [chatbot, history, message, status], api_name="undo", queue=False
+    )
     cleared = [chatbot, history, message, status, raw]
-    clear.click(chat.clear, None, cleared, api_name="clear", queue=False)
-    chatbot.clear(chat.clear, None, cleared, **PRIVATE, queue=False)  # its trash icon
+    shortened = [
+        undone,
+        clear.click(chat.clear, None, cleared, api_name="clear", queue=False),
+        chatbot.clear(chat.clear, None, cleared, **PRIVATE, queue=False),  # its trash icon
+    ]
+    for event in shortened:  # the panel shows the marks of the conversation as it now is
+        event.then(training.panel, [history], [matches], **PRIVATE, queue=False)
     rate_api.click(chat.rate, [index, liked, history, system], [notice], api_name="rate", queue=False)
     chatbot.like(chat.rate_from_chatbot, [history, system], [notice], **PRIVATE, queue=False)
     export_json_btn.click(chat.export_json, [history, system, model], [exported], api_name="export_json")

@@ -151,6 +151,10 @@ class TrainingCheck:
             return gr.skip(), gr.skip(), panel_html(history), gr.skip()
         return to_display(history), history, panel_html(history), note
 
+    def panel(self, history: History | None) -> str:
+        """The panel for the conversation as it is (after an undo or a clear)."""
+        return panel_html(history) if history else ""
+
     async def switch(self, history: History | None, enabled: bool) -> tuple[Any, ...]:
         """On: check the conversation's answers now. Off: drop the marks shown."""
         if enabled:

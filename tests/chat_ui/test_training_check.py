@@ -66,7 +66,8 @@ def test_a_copied_block_is_marked_with_its_source_and_row(copying_page: str, cop
 
 def test_the_page_marks_the_copied_block_in_a_real_browser(copying_page: str, tmp_path: Path) -> None:
     """Sent from the page, the copied answer gets its mark under the block once it is complete, the
-    panel highlights the matching lines of the row, and the switch takes the marks away."""
+    panel highlights the matching lines of the row; the switch takes the marks away and back, and
+    Clear empties the panel."""
     from playwright.sync_api import sync_playwright
 
     from .conftest import keep_screenshot
@@ -105,6 +106,13 @@ def test_the_page_marks_the_copied_block_in_a_real_browser(copying_page: str, tm
             tab.locator("#training-note").get_by_text("check is off").wait_for(timeout=10_000)
             assert "found in training data" not in bot.inner_text()
             assert tab.locator("#training-matches mark").count() == 0
+            tab.locator("#training-check input").check()  # on again: the answer is looked up again
+            highlighted.wait_for(timeout=10_000)
+            assert "found in training data" in bot.inner_text()
+            tab.click("#clear")
+            tab.wait_for_function(
+                "!document.querySelector('#training-matches').innerText.includes('Answer 1')", timeout=10_000
+            )
         finally:
             browser.close()
 
