@@ -1,9 +1,11 @@
 """A small OpenAI-compatible server over the in-process backend, for CPU use and tests.
 
 It speaks the subset of the API the playground and common clients use: `GET /v1/models`,
-`POST /v1/chat/completions` (streamed as server-sent events or not, with usage counts), and
-vLLM's `/tokenize` and `/detokenize`, so the same client code works against `vllm serve`.
-When the client disconnects mid-stream, generation is cancelled.
+`POST /v1/chat/completions` (streamed as server-sent events or not, with usage counts),
+`POST /v1/completions` (chat_ui/openai_completions.py: raw prompts, fill-in-the-middle from
+`suffix`), and vLLM's `/tokenize` and `/detokenize`, so the same client code works against
+`vllm serve`. When the client disconnects mid-stream, generation is cancelled. The extension field
+`check_training_data` adds the answer's matches in the model's training data (chat_ui/training_data.py).
 
 Tool calling works as `vllm serve --enable-auto-tool-choice --tool-call-parser hermes` does it:
 `tools` are rendered by the chat template, `<tool_call>` blocks in the reply come back as

@@ -99,7 +99,7 @@ def training_data_field(model_ref: str | Path | None, text: str, blocks: bool) -
         if blocks:
             return {"blocks": block_matches(model_dir, text)}
         return {"matches": text_matches(model_dir, text)}
-    except MixtuneError as exc:
+    except (MixtuneError, OSError) as exc:  # an unreadable index is a field, not a failed answer
         message = str(exc)
         if "index" in message and "mix index" not in message:
             message += f" ({HOW_TO_INDEX})"
