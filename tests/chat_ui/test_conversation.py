@@ -169,3 +169,25 @@ def test_a_whitespace_only_reply_says_so_instead_of_an_empty_bubble() -> None:
     # while streaming, or with visible text, nothing is added
     assert whitespace_note({"role": "assistant", "content": "\n\n"}) is None
     assert whitespace_note({**turn, "content": "\n x"}) is None
+
+
+def test_code_blocks_are_the_fences_the_chat_renders_and_marks_go_under_them() -> None:
+    from chat_ui.conversation import code_blocks, with_marks
+
+    text = "Two ways:\n\n```python\ndef f():\n    return 1\n```\n\nor\n\n~~~\nx = `y`\n~~~\n\n````md\n```\ninner\n```\n````\n\n```js\nlet a"
+    blocks = code_blocks(text)
+    assert [(b.lang, b.code) for b in blocks] == [
+        ("python", "def f():\n    return 1"),
+        ("", "x = `y`"),
+        ("md", "```\ninner\n```"),
+        ("js", "let a"),  # still streaming: the fence runs to the end
+    ]
+    assert all(text[b.start : b.end].lstrip().startswith(("```", "~~~")) for b in blocks)
+    mark = {"block": 1, "mixture": "m`x", "source": "s", "row": 3, "row_id": "s/3", "similarity": 0.918}
+    marked = with_marks(text, [mark])
+    assert (
+        "~~~\n\n> **found in training data**: mixture `m'x`, source `s`, row 3 (`s/3`), 0.92 similar"
+        in marked
+    )
+    assert marked.count("found in training data") == 1
+    assert with_marks(text, []) == text
