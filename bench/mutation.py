@@ -395,9 +395,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         'truncated={"sequences": len(long_rows) - emptied},',
         'truncated={"sequences": 0},',
         "SFT rows cut to max_length go unrecorded (the run record says nothing was truncated)",
-        (
-            "tests/sft/test_labels.py::test_rows_cut_by_max_length_are_counted_and_rows_left_untrained_are_dropped",
-        ),
+        ("tests/sft/test_labels.py",),
     ),
     M(
         "card-warmup-ratio-as-steps",

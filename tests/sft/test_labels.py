@@ -45,25 +45,44 @@ def _one_step(
     )
 
 
-def test_labels_mask_everything_but_assistant_turns(
+def test_labels_mask_everything_but_assistant_turns_and_cut_rows_are_counted(
     tiny_base_dir: Path,
-    toy_jsonl: Path,
     write_recipe: Callable[..., Path],
     tmp_path: Path,
     conversations: list[dict[str, Any]],
 ) -> None:
+    from mixtune.chat_format import setup_chat_format
+    from mixtune.training.model import load_tokenizer
     from sft.recipe import load_sft_recipe
     from sft.train import prepare_sft
 
-    run = prepare_sft(load_sft_recipe(_one_step(write_recipe, tiny_base_dir, toy_jsonl, tmp_path)))
+    # beside the conversations: a long answer (cut to max_length, kept) and a prompt longer than
+    # max_length (no trained token left: dropped); both counted in the run's data stats
+    long_answer = {
+        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "w " * 200}]
+    }
+    long_prompt = {
+        "messages": [{"role": "user", "content": "w " * 400}, {"role": "assistant", "content": "ok"}]
+    }
+    tokenizer = load_tokenizer(str(tiny_base_dir))
+    setup_chat_format(None, tokenizer, "chatml", overwrite=False)
+    limit = max(len(expected_labels(tokenizer, c["messages"])[0]) for c in conversations) + 4
+    ids, labels = expected_labels(tokenizer, long_answer["messages"])
+    assert len(ids) > limit and len(expected_labels(tokenizer, long_prompt["messages"])[0]) > limit
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in [*conversations, long_answer, long_prompt]))
+    run = prepare_sft(
+        load_sft_recipe(_one_step(write_recipe, tiny_base_dir, data, tmp_path, max_length=limit))
+    )
     assert run.data_stats["train"].as_dict() == {
-        "rows_in": 3,
-        "kept": 3,
-        "dropped": {},
-        "truncated": {"sequences": 0},
+        "rows_in": 5,
+        "kept": 4,
+        "dropped": {"no_trained_token_after_truncation": 1},
+        "truncated": {"sequences": 1},
     }
     assert run.trainer.args.assistant_only_loss is True
     prepared = {tuple(r["input_ids"]): r["labels"] for r in run.trainer.train_dataset}
+    assert len(prepared) == 4 and prepared[tuple(ids[:limit])] == labels[:limit]
     multi_turn = next(c for c in conversations if c["messages"][0]["role"] == "system")
     checked = 0
     for conv in conversations:
@@ -81,46 +100,3 @@ def test_labels_mask_everything_but_assistant_turns(
     assert trained == (
         "def add(a, b):\n    return a + b<|im_end|>def add3(a, b, c):\n    return a + b + c<|im_end|>"
     )
-
-
-def test_rows_cut_by_max_length_are_counted_and_rows_left_untrained_are_dropped(
-    tiny_base_dir: Path,
-    write_recipe: Callable[..., Path],
-    tmp_path: Path,
-    conversations: list[dict[str, Any]],
-) -> None:
-    from mixtune.chat_format import setup_chat_format
-    from mixtune.training.model import load_tokenizer
-    from sft.recipe import load_sft_recipe
-    from sft.train import prepare_sft
-
-    long_prompt = {
-        "messages": [{"role": "user", "content": "word " * 300}, {"role": "assistant", "content": "ok"}]
-    }
-    data = tmp_path / "rows.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in [*conversations, long_prompt]), encoding="utf-8")
-    tokenizer = load_tokenizer(str(tiny_base_dir))
-    setup_chat_format(None, tokenizer, "chatml", overwrite=False)
-    rows = [expected_labels(tokenizer, r["messages"]) for r in [*conversations, long_prompt]]
-    # a limit inside the longest conversation's first answer: longer rows are cut, the long prompt's
-    # row keeps no trained token and is dropped
-    first_trained = [next(i for i, lab in enumerate(labels) if lab != -100) for _, labels in rows]
-    longest = max(range(len(conversations)), key=lambda i: len(rows[i][0]))
-    limit = first_trained[longest] + 2
-    cut = [(ids[:limit], labels[:limit]) for ids, labels in rows if len(ids) > limit]
-    emptied = sum(all(lab == -100 for lab in labels) for _, labels in cut)
-    assert emptied == 1 and len(cut) - emptied >= 1
-    run = prepare_sft(
-        load_sft_recipe(_one_step(write_recipe, tiny_base_dir, data, tmp_path, max_length=limit))
-    )
-    assert run.data_stats["train"].as_dict() == {
-        "rows_in": 4,
-        "kept": 3,
-        "dropped": {"no_trained_token_after_truncation": 1},
-        "truncated": {"sequences": len(cut) - 1},
-    }
-    prepared = {tuple(r["input_ids"]): r["labels"] for r in run.trainer.train_dataset}
-    assert len(prepared) == 3
-    for ids, labels in cut:
-        if any(lab != -100 for lab in labels):
-            assert prepared[tuple(ids)] == labels

@@ -107,8 +107,14 @@ def test_handbook_v03_dataset_mixer_with_old_names_parses_and_trains(
 
 
 def test_mixtune_mixture_recipe_is_built_on_the_fly_by_the_mixtures_stage(
-    tiny_base_dir: Path, toy_jsonl: Path, tmp_path: Path, write_recipe: Callable[..., Path]
+    tiny_base_dir: Path,
+    toy_jsonl: Path,
+    tmp_path: Path,
+    write_recipe: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import subprocess
+
     from mixtune.errors import DataError
     from mixtune.manifest import read_manifest
     from mixtune.training.data import build_mixture_recipe
@@ -134,9 +140,15 @@ def test_mixtune_mixture_recipe_is_built_on_the_fly_by_the_mixtures_stage(
     manifest = read_manifest(mix["path"])
     assert mix["name"] == "toy-mix" and mix["hash"] == manifest["hash"]
     assert mix["composition"] == {"toy": 6}
-    broken = write_recipe("broken-mix.yaml", name="broken", kind="sft", sources=[{"nme": "toy"}])
-    with pytest.raises(DataError, match=rf"mixture: {broken}: the mixture build failed \(exit 2\): .*nme"):
-        build_mixture_recipe(broken)
+    # a failed build is an error naming the recipe and the build's last message (its own error)
+    failed = subprocess.CompletedProcess(
+        [], 2, stdout="", stderr="building\nerror: m.yaml: sources.0.nme: unknown key\n"
+    )
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: failed)
+    with pytest.raises(
+        DataError, match=rf"mixture: {mixture}: the mixture build failed \(exit 2\): error: .*nme"
+    ):
+        build_mixture_recipe(mixture)
 
 
 def test_unknown_keys_and_bad_values_fail_before_loading_anything(
