@@ -1,6 +1,7 @@
-"""A small repository in one house style, for completion tests: every module handles one kind of
-record with the same four functions, so held-out modules (records never trained on together with
-those functions) are predictable from the style and from the names around the masked text."""
+"""A small repository in one house style, for completion tests: one short module per kind of record,
+all alike, so the held-out modules (records not trained on) are predictable from the style and from
+the names around the masked text. Short files pack many FIM documents into each row, which is
+what lets a randomly initialised test model learn the layout within a test's budget."""
 
 from __future__ import annotations
 
