@@ -24,6 +24,9 @@ from mixtune.errors import MixtuneError
 from mixtune.fim import fim_tokens_of
 
 Updates = AsyncIterator[tuple[Any, ...]]
+SERVER_PROMPT = (
+    "(the server built the prompt from the prefix and suffix, in the model's fill-in-the-middle tokens)"
+)
 
 
 def fill_status(reply: ReplyStream, fim: bool, stops: Sequence[str]) -> str:
@@ -95,7 +98,9 @@ class CompleteHandlers(TabHandlers):
         except MixtuneError as exc:
             failure = exc
             reply.finish_reason = "error"
-        raw = getattr(reply, "prompt", None) or raw  # a served model's FIM prompt is known once it answered
+        raw = (
+            getattr(reply, "prompt", None) or raw or SERVER_PROMPT
+        )  # a served model's is known once it answered
         status = fill_status(reply, fim, stops)
         shown = filled_html(prefix, middle, suffix)
         yield self.values(shown, prefix, suffix, status, raw, [prefix, middle, suffix])

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chat_ui.complete_handlers import SERVER_PROMPT
 from chat_ui.cursor import CURSOR, parse_stops, split_at_cursor
 from mixtune.errors import MixtuneError
 from mixtune.fim import STARCODER, fim_prompt
@@ -36,10 +37,12 @@ def launched(backends: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def complete_page() -> Iterator[dict[str, Any]]:
-    """Scripted models: one that fills a known middle, one whose tokenizer has no FIM tokens."""
+    """Scripted models: one that fills a known middle, one whose tokenizer has no FIM tokens, and
+    one that writes 500 words."""
     scripted = ScriptedBackend("scripted", MIDDLE, delay=0.01)
+    no_fim = ScriptedBackend("no-fim", "y = '<i>'", fim_vocab={})
     yield from launched(
-        {"scripted": scripted, "no-fim": ScriptedBackend("no-fim", "y = '<i>'", fim_vocab={})}
+        {"scripted": scripted, "no-fim": no_fim, "long": ScriptedBackend("long", "", 0.02, words=500)}
     )
 
 
@@ -94,6 +97,23 @@ def test_code_without_a_cursor_is_continued_and_html_stays_text(complete_page: d
     assert "<b>" not in result and "<i>" not in result
 
 
+def test_stop_ends_a_fill_within_moments_and_keeps_the_partial_middle(complete_page: dict) -> None:
+    import time
+
+    from gradio_client import Client
+
+    client = Client(complete_page["url"], verbose=False)
+    job = client.submit(CODE, "long", "", *GREEDY, api_name="/complete")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "w3 " not in str(job.outputs()[-1:]):
+        time.sleep(0.02)
+    stopped = time.monotonic()
+    client.predict(api_name="/complete_stop")
+    result, prefix, suffix, status, raw = job.result(timeout=20)
+    assert time.monotonic() - stopped < 2 and "finished: cancelled" in status
+    assert "w3 " in result and "w499" not in result and (prefix, suffix) == (PREFIX, SUFFIX)
+
+
 def test_a_model_without_fim_tokens_says_so(complete_page: dict) -> None:
     with pytest.raises(Exception, match="has no fill-in-the-middle tokens"):
         fill(complete_page["url"], CODE, "no-fim")
@@ -108,8 +128,7 @@ def test_in_process_and_served_models_fill_the_same_middle(model_page: dict, mod
     middle = "".join(expected)
     assert f'<mark class="fill-middle">{html_escape(middle)}</mark>' in result, (model, result)
     assert "fill in the middle" in status and f"middle **{expected.completion_tokens}** tokens" in status
-    if model == "tiny-chat":
-        assert raw == fim_prompt(PREFIX, SUFFIX, STARCODER)
+    assert raw == (fim_prompt(PREFIX, SUFFIX, STARCODER) if model == "tiny-chat" else SERVER_PROMPT)
 
 
 def backend_settings() -> Any:
