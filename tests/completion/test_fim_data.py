@@ -162,3 +162,17 @@ def test_too_short_rows_are_refused(tokenizer: Any, seq_length: int) -> None:
 
     with pytest.raises(DataError, match="seq_length"):
         build_fim_dataset(FILES, tokenizer, FimSettings(seq_length=seq_length))
+
+
+def test_the_trainer_callback_moves_the_dataset_to_each_epoch(tokenizer: Any) -> None:
+    """At every epoch start (also a resumed run's, whose state.epoch is fractional) the dataset
+    draws that epoch's split points."""
+    from types import SimpleNamespace
+
+    from completion.train import epoch_callback
+
+    ds = build_fim_dataset(FILES, tokenizer, FimSettings(seq_length=128, fim_rate=0.5))
+    callback = epoch_callback(ds)
+    for state_epoch, expected in ((0.0, 0), (0.9999999999, 1), (2.0, 2), (3.5, 3)):
+        callback.on_epoch_begin(None, SimpleNamespace(epoch=state_epoch), None)
+        assert ds.epoch == expected
