@@ -199,12 +199,13 @@ def chat_tab(models: Models, chat: ChatHandlers, training: TrainingCheck) -> Non
     replies.append(
         chatbot.edit(spread_inputs(chat.edit_from_chatbot), inputs, outputs, **PRIVATE, **STREAMING)
     )
-    # the training-data check: after each reply the page starts, in an event of its own
+    # the training-data check: after each reply the page starts, in an event of its own (no progress
+    # shown on the chat it may mark)
     marked = [chatbot, history, matches, check_note]
     for reply in replies:
-        reply.then(training.check, [history, check], marked, **PRIVATE)
+        reply.then(training.check, [history, check], marked, show_progress="hidden", **PRIVATE)
     check_api.click(training.check, [history, check], marked, api_name="check_training_data")
-    check.input(training.switch, [history, check], marked, **PRIVATE)
+    check.input(training.switch, [history, check], marked, show_progress="hidden", **PRIVATE)
     model.change(training.default, [model], [check, check_note], **PRIVATE, queue=False)
     # Stop sets the session's cancel event: generation ends within a token and the reply
     # finishes normally, so its last update (history, "finished: cancelled") is kept

@@ -149,7 +149,11 @@ class TrainingCheck:
         note = "\n\n".join(dict.fromkeys(n for n in notes if n))
         if not todo:
             return gr.skip(), gr.skip(), panel_html(history), gr.skip()
-        return to_display(history), history, panel_html(history), note
+        # the chat is shown again only when a mark was added, the history kept when a turn was checked
+        marked = any(t.get("training_data") for t in todo)
+        checked = any("training_data" in t for t in todo)
+        shown = to_display(history) if marked else gr.skip()
+        return shown, history if checked else gr.skip(), panel_html(history), note
 
     def panel(self, history: History | None) -> str:
         """The panel for the conversation as it is (after an undo or a clear)."""
