@@ -7,14 +7,17 @@ import logging
 import os
 from pathlib import Path
 
+from mixtune.commands import add_command
 from mixtune.errors import MixtuneError
 
 log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    chat = subparsers.add_parser(
+    chat = add_command(
+        subparsers,
         "chat",
+        run_chat,
         help="the playground (Gradio): chat, arena and code completion for one or more models",
         description="Chat with models in the browser (each code block of an answer checked against the "
         "model's training data); compare two anonymously in the arena; optionally log votes as preference "
@@ -69,13 +72,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="psm",
         help="how the Complete tab lays out a fill for in-process models (the layout they were trained on)",
     )
-    chat.set_defaults(func=run_chat, index_models=chat_index_models)
+    chat.set_defaults(index_models=chat_index_models)
     register_serve(subparsers)
 
 
 def register_serve(subparsers: argparse._SubParsersAction) -> None:
-    serve = subparsers.add_parser(
+    serve = add_command(
+        subparsers,
         "serve",
+        run_serve,
         help="serve a model over an OpenAI-compatible API (vLLM on a GPU, else transformers)",
         description="`vllm serve` with the model's chat template and generation config when vLLM and a "
         "CUDA GPU are present; otherwise a small transformers-backed server with /v1/models, "
@@ -120,7 +125,7 @@ def register_serve(subparsers: argparse._SubParsersAction) -> None:
         help="build the search indexes of the model's training mixtures before serving, so requests with "
         '"check_training_data": true get the matches of their output (transformers engine)',
     )
-    serve.set_defaults(func=run_serve, index_models=serve_index_models)
+    serve.set_defaults(index_models=serve_index_models)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mixtune.commands import add_command
 from mixtune.errors import MixtuneError
 
 
@@ -25,8 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_eval(subparsers: argparse._SubParsersAction) -> None:
-    ev = subparsers.add_parser(
+    ev = add_command(
+        subparsers,
         "eval",
+        run_eval_cmd,
         help="evaluate a model on code benchmarks (HumanEval, MBPP, MultiPL-E, HumanEval-X, HumanEval "
         "infilling: sandboxed execution; repo:PATH: exact match and edit similarity)",
         description="Generate completions with a model directory, a Hub id or an OpenAI-compatible "
@@ -61,7 +64,6 @@ def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("--name", help="display name of the run in leaderboards")
     ev.add_argument("--out", help="output directory (default: MODEL/evals/<benchmark>-<settings hash>)")
-    ev.set_defaults(func=run_eval_cmd)
 
 
 def _add_generation_args(ev: argparse.ArgumentParser) -> None:
@@ -156,8 +158,10 @@ def _add_sandbox_args(ev: argparse.ArgumentParser) -> None:
 
 
 def _register_compare(subparsers: argparse._SubParsersAction) -> None:
-    cmp = subparsers.add_parser(
+    cmp = add_command(
+        subparsers,
         "compare",
+        run_compare_cmd,
         help="leaderboard of eval runs: bootstrap CIs, paired significance, win rate, mixtures, plot",
         description="Compare runs given as results.json files, run directories, or model directories "
         "(their evals/*/results.json). Writes leaderboard.md, leaderboard.html, scores.png, comparison.json.",
@@ -169,7 +173,6 @@ def _register_compare(subparsers: argparse._SubParsersAction) -> None:
     cmp.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm adjustment")
     cmp.add_argument("--seed", type=int, default=0)
     cmp.add_argument("--out", default="runs/compare", help="output directory (default runs/compare)")
-    cmp.set_defaults(func=run_compare_cmd)
 
 
 def run_eval_cmd(args: argparse.Namespace) -> int:

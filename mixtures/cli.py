@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mixtune.commands import add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     mix = subparsers.add_parser(
@@ -14,26 +16,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub = mix.add_subparsers(dest="mix_command", metavar="SUBCOMMAND")
 
-    build = sub.add_parser("build", help="build a mixture (a no-op when the same hash is already built)")
+    build = add_command(
+        sub, "build", run_build, help="build a mixture (a no-op when the same hash is already built)"
+    )
     build.add_argument("recipe", help="mixture recipe YAML")
     build.add_argument(
         "--out", help="output directory (default: recipe 'output', else the cache, named by hash)"
     )
     build.add_argument("--num-proc", type=int, default=None, help="processes for normalisation and writing")
-    build.set_defaults(func=run_build)
 
-    check = sub.add_parser("validate", help="check a recipe's keys, types, values and files; loads no data")
+    check = add_command(
+        sub, "validate", run_validate, help="check a recipe's keys, types, values and files; loads no data"
+    )
     check.add_argument("recipe", help="mixture recipe YAML")
-    check.set_defaults(func=run_validate)
 
-    show = sub.add_parser("show", help="summarise a built mixture and render a few rows")
+    show = add_command(sub, "show", run_show, help="summarise a built mixture and render a few rows")
     show.add_argument("dir", help="built mixture directory")
     show.add_argument("--rows", type=int, default=2, help="sample rows to render (default 2)")
     show.add_argument("--split", default="train", choices=["train", "test"])
-    show.set_defaults(func=run_show)
 
-    stats = sub.add_parser(
+    stats = add_command(
+        sub,
         "stats",
+        run_stats,
         help="rows, tokens, shares, turns, lengths, code languages and filter drops of a built mixture",
     )
     stats.add_argument("dir", help="built mixture directory")
@@ -43,16 +48,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     stats.add_argument("--json", action="store_true", help="print the statistics as JSON instead of markdown")
     stats.add_argument("--num-proc", type=int, default=None, help="processes for measuring rows")
-    stats.set_defaults(func=run_stats)
 
-    compare = sub.add_parser("compare", help="compare built mixtures side by side (report + plots)")
+    compare = add_command(
+        sub, "compare", run_compare, help="compare built mixtures side by side (report + plots)"
+    )
     compare.add_argument("dirs", nargs="+", metavar="DIR", help="two or more built mixture directories")
     compare.add_argument("--out", default="mixture-compare", help="output folder (default ./mixture-compare)")
     compare.add_argument(
         "--tokenizer", help="count tokens with this tokenizer (Hub id or folder); default characters"
     )
     compare.add_argument("--num-proc", type=int, default=None, help="processes for measuring rows")
-    compare.set_defaults(func=run_compare)
     from mixtures.search_cli import register as register_search
 
     register_search(sub)

@@ -6,17 +6,20 @@ import argparse
 import json
 from pathlib import Path
 
+from mixtune.commands import add_command
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    index = sub.add_parser(
-        "index", help="build the search index of a built mixture (beside it, as <DIR>.index/)"
+    index = add_command(
+        sub, "index", run_index, help="build the search index of a built mixture (beside it, as <DIR>.index/)"
     )
     index.add_argument("dir", help="built mixture directory")
     index.add_argument("--force", action="store_true", help="rebuild even when the index is current")
-    index.set_defaults(func=run_index)
 
-    search = sub.add_parser(
+    search = add_command(
+        sub,
         "search",
+        run_search,
         help="find the rows of a mixture (or of every mixture a model was trained on) matching a query",
     )
     search.add_argument("target", metavar="DIR_OR_MODEL", help="built mixture, or a trained model directory")
@@ -27,7 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--exact", action="store_true", help="exact lines only (as a quoted query)")
     search.add_argument("--top", type=int, default=5, help="matches to show (default 5)")
     search.add_argument("--json", action="store_true", help="print the matches as JSON")
-    search.set_defaults(func=run_search)
 
 
 def run_index(args: argparse.Namespace) -> int:
