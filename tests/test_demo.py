@@ -46,3 +46,37 @@ def test_demo_pipeline_end_to_end(tmp_path: Path) -> None:
     rerun.run()
     cached = {r.name: r.cached for r in rerun.results}
     assert cached["SFT"] and cached["DPO"] and cached["HumanEval"] and cached["preference accuracy"]
+
+
+@pytest.mark.slow
+def test_copilot_demo_end_to_end(tmp_path: Path) -> None:
+    """`mixtune demo --copilot` at its smallest: sample codebase -> completion mixture -> FIM training ->
+    repo eval of base and fine-tuned -> before/after plot and report; a rerun reuses every stage."""
+    from mixtune.demo_copilot import PLOT_PNG, SCORES_JSON, CopilotDemo, CopilotSettings
+
+    settings = CopilotSettings(
+        out=tmp_path / "copilot-demo",
+        size="test",
+        completion_overrides={"max_steps": 3, "eval_strategy": "no", "logging_steps": 1, "seq_length": 256},
+        max_new_tokens=8,
+        lines_per_file=1,
+        spans_per_file=0,
+    )
+    report = CopilotDemo(settings).run()
+    out = settings.out
+    text = report.read_text()
+    for stage in ("base model", "completion mixture", "completion training", "repo eval", "before/after"):
+        assert f"| {stage} |" in text
+    assert f"]({PLOT_PNG})" in text and (out / PLOT_PNG).stat().st_size > 0
+    scores = json.loads((out / SCORES_JSON).read_text())
+    assert set(scores) == {"base model", "fine-tuned"}
+    assert all(0.0 <= s["exact_match"] <= 1.0 and s["tasks"] > 0 for s in scores.values())
+    assert f"| fine-tuned | {scores['fine-tuned']['exact_match']:.3f} |" in text
+    run = json.loads((out / "copilot" / "mixtune_run.json").read_text())
+    assert run["stage"] == "completion" and run["mixtures"][0]["name"] == "demo-copilot"
+    assert "mixtune serve" in text and (out / "report.html").is_file()
+
+    rerun = CopilotDemo(settings)
+    rerun.run()
+    cached = {r.name: r.cached for r in rerun.results}
+    assert cached["completion training"] and cached["repo eval"] and cached["completion mixture"]
