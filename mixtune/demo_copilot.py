@@ -28,9 +28,9 @@ class CopilotSettings:
     out: Path
     size: str = "tiny"  # embedded base-model size (mixtune.base_model.SIZES)
     completion_overrides: dict[str, Any] = field(default_factory=dict)
-    max_new_tokens: int = 64  # per masked line or span
-    lines_per_file: int = 4  # repo tasks cut from each held-out file
-    spans_per_file: int = 2
+    max_new_tokens: int = 48  # per masked line or span
+    lines_per_file: int = 2  # repo tasks cut from each held-out file
+    spans_per_file: int = 1
 
 
 def read_scores(run_dir: Path) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def run_copilot(args: Any) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     out = Path("runs/demo-copilot" if args.out == "runs/demo" else args.out).resolve()
-    tokens = args.max_new_tokens if args.max_new_tokens != 192 else 64  # 192: the chat demo's default
+    tokens = args.max_new_tokens if args.max_new_tokens != 192 else 48  # 192: the chat demo's default
     CopilotDemo(CopilotSettings(out=out, size=args.size, max_new_tokens=tokens)).run()
     print("\nserve it to editors: " + " ".join(serve_command(out)))
     cmd = ["mixtune", "chat", "--model", f"copilot={out / 'copilot'}", "--port", str(args.port)]
