@@ -173,9 +173,18 @@ def prepare_stage(
     model_name = resolve_model_name(model_args.model_name_or_path, recipe.path)
     tokenizer = load_tokenizer(model_name, model_args.model_revision, args.trust_remote_code)
     run = StageRun(
-        recipe, stage, args, model_args, caps, plan.output_dir, plan.resume_from, model_name, tokenizer,
-        notes=notes, started=started,
-    )  # fmt: skip
+        recipe=recipe,
+        stage=stage,
+        args=args,
+        model_args=model_args,
+        caps=caps,
+        output_dir=plan.output_dir,
+        resume_from=plan.resume_from,
+        model_name=model_name,
+        tokenizer=tokenizer,
+        notes=notes,
+        started=started,
+    )
     stage.check_tokenizer(run)
     run.data = load_training_data(recipe.options, stage.data_kind, stage.name, recipe.path, recipe.source)
     model = load_model(model_args, model_name, caps, args)

@@ -3,14 +3,12 @@ precomputed reference log-probs keep no reference model either."""
 
 from __future__ import annotations
 
-import gc
 import json
-from typing import Any
-
-from transformers import TrainerCallback
 
 from dpo.recipe import build_dpo_recipe
 from dpo.train import train_dpo
+
+from .model_counter import ModelCounter
 
 QUICK = {
     "beta": 0.1,
@@ -23,22 +21,6 @@ QUICK = {
     "seed": 0,
     "disable_tqdm": True,
 }
-
-
-class ModelCounter(TrainerCallback):
-    def __init__(self) -> None:
-        self.counts: list[int] = []
-        self.baseline = _live_models()  # models other tests still hold are not this run's
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.counts.append(_live_models() - self.baseline)
-
-
-def _live_models() -> int:
-    from transformers import GenerationMixin
-
-    gc.collect()
-    return sum(isinstance(o, GenerationMixin) for o in gc.get_objects())
 
 
 def _run(parent, train_jsonl, out, **extra):

@@ -3,18 +3,18 @@ leaves a model directory whose card and run record name both mixtures and the SF
 
 from __future__ import annotations
 
-import gc
 import json
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
-from transformers import TrainerCallback
 
 from dpo.recipe import build_dpo_recipe
 from dpo.train import train_dpo
 from mixtune.training.run_record import DataStats, RunRecord
+
+from .model_counter import ModelCounter
 
 TRAIN_SETTINGS = {
     "beta": 0.1,
@@ -31,25 +31,6 @@ TRAIN_SETTINGS = {
     "seed": 0,
     "disable_tqdm": True,
 }
-
-
-class ModelCounter(TrainerCallback):
-    """Counts live causal-LM models while training runs (a reference copy would be a second one)."""
-
-    def __init__(self) -> None:
-        self.counts: list[int] = []
-        self.baseline = _live_models()  # models other tests still hold are not this run's
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if not self.counts:
-            self.counts.append(_live_models() - self.baseline)
-
-
-def _live_models() -> int:
-    from transformers import GenerationMixin
-
-    gc.collect()
-    return sum(isinstance(o, GenerationMixin) for o in gc.get_objects())
 
 
 def dpo_recipe(parent: Path, train_jsonl: Path, test_jsonl: Path, out: Path, **extra: Any):
@@ -92,7 +73,7 @@ def completion_logps(model_dir: Path, rows: list[dict[str, Any]]) -> list[tuple[
 
 @pytest.fixture(scope="module")
 def full_run(sft_parent_dir, preference_jsonl, heldout_jsonl, tmp_path_factory):
-    counter = ModelCounter()
+    counter = ModelCounter(first_step_only=True)
     recipe = dpo_recipe(
         sft_parent_dir, preference_jsonl, heldout_jsonl, tmp_path_factory.mktemp("dpo") / "out"
     )
