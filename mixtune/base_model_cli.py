@@ -6,18 +6,17 @@ import argparse
 
 from mixtune.commands import add_command
 
+HELP = "build (or reuse) the small offline StarCoder2-architecture base model"
+DESCRIPTION = (
+    "Train a byte-level BPE on local Python code and briefly pre-train a small StarCoder2-architecture "
+    "model on it. Cached: a second call with the same settings is free."
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from mixtune.base_model import DEFAULT_SIZE, SIZES
 
-    p = add_command(
-        subparsers,
-        "base-model",
-        run,
-        help="build (or reuse) the small offline StarCoder2-architecture base model",
-        description="Train a byte-level BPE on local Python code and briefly pre-train a small "
-        "StarCoder2-architecture model on it. Cached: a second call with the same settings is free.",
-    )
+    p = add_command(subparsers, "base-model", run, HELP, DESCRIPTION)
     p.add_argument("--out", help="output directory (default: the mixtune cache, named by the settings' hash)")
     p.add_argument(
         "--size", default=DEFAULT_SIZE, choices=sorted(SIZES), help=f"model size (default {DEFAULT_SIZE})"

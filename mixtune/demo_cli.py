@@ -8,17 +8,16 @@ from pathlib import Path
 
 from mixtune.commands import add_command
 
+HELP = "run the whole stack offline: base model, mixtures, SFT, DPO, evals, report, playground"
+DESCRIPTION = (
+    "Build the embedded base model and the demo mixtures, train SFT then DPO, evaluate base/SFT/DPO on a "
+    "HumanEval subset, compare them, write a report, then open the playground. Reruns reuse every "
+    "finished stage."
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = add_command(
-        subparsers,
-        "demo",
-        run,
-        help="run the whole stack offline: base model, mixtures, SFT, DPO, evals, report, playground",
-        description="Build the embedded base model and the demo mixtures, train SFT then DPO, evaluate base/SFT/"
-        "DPO on a HumanEval subset, compare them, write a report, then open the playground. Reruns reuse "
-        "every finished stage.",
-    )
+    p = add_command(subparsers, "demo", run, HELP, DESCRIPTION)
     p.add_argument("--out", default="runs/demo", help="demo folder (default runs/demo)")
     p.add_argument("--size", default="tiny", help="embedded base-model size: test, tiny (default), small")
     p.add_argument("--eval-limit", type=int, default=20, help="HumanEval problems per model (default 20)")
