@@ -125,7 +125,7 @@ def inner_mfu(step: str, work: Path, sft_mix: Path) -> dict:
         "device": name,
         "parameters_for_6N": n,
         "batching": record["hyperparameters"].get("batching"),
-        "activation_checkpointing": record["hyperparameters"].get("gradient_checkpointing"),
+        "activation_checkpointing": record["hyperparameters"].get("activation_checkpointing"),
         "real_tokens_per_s": tokens_per_s,
         "pad_share": metrics.get("pad_share"),
         "peak_gpu_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
