@@ -609,7 +609,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "openai-stop-ignores-cancel",
         "chat_ui",
         "chat_ui/openai_backend.py",
-        "OpenAIBackend.stream",
+        "OpenAIBackend._read_events",
         "return closed.is_set() or (cancel is not None and cancel.is_set())",
         "return closed.is_set()",
         "Stop no longer closes the stream to an OpenAI-compatible server (vLLM keeps generating)",
