@@ -23,9 +23,11 @@ many top-1 answers agree (the same row, or both nothing).
 Measured on 2 shared CPU cores (200 queries per size, the first 20 also scanned):
 100k rows (300k segments): build 12.1 s = 8,293 rows/s, index query p50 1.11 ms, scan p50
 1,125 ms: 1,012x, top-1 agree 20/20, planted recall 1.000 (a quieter machine);
-1M rows (3M segments): build 206.9 s = 4,833 rows/s, index query p50 1.45 ms (p95 1.94), scan
-p50 11,093 ms: 7,666x, top-1 agree 20/20, planted recall 1.000 (the machine busy with other work;
-index version 1, which hashed a block's lines rather than its turn's).
+1M rows (3M segments), index version 2 (each turn's lines hashed once) through
+`mixtune.attribution`: build 196.8 s = 5,081 rows/s, index query p50 6.55 ms (p95 26.45), scan
+p50 14,651 ms (prep 214 s): 2,237x, top-1 agree 20/20, planted recall 1.000 (load average ~3);
+index version 1 (a block's lines hashed rather than its turn's), the machine busy with other work:
+build 206.9 s = 4,833 rows/s, query p50 1.45 ms (p95 1.94), scan p50 11,093 ms: 7,666x, 20/20.
 """
 
 from __future__ import annotations
