@@ -34,7 +34,14 @@ COMPLETION_COLUMNS = ("content", "path", "repo", "language")
 FIELD_KEYS = {
     "content": ("content", "text", "code"),
     "path": ("path", "max_stars_repo_path", "max_forks_repo_path", "max_issues_repo_path", "file_path"),
-    "repo": ("repo", "repo_name", "repo_id", "max_stars_repo_name", "max_forks_repo_name", "max_issues_repo_name"),
+    "repo": (
+        "repo",
+        "repo_name",
+        "repo_id",
+        "max_stars_repo_name",
+        "max_forks_repo_name",
+        "max_issues_repo_name",
+    ),
     "language": ("language", "lang"),
 }
 # file filter verdicts are counted whatever `on_error` says: a minified file is not a bad row

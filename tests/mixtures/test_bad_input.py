@@ -161,7 +161,7 @@ def test_empty_file_is_an_error(tmp_path, write_recipe) -> None:
         ),
         (
             {"name": "r", "kind": "dpo", "sources": [{"path": "d.jsonl"}]},
-            r"kind: Input should be 'sft' or 'preference'",
+            r"kind: Input should be 'sft', 'preference' or 'completion'",
         ),
         ({"name": "r", "kind": "sft", "sources": []}, r"sources: List should have at least 1 item"),
         ({"name": "r", "kind": "sft", "sources": [{"path": "d.jsonl"}, {"path": "d.jsonl"}]}, "used twice"),
