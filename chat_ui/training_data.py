@@ -13,25 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from chat_ui.conversation import code_blocks
+from mixtune.attribution.query import REPORTED_FIELDS
 from mixtune.errors import MixtuneError
 from mixtune.run_record import RUN_RECORD
 
 # what the API reports of a match: enough to name the row and show the matching span
-MATCH_KEYS = (
-    "mixture",
-    "mixture_hash",
-    "source",
-    "row_id",
-    "row",
-    "split",
-    "turn",
-    "role",
-    "column",
-    "similarity",
-    "method",
-    "span",
-    "path",
-)
+MATCH_KEYS = REPORTED_FIELDS
 SNIPPET_CHARS = 4000  # the matching span's text is cut here (a row can be a whole file)
 HOW_TO_INDEX = (
     "build the indexes with `mixtune mix index MIXTURE_DIR` or start `mixtune serve --check-training-data`"

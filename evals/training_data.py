@@ -16,23 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mixtune.attribution.query import REPORTED_FIELDS
 from mixtune.errors import DataError, MixtuneError
 from mixtune.run_record import RUN_RECORD, read_run_record
 
 MIN_CHARS = 40
 MAX_LISTED = 1000  # found samples listed in results.json (all of them are in samples.jsonl)
-MATCH_KEYS = (
-    "mixture",
-    "mixture_hash",
-    "source",
-    "row_id",
-    "row",
-    "split",
-    "column",
-    "similarity",
-    "method",
-    "span",
-)
+MATCH_KEYS = REPORTED_FIELDS
 Finder = Callable[..., list[Any]]
 
 

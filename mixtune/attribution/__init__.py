@@ -28,13 +28,14 @@ from mixtune.attribution.lineage import (
     search,
     targets,
 )
-from mixtune.attribution.query import Match, Searcher, parse_query, search_index
+from mixtune.attribution.query import REPORTED_FIELDS, Match, Searcher, parse_query, search_index
 
 __all__ = [
     "INDEX_SUFFIX",
     "INDEX_VERSION",
     "IndexConfig",
     "Match",
+    "REPORTED_FIELDS",
     "SearchIndex",
     "Searcher",
     "config_for",

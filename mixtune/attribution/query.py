@@ -14,7 +14,7 @@ within the turn), which the CLI highlights.
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,11 @@ class Match:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# what a report of a match carries (API field, eval sample, playground mark): enough to name
+# the row and show the matching span, without the row's whole text
+REPORTED_FIELDS = tuple(f.name for f in fields(Match) if f.name != "text")
 
 
 @dataclass
