@@ -346,27 +346,26 @@ def _humaneval_problem(row: dict, path: Path, lineno: int) -> Problem:
             f"{path}:{lineno}: missing or non-string field(s) {', '.join(missing)} (not a HumanEval, MBPP, "
             "MultiPL-E or HumanEval-X row)"
         )
+    return _humaneval_fields(row)
+
+
+def _humaneval_fields(row: dict, **extra: object) -> Problem:
+    """A problem from HumanEval's own fields (the infilling sets keep them and add a suffix)."""
     return Problem(
         task_id=row["task_id"],
         prompt=row["prompt"],
         entry_point=row["entry_point"],
         test=row["test"],
         canonical_solution=_optional_str(row, "canonical_solution"),
+        **extra,
     )
 
 
 def _infilling_problem(row: dict, path: Path, lineno: int) -> Problem:
     _need(row, (*REQUIRED_FIELDS, "suffix"), path, lineno, "HumanEval infilling")
     subset = row["task_id"].split("/", 1)[0]
-    return Problem(
-        task_id=row["task_id"],
-        prompt=row["prompt"],
-        entry_point=row["entry_point"],
-        test=row["test"],
-        canonical_solution=_optional_str(row, "canonical_solution"),
-        shape="infilling",
-        suffix=row["suffix"],
-        infill_unit=INFILL_UNITS.get(subset, "span"),
+    return _humaneval_fields(
+        row, shape="infilling", suffix=row["suffix"], infill_unit=INFILL_UNITS.get(subset, "span")
     )
 
 
