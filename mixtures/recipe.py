@@ -296,7 +296,9 @@ class MixtureRecipe(BaseModel):
         if self.test.holdout >= 1:
             raise ValueError("test.holdout: a completion mixture holds out a fraction (below 1) of its files")
         if self.test.max_rows_per_source is not None:
-            raise ValueError("test.max_rows_per_source: a completion mixture's test files are chosen by path hash")
+            raise ValueError(
+                "test.max_rows_per_source: a completion mixture's test files are chosen by path hash"
+            )
         for i, src in enumerate(self.sources):
             if src.format != "auto":
                 raise ValueError(f"sources.{i}: format: completion rows are files; leave 'format' out")
