@@ -23,13 +23,17 @@ A local file is recognised by its fields. Task ids are each benchmark's own: `Hu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from evals import languages
 from mixtune.errors import DataError, MixtuneError
 from mixtune.hashing import hash_file, hash_obj
 from mixtune.jsonl import read_json_objects
+
+T = TypeVar("T")
 
 REQUIRED_FIELDS = ("task_id", "prompt", "entry_point", "test")
 BUILTIN = (
@@ -104,6 +108,17 @@ class Benchmark:
 
     def by_id(self) -> dict[str, Problem]:
         return {p.task_id: p for p in self.problems}
+
+    def attempted(
+        self, samples: Iterable[T], task_id_of: Callable[[T], str]
+    ) -> Iterator[tuple[Problem, list[T]]]:
+        """Each problem that has samples, in benchmark order, with its samples (per-task tables)."""
+        by_task: dict[str, list[T]] = {}
+        for sample in samples:
+            by_task.setdefault(task_id_of(sample), []).append(sample)
+        for problem in self.problems:
+            if by_task.get(problem.task_id):
+                yield problem, by_task[problem.task_id]
 
     def first(self, limit: int | None) -> Benchmark:
         """The first `limit` problems (quick runs); the name records the cut."""

@@ -62,14 +62,8 @@ def execute_samples(
 
 def per_problem(results: list[SampleResult], benchmark: Benchmark) -> list[dict]:
     """For each attempted problem (benchmark order): n, correct, pass@1 and verdict kinds."""
-    by_task: dict[str, list[SampleResult]] = {}
-    for r in results:
-        by_task.setdefault(r.task_id, []).append(r)
     rows = []
-    for problem in benchmark.problems:
-        attempts = by_task.get(problem.task_id)
-        if not attempts:
-            continue
+    for problem, attempts in benchmark.attempted(results, lambda r: r.task_id):
         n = len(attempts)
         c = sum(r.verdict.passed for r in attempts)
         kinds = Counter(r.verdict.kind for r in attempts)

@@ -250,14 +250,8 @@ def score_samples(bench: Benchmark, samples: list[dict]) -> tuple[list[dict], li
             }
         )
         seen[p.task_id] += 1
-    by_task: dict[str, list[dict]] = {}
-    for r in rows:
-        by_task.setdefault(r["task_id"], []).append(r)
     per_task = []
-    for p in bench.problems:
-        got_rows = by_task.get(p.task_id)
-        if not got_rows:
-            continue
+    for p, got_rows in bench.attempted(rows, lambda r: r["task_id"]):
         m = _means(got_rows)
         per_task.append(
             {
