@@ -606,6 +606,16 @@ MUTATIONS: tuple[Mutation, ...] = (
         ("tests/chat_ui/test_transformers_backend.py",),
     ),
     M(
+        "fim-epoch-restarts-on-resume",
+        "completion",
+        "completion/train.py",
+        "epoch_callback",
+        "dataset.set_epoch(math.floor((state.epoch or 0.0) + 1e-6))",
+        'dataset.set_epoch(self.__dict__.setdefault("n", 0)); self.n += 1',  # counts epochs in this process
+        "a resumed completion run redraws its FIM splits as if the first epoch began again",
+        ("tests/completion/test_resume.py",),
+    ),
+    M(
         "openai-stop-ignores-cancel",
         "chat_ui",
         "chat_ui/openai_backend.py",
