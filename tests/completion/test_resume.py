@@ -5,33 +5,13 @@ epoch) are drawn again the same way after the restart, mid-epoch included."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.completion.house_style import write_repo
-
-KILL_AFTER_SAVE = textwrap.dedent(
-    """
-    import os, sys
-    from transformers import TrainerCallback
-    from completion.recipe import load_completion_recipe
-    from completion.train import train_completion
-
-    class KillAfterCheckpoint(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
-            if state.global_step >= int(sys.argv[2]):
-                os.kill(os.getpid(), 9)
-
-    train_completion(load_completion_recipe(sys.argv[1]), callbacks=[KillAfterCheckpoint()])
-    """
-)
+from tests.resume_check import assert_same_run, kill_after_checkpoint, logged_loss_steps, step_recorder
 
 
 def _recipe(tmp_path: Path, name: str, settings: dict) -> Path:
@@ -44,12 +24,8 @@ def _recipe(tmp_path: Path, name: str, settings: dict) -> Path:
 def test_sigkill_after_checkpoint_then_resume_matches_uninterrupted(
     tiny_base_dir: Path, tmp_path: Path
 ) -> None:
-    from safetensors.torch import load_file
-    from transformers import TrainerCallback
-
     from completion.recipe import load_completion_recipe
     from completion.train import train_completion
-    from mixtune.run_record import RUN_RECORD
 
     rows, _ = write_repo(tmp_path / "repo")
     data = tmp_path / "train.jsonl"
@@ -71,36 +47,15 @@ def test_sigkill_after_checkpoint_then_resume_matches_uninterrupted(
         "seed": 5,
     }
     killed = _recipe(tmp_path, "killed", settings)
-    proc = subprocess.run(
-        [sys.executable, "-c", KILL_AFTER_SAVE, str(killed), "20"],
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     out = tmp_path / "killed"
-    assert (out / "checkpoint-20").is_dir() and not (out / RUN_RECORD).exists()
+    kill_after_checkpoint("completion", killed, out, 20)
 
-    class StepsRun(TrainerCallback):
-        steps: list[int] = []
-
-        def on_step_end(self, args, state, control, **kwargs):
-            self.steps.append(state.global_step)
-
-    train_completion(load_completion_recipe(killed), callbacks=[StepsRun()])  # the same command: resumes
-    assert StepsRun.steps and StepsRun.steps[0] == 21, "the resumed run must continue after step 20"
-    total = StepsRun.steps[-1]
+    steps = step_recorder()
+    train_completion(load_completion_recipe(killed), callbacks=[steps])  # the same command: resumes
+    assert steps.steps and steps.steps[0] == 21, "the resumed run must continue after step 20"
+    total = steps.steps[-1]
     assert total > 21, f"the second epoch should go on past the checkpoint, got {total} steps"
-    record = json.loads((out / RUN_RECORD).read_text())
-    assert [e["step"] for e in record["log_history"] if "loss" in e] == list(range(1, total + 1))
+    assert logged_loss_steps(out) == list(range(1, total + 1))
 
     straight = train_completion(load_completion_recipe(_recipe(tmp_path, "straight", settings)))
-    w_resumed, w_straight = load_file(out / "model.safetensors"), load_file(straight / "model.safetensors")
-    for name in w_straight:
-        assert (w_resumed[name] - w_straight[name]).abs().max().item() < 1e-5, name
-    straight_losses = [
-        e["loss"] for e in json.loads((straight / RUN_RECORD).read_text())["log_history"] if "loss" in e
-    ]
-    resumed_losses = [e["loss"] for e in record["log_history"] if "loss" in e]
-    assert resumed_losses == pytest.approx(straight_losses, rel=1e-5)
+    assert_same_run(out, straight)
